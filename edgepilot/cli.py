@@ -1,0 +1,134 @@
+"""The `edgepilot` command line: one entry point, a subcommand per job.
+
+Each subcommand's implementation lives in its package (canbus.cli, edgepilot.ros.launch, edgepilot.runner);
+this module only wires argparse together and keeps imports lazy so `--help` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _cmd_scenario_list(args: argparse.Namespace) -> int:
+    from vehicle_sim.scenario import list_scenarios
+
+    for name in list_scenarios():
+        print(name)
+    return 0
+
+
+def _cmd_scenario_run(args: argparse.Namespace) -> int:
+    from edgepilot.runner import RunRequest, format_summary, run_scenario
+
+    result = run_scenario(
+        RunRequest(scenario=args.scenario, driver=args.driver, seed=args.seed, mode=args.mode,
+                   out_dir=Path(args.out), cameras=args.cameras)
+    )
+    print(format_summary(result))
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+    return 0 if result.get("passed") else 1
+
+
+def _cmd_ncap_run(args: argparse.Namespace) -> int:
+    from edgepilot.runner import run_ncap
+
+    report = run_ncap(protocol=args.protocol, driver=args.driver, seed=args.seed, workers=args.workers,
+                      out_dir=Path(args.out) if args.out else None, speeds=args.speeds)
+    print(report["table"])
+    if args.json:
+        print(json.dumps({k: v for k, v in report.items() if k != "table"}, sort_keys=True))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from edgepilot.runner import run_demo
+
+    return run_demo(out_dir=Path(args.out), mode=args.mode)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edgepilot",
+        description="EdgePilot: simulator, CAN vehicle interface, ADAS and AI models as ROS 2 nodes.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    # scenario
+    p_scen = sub.add_parser("scenario", help="list and run simulator scenarios",
+                            description="List the scenario library or run one scenario closed-loop.")
+    scen_sub = p_scen.add_subparsers(dest="scenario_command", metavar="ACTION")
+    scen_sub.required = True
+    p = scen_sub.add_parser("list", help="list the scenario library, one name per line",
+                            description="Print the names of the scenarios under vehicle_sim/scenarios/.")
+    p.set_defaults(func=_cmd_scenario_list)
+    p = scen_sub.add_parser("run", help="run one scenario closed-loop and print a summary",
+                            description="Run one scenario with the full node graph (sim, can_bridge, adas, "
+                                        "safety) and write a JSON report and a PNG plot.")
+    p.add_argument("scenario", help="scenario name from `edgepilot scenario list` or a path to a YAML file")
+    p.add_argument("--driver", default="classical", choices=["classical"],
+                   help="who drives: the classical ADAS (default)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's seed)")
+    p.add_argument("--mode", default="lockstep", choices=["lockstep", "realtime"],
+                   help="lockstep: all nodes in one process on simulation time (deterministic); "
+                        "realtime: one process per node over DDS and UDP-multicast CAN")
+    p.add_argument("--out", default="out", help="output directory for report.json and plot.png")
+    p.add_argument("--cameras", action="store_true", help="render and publish the camera images")
+    p.add_argument("--json", action="store_true",
+                   help="print the result as one JSON object on the last line of standard output")
+    p.set_defaults(func=_cmd_scenario_run)
+
+    # ncap
+    p_ncap = sub.add_parser("ncap", help="run Euro NCAP protocol grids",
+                            description="Run Euro NCAP AEB test grids and score them.")
+    ncap_sub = p_ncap.add_subparsers(dest="ncap_command", metavar="ACTION")
+    ncap_sub.required = True
+    p = ncap_sub.add_parser("run", help="run a protocol grid and print each point and the score",
+                            description="Run every test point of a protocol grid (independent runs, in "
+                                        "parallel worker processes) and print a table with the NCAP score.")
+    p.add_argument("--protocol", default="ccrs",
+                   choices=["ccrs", "ccrm", "ccrb", "cpna", "cpfa", "cbla", "all"], help="protocol grid")
+    p.add_argument("--driver", default="classical", choices=["classical"], help="who drives")
+    p.add_argument("--seed", type=int, default=0, help="random seed for every run")
+    p.add_argument("--workers", type=int, default=None, help="parallel worker processes (default: CPUs)")
+    p.add_argument("--speeds", default=None,
+                   help="comma-separated VUT speeds in km/h to run a subset of the grid (default: all)")
+    p.add_argument("--out", default=None, help="write each run's report and plot under this directory")
+    p.add_argument("--json", action="store_true",
+                   help="print the results as one JSON object on the last line of standard output")
+    p.set_defaults(func=_cmd_ncap_run)
+
+    # can
+    from canbus.cli import add_parser as add_can_parser
+
+    add_can_parser(sub)
+
+    # launch
+    from edgepilot.ros.launch import add_parser as add_launch_parser
+
+    add_launch_parser(sub)
+
+    # demo
+    p = sub.add_parser("demo", help="run the representative demo set and write reports to out/",
+                       description="Run one CCRs, one CCRb, the cut-in and one CPNA scenario in real-time mode "
+                                   "(one process per node) and write reports and plots.")
+    p.add_argument("--out", default="out", help="output directory")
+    p.add_argument("--mode", default="realtime", choices=["lockstep", "realtime"], help="execution mode")
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
