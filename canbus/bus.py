@@ -27,7 +27,8 @@ __all__ = [
 ]
 
 BUS_SPEC_FORMS = (
-    "virtual:NAME (in-process), udp_multicast:GROUP (GROUP = IPv4/IPv6 multicast address or 'default'), "
+    "virtual:NAME (in-process), udp_multicast:GROUP[@PORT] (GROUP = IPv4/IPv6 multicast address or 'default', "
+    "PORT default 43113; separate ports keep parallel simulations apart), "
     "socketcan:CHANNEL (e.g. socketcan:can0)"
 )
 LOG_SUFFIXES = (".log", ".asc", ".blf")
@@ -51,6 +52,7 @@ def parse_bus_spec(spec: str) -> tuple[str, str]:
     if kind == "virtual":
         return "virtual", arg
     if kind == "udp_multicast":
+        arg = arg.rpartition("@")[0] if "@" in arg else arg
         if arg.lower() == "default":
             return "udp_multicast", DEFAULT_UDP_GROUP
         try:
@@ -70,9 +72,19 @@ def parse_bus_spec(spec: str) -> tuple[str, str]:
     raise ValueError(f"invalid CAN bus spec {spec!r}: unknown kind {kind!r}; expected one of {BUS_SPEC_FORMS}")
 
 
+def _udp_port(spec: str) -> int:
+    port = spec.rpartition("@")[2]
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"invalid CAN bus spec {spec!r}: port {port!r} is not a number in 1..65535; "
+                         f"expected one of {BUS_SPEC_FORMS}")
+    return int(port)
+
+
 def open_bus(spec: str, **kw: Any) -> can.BusABC:
     """Open a python-can bus from a spec string; extra keywords go to python-can (e.g. port=)."""
     interface, channel = parse_bus_spec(spec)
+    if interface == "udp_multicast" and "@" in spec:
+        kw.setdefault("port", _udp_port(spec))
     if interface == "virtual":
         kw.setdefault("receive_own_messages", False)
         return can.Bus(interface="virtual", channel=channel, **kw)

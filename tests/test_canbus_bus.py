@@ -230,3 +230,14 @@ def test_cli_decode_handler_runs(tmp_path, capsys):
     args = parser.parse_args(["can", "decode", str(path), "-m", "ADAS_CONTROL"])
     assert args.func(args) == 0
     assert capsys.readouterr().out.count("ADAS_CONTROL") == 1
+
+
+def test_udp_multicast_port_suffix_parses_and_rejects_bad_ports():
+    from canbus.bus import _udp_port
+
+    assert parse_bus_spec("udp_multicast:default@43200") == ("udp_multicast", "239.74.163.2")
+    assert _udp_port("udp_multicast:239.74.163.9@43200") == 43200
+    with pytest.raises(ValueError, match="port 'x'"):
+        _udp_port("udp_multicast:default@x")
+    with pytest.raises(ValueError, match="port '70000'"):
+        open_bus("udp_multicast:default@70000")

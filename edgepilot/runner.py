@@ -1,0 +1,241 @@
+"""Scenario runs with the full node graph, in lockstep or real time; NCAP grids; the demo.
+
+lockstep: the four nodes of sim_stack.launch.xml in this process on a LockstepExecutor, CAN on a private
+`virtual` bus, parameters from the same config/*.yaml the launch file uses. Deterministic.
+realtime: `edgepilot launch edgepilot_nodes sim_stack.launch.xml` as a child process (one process per node,
+DDS on a private ROS_DOMAIN_ID, CAN on udp_multicast on a private port); the sim node writes the report.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+NODES_PKG = Path(__file__).resolve().parents[1] / "ros_ws" / "src" / "edgepilot_nodes"
+DRIVERS = ("classical",)
+# The perception inputs of the ADAS come from the simulator's ground truth in simulation.
+GROUND_TRUTH_REMAPS = ("/perception/objects:=/sim/ground_truth/objects", "/perception/lanes:=/sim/ground_truth/lanes")
+
+
+@dataclass
+class RunRequest:
+    scenario: str                      # library name or YAML path
+    driver: str = "classical"
+    seed: int | None = None
+    mode: str = "lockstep"             # lockstep | realtime
+    out_dir: Path = Path("out")
+    cameras: bool = False
+    timeout_s: float | None = None     # realtime wall-clock limit (default: duration x 4 + 60 s)
+    extra_params: dict = field(default_factory=dict)
+
+
+def _ros_args(node: str, params: dict, remaps: tuple[str, ...] = ()) -> list[str]:
+    args = ["--ros-args", "--params-file", str(NODES_PKG / "config" / f"{node}.yaml")]
+    for key, value in params.items():
+        args += ["-p", f"{key}:={_param_text(value)}"]
+    for remap in remaps:
+        args += ["-r", remap]
+    return args
+
+
+def _param_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _check_driver(driver: str) -> None:
+    if driver not in DRIVERS:
+        raise ValueError(f"unknown driver {driver!r}: choose one of {', '.join(DRIVERS)}")
+
+
+def run_lockstep(req: RunRequest) -> dict:
+    """All nodes in one process on simulation time; returns the sim's result dict."""
+    from edgepilot.ros.lockstep import LockstepExecutor
+    from edgepilot_nodes.adas_node import AdasNode
+    from edgepilot_nodes.can_bridge_node import CanBridgeNode
+    from edgepilot_nodes.safety_node import SafetyNode
+    from edgepilot_nodes.sim_node import SimNode
+
+    _check_driver(req.driver)
+    bus = f"virtual:edgepilot-{uuid.uuid4().hex[:12]}"   # private bus: parallel runs never share frames
+    ex = LockstepExecutor()
+    sim_params = {"scenario": req.scenario, "seed": -1 if req.seed is None else req.seed,
+                  "out_dir": str(req.out_dir), "can_bus": bus, "cameras": req.cameras,
+                  "exit_on_finish": False, **req.extra_params.get("sim", {})}
+    sim = SimNode(context=ex.context, cli_args=_ros_args("sim", sim_params))
+    nodes = [
+        sim,
+        CanBridgeNode(context=ex.context, cli_args=_ros_args("can_bridge", {"can_bus": bus})),
+        AdasNode(context=ex.context, cli_args=_ros_args("adas", {"driver": req.driver}, GROUND_TRUTH_REMAPS)),
+        SafetyNode(context=ex.context, cli_args=_ros_args("safety", {})),
+    ]
+    try:
+        limit_ns = int((sim.sim.scenario.duration_s + 1.0) * 1e9)
+        while sim.result is None and ex.now_ns() < limit_ns:
+            ex.spin_until(ex.now_ns() + 100_000_000)
+        if sim.result is None:
+            raise RuntimeError(f"scenario {sim.sim.scenario.name} did not finish within its duration")
+        result = dict(sim.result)
+    finally:
+        for node in nodes:
+            node.destroy_node()
+        ex.context.shutdown()
+    result.update(mode="lockstep", driver=req.driver)
+    return result
+
+
+def run_realtime(req: RunRequest) -> dict:
+    """One process per node from sim_stack.launch.xml; returns the result the sim node wrote."""
+    from vehicle_sim.scenario import load_scenario
+
+    _check_driver(req.driver)
+    scenario = load_scenario(req.scenario)   # fail early, with the loader's error, on a bad file
+    out_dir = Path(req.out_dir).resolve()
+    report = out_dir / f"{scenario.name}.json"
+    if report.exists():
+        report.unlink()
+    token = uuid.uuid4().int
+    env = dict(os.environ)
+    env.setdefault("ROS_DOMAIN_ID", str(1 + token % 200))             # private DDS domain per run
+    env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    port = 44000 + token % 8000                                        # private CAN port per run
+    scenario_arg = str(Path(req.scenario).resolve()) if Path(req.scenario).is_file() else req.scenario
+    cmd = [sys.executable, "-m", "edgepilot.cli", "launch", "edgepilot_nodes", "sim_stack.launch.xml",
+           f"scenario:={scenario_arg}", f"seed:={-1 if req.seed is None else req.seed}", f"out_dir:={out_dir}",
+           f"can_bus:=udp_multicast:default@{port}", f"driver:={req.driver}",
+           f"cameras:={_param_text(req.cameras)}"]
+    timeout = req.timeout_s or scenario.duration_s * 4 + 60
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    wall = time.monotonic() - t0
+    if not report.exists():
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
+        raise RuntimeError(f"real-time run of {scenario.name} wrote no report (launch exit {proc.returncode}):\n{tail}")
+    result = json.loads(report.read_text())
+    result.update(mode="realtime", driver=req.driver, wall_time_s=round(wall, 2), launch_exit=proc.returncode)
+    (out_dir / f"{scenario.name}.log").write_text(proc.stdout + proc.stderr)
+    return result
+
+
+def run_scenario(req: RunRequest) -> dict:
+    if req.mode == "lockstep":
+        return run_lockstep(req)
+    if req.mode == "realtime":
+        return run_realtime(req)
+    raise ValueError(f"unknown mode {req.mode!r}: choose lockstep or realtime")
+
+
+def format_summary(r: dict) -> str:
+    def num(key: str, fmt: str = "{:.2f}") -> str:
+        v = r.get(key)
+        return "-" if v is None else fmt.format(v)
+
+    lines = [
+        f"scenario   {r['scenario']}  (seed {r.get('seed')}, {r.get('mode')}, driver {r.get('driver')})",
+        f"result     {'PASS' if r['passed'] else 'FAIL'}" + (f"  ({'; '.join(r['reasons'])})" if r.get("reasons") else ""),
+        f"collision  {'yes' if r['collision'] else 'no'}" + (f" at {num('impact_speed_kph', '{:.1f}')} km/h"
+                                                            if r["collision"] else ""),
+        f"min TTC    {num('min_ttc_s')} s    min distance {num('min_distance_m')} m",
+        f"max decel  {num('max_decel_mps2')} m/s²    max jerk {num('max_jerk_mps3', '{:.1f}')} m/s³",
+        f"lane dep.  {num('max_lane_departure_m')} m    time to stop {num('time_to_stop_s')} s",
+        f"ended      {r.get('end_reason')} at {num('sim_time_s')} s",
+    ]
+    if r.get("report_path"):
+        lines.append(f"report     {r['report_path']}" + (f"  plot {r['plot_path']}" if r.get("plot_path") else ""))
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------------- NCAP
+def _ncap_point(args: tuple) -> dict:
+    point, driver, seed, out_dir = args
+    from vehicle_sim.ncap import scenario_dict
+
+    scenario = scenario_dict(point)
+    import tempfile
+
+    import yaml
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{point.scenario_name}.yaml"
+        path.write_text(yaml.safe_dump(scenario, sort_keys=False))
+        out = Path(out_dir) if out_dir else Path(tmp) / "out"
+        result = run_lockstep(RunRequest(scenario=str(path), driver=driver, seed=seed, out_dir=out))
+    return result
+
+
+def run_ncap(protocol: str = "ccrs", driver: str = "classical", seed: int = 0, workers: int | None = None,
+             out_dir: Path | None = None, speeds: str | None = None) -> dict:
+    """Run a protocol grid (independent lockstep runs over worker processes) and score it."""
+    from vehicle_sim import ncap
+
+    _check_driver(driver)
+    protocols = ["ccrs", "ccrm", "ccrb", "cpna", "cpfa", "cbla"] if protocol == "all" else [protocol]
+    wanted = None
+    if speeds:
+        try:
+            wanted = {float(s) for s in speeds.split(",") if s.strip()}
+        except ValueError:
+            raise ValueError(f"--speeds {speeds!r}: expected comma-separated numbers in km/h") from None
+    points = [p for proto in protocols for p in ncap.grid(proto) if wanted is None or p.vut_kph in wanted]
+    if not points:
+        raise ValueError(f"no test points in protocol {protocol!r} for speeds {speeds!r}")
+    workers = workers or os.cpu_count() or 1
+    jobs = [(p, driver, seed, str(out_dir) if out_dir else None) for p in points]
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(_ncap_point, jobs))
+    else:
+        results = [_ncap_point(j) for j in jobs]
+    report: dict = {"protocol": protocol, "driver": driver, "points": [], "scores": {}}
+    tables = []
+    for proto in protocols:
+        pairs = [(p, r) for p, r in zip(points, results) if p.protocol.startswith(proto) or
+                 (proto == "cpna" and p.protocol.startswith("cpna"))]
+        if not pairs:
+            continue
+        score = ncap.score(proto, [(p, _score_input(r)) for p, r in pairs])
+        report["scores"][proto] = score["score"]
+        tables.append(ncap.format_table([p for p, _ in pairs], [_score_input(r) for _, r in pairs], score))
+    for p, r in zip(points, results):
+        report["points"].append({
+            "test": p.test_id, "protocol": p.protocol, "vut_kph": p.vut_kph, "overlap_pct": p.overlap_pct,
+            "passed": bool(r["passed"]), "collision": bool(r["collision"]),
+            "impact_speed_kph": r.get("impact_speed_kph") if r["collision"] else 0.0,
+            "relative_impact_speed_kph": r.get("relative_impact_speed_kph") if r["collision"] else 0.0,
+        })
+    report["score"] = report["scores"][protocols[0]] if len(protocols) == 1 else \
+        round(sum(report["scores"].values()) / len(report["scores"]), 4)
+    report["table"] = "\n\n".join(tables) + f"\n\nscore: {report['score']}"
+    return report
+
+
+def _score_input(r: dict) -> dict:
+    return {"collision": bool(r["collision"]),
+            "impact_speed_kph": float(r.get("impact_speed_kph") or 0.0) if r["collision"] else 0.0,
+            "relative_impact_speed_kph": float(r.get("relative_impact_speed_kph") or 0.0) if r["collision"] else 0.0}
+
+
+# ------------------------------------------------------------------------------------------------------- demo
+DEMO_SCENARIOS = ("ccrs_50kph_100", "ccrb_6mps2_12m", "cut_in", "cpna25_40kph")
+
+
+def run_demo(out_dir: Path = Path("out"), mode: str = "realtime") -> int:
+    """The representative set, each run in its own node graph; writes reports and plots to out_dir."""
+    failures = 0
+    rows = []
+    for name in DEMO_SCENARIOS:
+        print(f"== {name} ({mode})", flush=True)
+        result = run_scenario(RunRequest(scenario=name, mode=mode, out_dir=out_dir))
+        print(format_summary(result), flush=True)
+        failures += not result["passed"]
+        rows.append(result)
+    (Path(out_dir) / "demo_summary.json").write_text(json.dumps(rows, indent=2, sort_keys=True))
+    print(f"\n{len(rows) - failures}/{len(rows)} scenarios passed; reports in {out_dir}/")
+    return 1 if failures else 0

@@ -1,0 +1,194 @@
+"""The simulated vehicle as the rest of the stack sees it: a world plus the car's ECUs on CAN.
+
+`Simulator.step(frames_in)` applies the ADAS/body frames the ECUs received, advances the world one step
+and returns the chassis/body/cluster frames due. The sim node is a thin ROS adapter over this class; the
+ADAS never touches the world directly, only CAN and the sensor topics.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Iterable
+
+import can
+import numpy as np
+
+from edgepilot.carparams import DEFAULT_CAR, CarParams
+
+from . import camera as cam
+from .cabin import Cabin
+from .dynamics import EgoCommand
+from .ecus import ChassisSnapshot, DriverSwitchState, VehicleEcus
+from .metrics import evaluate
+from .report import jsonable, write_report
+from .scenario import Scenario
+from .world import GroundTruthObject, World, wrap_angle
+
+KPH = 1.0 / 3.6
+
+
+@dataclass
+class AdasEvents:
+    """When the ADAS did what, as the vehicle saw it on CAN (cluster display and actuation frames)."""
+
+    fcw_onset_s: float | None = None
+    aeb_onset_s: float | None = None
+    controls_engaged_s: float | None = None
+    disengagements: list[float] = field(default_factory=list)
+    _was_active: bool = False
+
+    def update(self, t: float, controls_active: bool, aeb_active: bool, fcw: bool) -> None:
+        if fcw and self.fcw_onset_s is None:
+            self.fcw_onset_s = t
+        if aeb_active and self.aeb_onset_s is None:
+            self.aeb_onset_s = t
+        if controls_active and self.controls_engaged_s is None:
+            self.controls_engaged_s = t
+        if self._was_active and not controls_active:
+            self.disengagements.append(round(t, 3))
+        self._was_active = controls_active
+
+    def as_dict(self) -> dict:
+        return {"fcw_onset_s": self.fcw_onset_s, "aeb_onset_s": self.aeb_onset_s,
+                "controls_engaged_s": self.controls_engaged_s, "disengagements_s": list(self.disengagements)}
+
+
+class Simulator:
+    """World + cabin + vehicle ECUs + cameras for one scenario run (deterministic for a seed)."""
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, *, car: CarParams = DEFAULT_CAR,
+                 cameras: list[cam.CameraSpec] | None = None, actuation_timeout_s: float = 0.1) -> None:
+        self.scenario = scenario
+        self.world = World(scenario, seed, car)
+        self.seed = self.world.seed
+        self.car = car
+        self.cabin = Cabin(self.seed)
+        self.ecus = VehicleEcus(self.cabin, actuation_timeout_s=actuation_timeout_s)
+        adas = scenario.ego.adas
+        self.switches = DriverSwitchState(
+            acc_main_on=adas.acc,
+            acc_set_speed_kph=float(adas.acc_set_speed_kph if adas.acc_set_speed_kph is not None
+                                    else scenario.ego.speed_kph),
+            lka_on=adas.lka,
+            aeb_on=adas.aeb,
+        )
+        self.cameras = list(cameras or [])
+        self._renderer = cam.Renderer()
+        self.events = AdasEvents()
+        self._prev_swa = self.world.ego_state.steering_wheel_angle_deg
+
+    @property
+    def t(self) -> float:
+        return self.world.t
+
+    @property
+    def dt(self) -> float:
+        return self.world.dt
+
+    @property
+    def finished(self) -> bool:
+        return self.world.finished
+
+    def step(self, frames_in: Iterable[can.Message]) -> list[can.Message]:
+        """Apply received frames, advance one dt, return the frames due after the step."""
+        now = self.world.t
+        self.ecus.receive(frames_in, now)
+        req = self.ecus.actuation(now)
+        sw = self.switches
+        # The powertrain follows ACC only while the driver has ACC switched on; the EPS follows LKA likewise.
+        cmd = EgoCommand(
+            accel_mps2=req.accel_mps2 if sw.acc_main_on else None,
+            steering_wheel_angle_deg=req.steering_wheel_angle_deg if sw.lka_on else None,
+            controls_active=req.controls_active and (sw.acc_main_on or sw.lka_on),
+            aeb_active=req.aeb_active and sw.aeb_on,
+            aeb_decel_mps2=req.aeb_decel_mps2,
+        )
+        self.world.step(cmd)
+        self.cabin.step(self.world.dt, self.world.ego_state.speed)
+        self.events.update(now, req.controls_active, cmd.aeb_active, bool(self.ecus.hmi.get("FCW", 0)))
+        return self.ecus.transmit(self.world.t, self.chassis(), self.switches)
+
+    def chassis(self) -> ChassisSnapshot:
+        st = self.world.ego_state
+        drv = self.world.driver_state()
+        return ChassisSnapshot(
+            speed_mps=st.speed,
+            wheel_speeds_mps=tuple(st.wheel_speeds_mps),
+            steering_wheel_angle_deg=st.steering_wheel_angle_deg,
+            steering_wheel_rate_dps=st.steering_wheel_rate_dps,
+            driver_torque_nm=drv.steering_torque_nm,
+            yaw_rate_rps=st.yaw_rate,
+            accel_long_mps2=st.ax,
+            accel_lat_mps2=st.ay,
+            gear=3,
+            accelerator_pedal_pct=drv.accelerator_pct,
+            brake_pedal_pct=drv.brake_pct,
+            brake_pressed=drv.brake_pct > 2.0,
+        )
+
+    def objects_base_link(self) -> list[GroundTruthObject]:
+        """Ground-truth objects as a perception stack reports them: box centre relative to base_link (the
+        rear axle), velocity over ground, both in base_link axes (a parked car has zero velocity)."""
+        st = self.world.ego_state
+        c, s = math.cos(st.yaw), math.sin(st.yaw)
+        out = []
+        for o in self.world.ground_truth_objects("world"):
+            dx, dy = o.x - st.x, o.y - st.y
+            out.append(replace(o, x=c * dx + s * dy, y=-s * dx + c * dy, yaw=wrap_angle(o.yaw - st.yaw),
+                               vx=c * o.vx + s * o.vy, vy=-s * o.vx + c * o.vy))
+        return out
+
+    def render(self, spec: cam.CameraSpec) -> np.ndarray:
+        """One camera image of the current world state."""
+        scene = self.world.render_scene()
+        boxes = [cam.Box(b.x, b.y, b.z, b.length, b.width, b.height, b.yaw, tuple(b.rgb), b.cls)
+                 for b in scene.boxes]
+        st = self.world.ego_state
+        return self._renderer.render(spec, (st.x, st.y, st.yaw),
+                                     cam.RenderScene(scene.road_strips, scene.markings, boxes))
+
+    def result(self) -> dict:
+        """Summary, pass/fail and what the vehicle saw on CAN; JSON-serialisable."""
+        summary = self.world.summary()
+        passed, reasons = evaluate(self.scenario.success, summary)
+        return {
+            "scenario": self.scenario.name,
+            "seed": self.seed,
+            "passed": bool(passed),
+            "reasons": reasons,
+            "collision": bool(summary.get("collision")),
+            "impact_speed_kph": summary.get("impact_speed_kph"),
+            "relative_impact_speed_kph": summary.get("impact_relative_speed_kph"),
+            "min_ttc_s": summary.get("min_ttc_s"),
+            "min_distance_m": summary.get("min_distance_m"),
+            "max_decel_mps2": summary.get("max_decel_mps2"),
+            "max_jerk_mps3": summary.get("max_jerk_mps3"),
+            "max_lane_departure_m": summary.get("max_lane_departure_m"),
+            "time_to_stop_s": summary.get("time_to_stop_s"),
+            "final_speed_kph": summary.get("final_speed_kph"),
+            "sim_time_s": summary.get("sim_time_s"),
+            "end_reason": summary.get("end_reason"),
+            "adas": self.events.as_dict(),
+            "can": {"frames_applied": self.ecus.frames_applied, "frames_ignored": self.ecus.frames_ignored,
+                    "e2e_rejections": self.ecus.codec.monitor.rejections(),
+                    "body_errors": list(self.ecus.body_errors)},
+            "cabin": self.cabin.as_dict(),
+            "summary": summary,
+        }
+
+    def write_report(self, out_dir: Path) -> dict:
+        """Write <scenario>.json (and the PNG plot) under out_dir; returns the result with its paths."""
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        result = self.result()
+        doc = write_report(out_dir, self.scenario, self.seed, self.world.summary(), self.world.timeseries())
+        json_path = out_dir / f"{self.scenario.name}.json"
+        result["plot_path"] = doc.get("plot")
+        result["report_path"] = str(json_path)
+        # The run result (incl. CAN/ADAS events) replaces the plain metrics JSON: one file per run.
+        result = jsonable(result)
+        json_path.write_text(json.dumps(result, indent=2, sort_keys=True))
+        return result
+
