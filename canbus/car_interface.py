@@ -1,16 +1,18 @@
 """The ADAS side of the vehicle's CAN interface (openpilot's CarState / CarController split).
 
 `CarStateParser` turns chassis frames into a `CarState` (what can_bridge publishes as /vehicle/state) and
-the driver's ADAS switches; `CarController` turns the bounded actuation command and the HMI state into
-ADAS frames at their DBC cycle times. Both are pure frame-in / frame-out: no bus, no ROS.
+the driver's ADAS switches; `CarController` turns the bounded actuation command and the HMI state (the
+ADAS's own vocabulary, adas.types) into ADAS frames at their DBC cycle times. Both are pure frame-in / frame-out: no bus, no ROS.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Iterable
 
 import can
+
+from adas.types import ActuationRequest, HmiState
 
 from .codec import VehicleCodec
 from .cyclic import CyclicScheduler
@@ -54,36 +56,6 @@ class DriverSwitches:
     acc_set_speed_kph: float = 0.0
     lka_enabled: bool = False
     aeb_enabled: bool = True
-
-
-@dataclass
-class Actuation:
-    """Bounded actuation command; field names match edgepilot_interfaces/msg/ActuationCommand."""
-
-    controls_active: bool = False
-    accel_mps2: float = 0.0
-    steering_wheel_angle_deg: float = 0.0
-    aeb_active: bool = False
-    aeb_decel_mps2: float = 0.0
-
-
-@dataclass
-class HmiStatus:
-    """Cluster display of the ADAS; field names match edgepilot_interfaces/msg/AdasHmi."""
-
-    acc_set_speed_kph: float = 0.0
-    acc_active: bool = False
-    lead_detected: bool = False
-    lead_distance_m: float = 0.0
-    lead_ttc_s: float = 0.0
-    fcw: bool = False
-    aeb_active: bool = False
-    lka_state: int = 0
-
-
-def copy_fields(src: object, dst_type: type):
-    """Build `dst_type` from the same-named attributes of `src` (message <-> dataclass conversion)."""
-    return dst_type(**{f.name: getattr(src, f.name) for f in fields(dst_type) if hasattr(src, f.name)})
 
 
 def _clamp(x: float, lo: float, hi: float) -> float:
@@ -157,9 +129,12 @@ class CarController:
         self.codec = codec or VehicleCodec()
         self.scheduler = CyclicScheduler(self.codec, ADAS_MESSAGES)
 
-    def update(self, now: float, command: Actuation | None, hmi: HmiStatus | None) -> list[can.Message]:
-        """Frames due at `now`; with no command the controls are sent inactive (the car ignores them)."""
-        cmd = command or Actuation()
+    def update(self, now: float, command: ActuationRequest | None, hmi: HmiState | None) -> list[can.Message]:
+        """Frames due at `now`; with no command the controls are sent inactive (the car ignores them).
+
+        `command`/`hmi` may be the adas dataclasses or the ROS messages: only the field names matter.
+        """
+        cmd = command or ActuationRequest()
         out = []
         for name in self.scheduler.due(now):
             if name == "ADAS_CONTROL":
@@ -174,7 +149,7 @@ class CarController:
                     "AEB_DECEL": _clamp(cmd.aeb_decel_mps2 if cmd.aeb_active else 0.0, 0.0, 10.0),
                 }
             else:
-                h = hmi or HmiStatus()
+                h = hmi or HmiState()
                 signals = {
                     "ACC_SET_SPEED": _clamp(h.acc_set_speed_kph, 0.0, 250.0),
                     "ACC_ACTIVE": int(bool(h.acc_active)),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -24,7 +25,8 @@ def _cmd_scenario_run(args: argparse.Namespace) -> int:
 
     result = run_scenario(
         RunRequest(scenario=args.scenario, driver=args.driver, seed=args.seed, mode=args.mode,
-                   out_dir=Path(args.out), cameras=args.cameras)
+                   out_dir=Path(args.out), cameras=args.cameras,
+                   can_log=Path(args.can_log) if args.can_log else None)
     )
     print(format_summary(result))
     if args.json:
@@ -77,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "realtime: one process per node over DDS and UDP-multicast CAN")
     p.add_argument("--out", default="out", help="output directory for report.json and plot.png")
     p.add_argument("--cameras", action="store_true", help="render and publish the camera images")
+    p.add_argument("--can-log", default=None, metavar="FILE",
+                   help="record the vehicle CAN bus to FILE (.log candump, .asc or .blf; lockstep mode)")
     p.add_argument("--json", action="store_true",
                    help="print the result as one JSON object on the last line of standard output")
     p.set_defaults(func=_cmd_scenario_run)
@@ -128,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:   # `edgepilot can decode x.log | head`: the reader left, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

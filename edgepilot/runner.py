@@ -32,6 +32,7 @@ class RunRequest:
     out_dir: Path = Path("out")
     cameras: bool = False
     timeout_s: float | None = None     # realtime wall-clock limit (default: duration x 4 + 60 s)
+    can_log: Path | None = None        # record the vehicle CAN bus (.log/.asc/.blf)
     extra_params: dict = field(default_factory=dict)
 
 
@@ -68,7 +69,7 @@ def run_lockstep(req: RunRequest) -> dict:
     ex = LockstepExecutor()
     sim_params = {"scenario": req.scenario, "seed": -1 if req.seed is None else req.seed,
                   "out_dir": str(req.out_dir), "can_bus": bus, "cameras": req.cameras,
-                  "exit_on_finish": False, **req.extra_params.get("sim", {})}
+                  "exit_on_finish": False, "can_log": str(req.can_log or ""), **req.extra_params.get("sim", {})}
     sim = SimNode(context=ex.context, cli_args=_ros_args("sim", sim_params))
     nodes = [
         sim,

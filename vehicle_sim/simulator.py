@@ -76,6 +76,7 @@ class Simulator:
         )
         self.cameras = list(cameras or [])
         self._renderer = cam.Renderer()
+        self._road_scene: tuple | None = None
         self.events = AdasEvents()
         self._prev_swa = self.world.ego_state.steering_wheel_angle_deg
 
@@ -140,14 +141,18 @@ class Simulator:
                                vx=c * o.vx + s * o.vy, vy=-s * o.vx + c * o.vy))
         return out
 
-    def render(self, spec: cam.CameraSpec) -> np.ndarray:
-        """One camera image of the current world state."""
-        scene = self.world.render_scene()
+    def render_all(self) -> dict[str, np.ndarray]:
+        """One image per rig camera of the current world state (the scene is built once for all of them)."""
+        if self._road_scene is None:
+            # The whole road once: the renderer caches its ground map by road content, so a fixed road
+            # means the map is built once per run instead of once per frame.
+            full = self.world.render_scene(behind_m=1e9, ahead_m=1e9)
+            self._road_scene = (full.road_strips, full.markings)
         boxes = [cam.Box(b.x, b.y, b.z, b.length, b.width, b.height, b.yaw, tuple(b.rgb), b.cls)
-                 for b in scene.boxes]
+                 for b in self.world.render_scene(behind_m=0.0, ahead_m=0.0).boxes]
+        scene = cam.RenderScene(self._road_scene[0], self._road_scene[1], boxes)
         st = self.world.ego_state
-        return self._renderer.render(spec, (st.x, st.y, st.yaw),
-                                     cam.RenderScene(scene.road_strips, scene.markings, boxes))
+        return {spec.name: self._renderer.render(spec, (st.x, st.y, st.yaw), scene) for spec in self.cameras}
 
     def result(self) -> dict:
         """Summary, pass/fail and what the vehicle saw on CAN; JSON-serialisable."""

@@ -6,11 +6,12 @@ output reaches the bus: the bridge never subscribes to the planner's raw command
 from __future__ import annotations
 
 from canbus.bus import open_bus
-from canbus.car_interface import Actuation, CarController, CarStateParser, HmiStatus, copy_fields
+from adas.types import ActuationRequest, HmiState
+from canbus.car_interface import CarController, CarStateParser
 from edgepilot.ros import Node, get_message
 from edgepilot.ros.run_node import main_for
 
-from .common import drain, fill, seconds, stamp
+from .common import drain, fill, from_msg, seconds, stamp
 
 VehicleState = get_message("edgepilot_interfaces/msg/VehicleState")
 AdasSettings = get_message("edgepilot_interfaces/msg/AdasSettings")
@@ -27,9 +28,9 @@ class CanBridgeNode(Node):
         self.bus = open_bus(can_bus)
         self.parser = CarStateParser()
         self.controller = CarController()
-        self.command: Actuation | None = None
+        self.command: ActuationRequest | None = None
         self.command_t = -1e9
-        self.hmi: HmiStatus | None = None
+        self.hmi: HmiState | None = None
         self.state_pub = self.create_publisher(VehicleState, "/vehicle/state", 10)
         self.settings_pub = self.create_publisher(AdasSettings, "/vehicle/adas_settings", 10)
         self.create_subscription(ActuationCommand, "/safety/command", self.on_command, 10)
@@ -37,11 +38,11 @@ class CanBridgeNode(Node):
         self.create_timer(1.0 / rate_hz, self.on_timer)
 
     def on_command(self, msg) -> None:
-        self.command = copy_fields(msg, Actuation)
+        self.command = from_msg(msg, ActuationRequest)
         self.command_t = seconds(self)
 
     def on_hmi(self, msg) -> None:
-        self.hmi = copy_fields(msg, HmiStatus)
+        self.hmi = from_msg(msg, HmiState)
 
     def on_timer(self) -> None:
         now = seconds(self)

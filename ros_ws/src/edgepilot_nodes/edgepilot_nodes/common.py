@@ -27,6 +27,11 @@ def fill(msg: Any, data: Any) -> Any:
     return msg
 
 
+def from_msg(msg: Any, data_type: type) -> Any:
+    """Build the dataclass `data_type` from the same-named fields of a message (the reverse of fill)."""
+    return data_type(**{f.name: getattr(msg, f.name) for f in fields(data_type) if hasattr(msg, f.name)})
+
+
 def stamp(node: Any, msg: Any, frame_id: str = "base_link") -> Any:
     """Set header.stamp from the node's clock (sim time under use_sim_time) and header.frame_id."""
     msg.header.stamp = node.get_clock().now().to_msg()

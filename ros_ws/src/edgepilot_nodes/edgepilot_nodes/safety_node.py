@@ -13,7 +13,7 @@ from edgepilot.ros.run_node import main_for
 from safety.config import SafetyLimits
 from safety.envelope import SafetyEnvelope, VehicleSnapshot
 
-from .common import declare_config, fill, seconds, stamp
+from .common import declare_config, fill, from_msg, seconds, stamp
 
 VehicleState = get_message("edgepilot_interfaces/msg/VehicleState")
 ActuationCommand = get_message("edgepilot_interfaces/msg/ActuationCommand")
@@ -35,9 +35,7 @@ class SafetyNode(Node):
         self.create_timer(1.0 / rate_hz, self.on_timer)
 
     def on_command(self, msg) -> None:
-        self.command = ActuationRequest(controls_active=msg.controls_active, accel_mps2=msg.accel_mps2,
-                                        steering_wheel_angle_deg=msg.steering_wheel_angle_deg,
-                                        aeb_active=msg.aeb_active, aeb_decel_mps2=msg.aeb_decel_mps2)
+        self.command = from_msg(msg, ActuationRequest)
         self.command_t = seconds(self)
 
     def on_state(self, msg) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from canbus.bus import open_bus
+from canbus.bus import open_bus, open_logger
 from edgepilot.ros import Node, get_message, qos_profile_sensor_data
 from edgepilot.ros.qos import QoSProfile, ReliabilityPolicy, DurabilityPolicy, HistoryPolicy
 from edgepilot.ros.run_node import main_for
@@ -51,7 +51,10 @@ class SimNode(Node):
         rig = cam.default_rig(width, height) if cameras else []
         self.sim = Simulator(load_scenario(scenario), None if seed < 0 else seed, cameras=rig,
                              actuation_timeout_s=timeout)
+        can_log = str(self.declare_parameter("can_log", "").value)
         self.bus = open_bus(can_bus)
+        # every frame sent and received, stamped with simulation time, in the format the suffix names
+        self.can_log = open_logger(can_log) if can_log else None
         self.result: dict | None = None
 
         self.clock_pub = self.create_publisher(Clock, "/clock", 10)
@@ -77,9 +80,16 @@ class SimNode(Node):
     def on_step(self) -> None:
         if self.result is not None:
             return
-        out = self.sim.step(drain(self.bus))
+        received = drain(self.bus)
+        out = self.sim.step(received)
         for frame in out:
             self.bus.send(frame)
+        if self.can_log is not None:
+            for frame in received:
+                frame.timestamp = self.sim.t - self.sim.dt   # when the ECUs saw it
+                self.can_log(frame)
+            for frame in out:
+                self.can_log(frame)
         t = self.sim.t
         self._publish_clock(t)
         if t >= self._next_gt - 1e-9:
@@ -151,9 +161,8 @@ class SimNode(Node):
 
     def _publish_cameras(self) -> None:
         stamp = _time_msg(self.sim.t)
-        for spec in self.sim.cameras:
-            image_pub, info_pub, info = self.camera_pubs[spec.name]
-            pixels = self.sim.render(spec)
+        for name, pixels in self.sim.render_all().items():
+            image_pub, info_pub, info = self.camera_pubs[name]
             img = Image()
             img.header.stamp = stamp
             img.header.frame_id = info.header.frame_id
@@ -182,6 +191,8 @@ class SimNode(Node):
     def destroy_node(self) -> None:
         try:
             self.bus.shutdown()
+            if self.can_log is not None:
+                self.can_log.stop()
         finally:
             super().destroy_node()
 
