@@ -132,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except (ValueError, OSError, LookupError) as exc:
+        # Bad input (scenario file, bus spec, CAN log, parameter): one clear line, no traceback.
+        print(f"edgepilot: error: {exc}", file=sys.stderr)
+        return 2
     except BrokenPipeError:   # `edgepilot can decode x.log | head`: the reader left, not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -259,3 +259,26 @@ def test_rolled_camera_tilts_horizon_and_stays_deterministic():
     first_ground_row = [int(np.argmax(green[:, u])) for u in (10, cam.width - 10)]
     # a rolled camera sees a sloped horizon
     assert abs(first_ground_row[0] - first_ground_row[1]) > 10
+
+
+def test_rig_file_matches_default_rig_and_errors_name_the_field(tmp_path):
+    from pathlib import Path
+
+    from vehicle_sim.camera import default_rig, load_rig
+
+    shipped = Path(__file__).resolve().parents[1] / "ros_ws/src/edgepilot_nodes/config/camera_rig.yaml"
+    rig = load_rig(shipped)
+    for a, b in zip(rig, default_rig()):
+        assert a.name == b.name
+        assert np.allclose([a.fx, a.fy, a.cx, a.cy, a.x, a.y, a.z, a.roll, a.pitch, a.yaw],
+                           [b.fx, b.fy, b.cx, b.cy, b.x, b.y, b.z, b.roll, b.pitch, b.yaw])
+    bad = tmp_path / "rig.yaml"
+    bad.write_text("cameras:\n  - {name: f, width: 64, height: 32, hfov_deg: 60, pitch: 3}\n")
+    with pytest.raises(ValueError, match=r"rig.yaml: cameras\[0\]: unknown field\(s\) pitch"):
+        load_rig(bad)
+    bad.write_text("cameras:\n  - {name: f, width: 64, height: 32}\n")
+    with pytest.raises(ValueError, match=r"cameras\[0\]: give exactly one of hfov_deg or fx"):
+        load_rig(bad)
+    bad.write_text("cameras:\n  - {name: f, width: 64.5, height: 32, fx: 50}\n")
+    with pytest.raises(ValueError, match=r"cameras\[0\].width: 64.5 must be an integer"):
+        load_rig(bad)

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from pathlib import Path
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -216,6 +217,62 @@ def default_rig(width: int = 256, height: int = 128) -> list[CameraSpec]:
         _pinhole("front_right", width, height, 60.0, x=1.9, y=-0.75, z=1.10, pitch=down, yaw=-side),
         _pinhole("rear", width, height, 60.0, x=-1.0, y=0.0, z=1.10, pitch=down, yaw=math.pi),
     ]
+
+
+_RIG_KEYS = {"name", "width", "height", "hfov_deg", "fx", "fy", "cx", "cy", "x", "y", "z", "roll_deg", "pitch_deg",
+             "yaw_deg"}
+
+
+def load_rig(path: str | Path) -> list[CameraSpec]:
+    """Cameras from a YAML file: `cameras: [{name, width, height, hfov_deg | fx [fy cx cy], x, y, z,
+    roll_deg, pitch_deg, yaw_deg}, ...]` (pose in the ego frame, rear axle on the ground, angles in degrees).
+
+    Errors name the file, the camera entry and the field.
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"{path}: cannot read camera rig: {exc}") from exc
+    cams = doc.get("cameras") if isinstance(doc, dict) else None
+    if not isinstance(cams, list) or not cams:
+        raise ValueError(f"{path}: cameras: expected a non-empty list of cameras")
+    rig, names = [], set()
+    for i, c in enumerate(cams):
+        where = f"{path}: cameras[{i}]"
+        if not isinstance(c, dict):
+            raise ValueError(f"{where}: expected a mapping, got {type(c).__name__}")
+        unknown = sorted(set(c) - _RIG_KEYS)
+        if unknown:
+            raise ValueError(f"{where}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_RIG_KEYS))}")
+        for key in ("name", "width", "height"):
+            if key not in c:
+                raise ValueError(f"{where}.{key}: required")
+        name = str(c["name"])
+        if name in names:
+            raise ValueError(f"{where}.name: duplicate camera name {name!r}")
+        names.add(name)
+        for key in ("width", "height"):
+            if not isinstance(c[key], int) or not 8 <= c[key] <= 4096:
+                raise ValueError(f"{where}.{key}: {c[key]!r} must be an integer in 8..4096")
+        for key in _RIG_KEYS - {"name", "width", "height"}:
+            if key in c and (not isinstance(c[key], (int, float)) or not math.isfinite(c[key])):
+                raise ValueError(f"{where}.{key}: {c[key]!r} is not a number")
+        if ("hfov_deg" in c) == ("fx" in c):
+            raise ValueError(f"{where}: give exactly one of hfov_deg or fx")
+        if "hfov_deg" in c and not 1.0 <= c["hfov_deg"] <= 170.0:
+            raise ValueError(f"{where}.hfov_deg: {c['hfov_deg']} must be in 1..170 (pinhole model)")
+        w, h = c["width"], c["height"]
+        fx = float(c["fx"]) if "fx" in c else (w / 2.0) / math.tan(math.radians(c["hfov_deg"]) / 2.0)
+        if fx <= 0:
+            raise ValueError(f"{where}.fx: {fx} must be > 0")
+        rig.append(CameraSpec(name, w, h, fx, float(c.get("fy", fx)), float(c.get("cx", (w - 1) / 2.0)),
+                              float(c.get("cy", (h - 1) / 2.0)), float(c.get("x", 0.0)), float(c.get("y", 0.0)),
+                              float(c.get("z", 1.4)), math.radians(c.get("roll_deg", 0.0)),
+                              math.radians(c.get("pitch_deg", 0.0)), math.radians(c.get("yaw_deg", 0.0))))
+    return rig
 
 
 def _world_to_camera(spec: CameraSpec, ego_pose: tuple[float, float, float], pts: np.ndarray) -> np.ndarray:

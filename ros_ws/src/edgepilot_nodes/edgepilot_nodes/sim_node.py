@@ -48,7 +48,8 @@ class SimNode(Node):
         self.exit_on_finish = bool(self.declare_parameter("exit_on_finish", True).value)
         timeout = float(self.declare_parameter("actuation_timeout_s", 0.1).value)
 
-        rig = cam.default_rig(width, height) if cameras else []
+        rig_file = str(self.declare_parameter("camera_rig", "").value)
+        rig = (cam.load_rig(rig_file) if rig_file else cam.default_rig(width, height)) if cameras else []
         self.sim = Simulator(load_scenario(scenario), None if seed < 0 else seed, cameras=rig,
                              actuation_timeout_s=timeout)
         can_log = str(self.declare_parameter("can_log", "").value)
