@@ -59,6 +59,7 @@ class AdasPlanner:
         self._tracks: dict[int, _Track] = {}
         self._started = False
         self._acc_cancelled = False
+        self._lka_cancelled = False
         self._acc_was_active = False
         self._aeb_was_active = False
         self.last_threats: list[Threat] = []
@@ -84,6 +85,12 @@ class AdasPlanner:
             out[o.id] = a
         self._tracks = tracks
         return out
+
+    def notify_disengaged(self) -> None:
+        """The safety envelope took control away (driver override, stale input): stay off until the driver
+        re-engages by switching ACC/LKA off and on, so the HMI never shows a function that is not acting."""
+        self._acc_cancelled = True
+        self._lka_cancelled = True
 
     def update(self, t: float, ego: EgoState, objects: Sequence[TrackedObject], lanes: LaneInfo | None,
                settings: DriverSettings) -> tuple[ActuationRequest, HmiState]:
@@ -123,7 +130,9 @@ class AdasPlanner:
             self.acc.reset(min(ego.accel_long_mps2, 0.0))
 
         accel = self.acc.update(dt, ego.speed_mps, set_kph / 3.6, lead) if acc_active else 0.0
-        lka_state, steer = self.lka.update(dt, ego, lanes, settings.lka_enabled)
+        if not settings.lka_enabled:
+            self._lka_cancelled = False
+        lka_state, steer = self.lka.update(dt, ego, lanes, settings.lka_enabled and not self._lka_cancelled)
         lka_active = lka_state == LkaState.ACTIVE
         if aeb.active:
             accel = min(accel, -aeb.decel_mps2)

@@ -358,3 +358,17 @@ def test_acc_stops_behind_stationary_car_without_fcw():
     settings = DriverSettings(acc_enabled=True, set_speed_kph=120)
     r = simulate(30.0, Target(gap=200.0, speed=0.0), settings, duration=40.0)
     assert r.ego_speed == 0.0 and r.min_gap > 3.0 and not r.fcw and not r.aeb
+
+
+def test_disengagement_by_the_envelope_holds_until_the_driver_re_engages():
+    p = AdasPlanner()
+    on = DriverSettings(acc_enabled=True, set_speed_kph=100, lka_enabled=True)
+    for k in range(3):
+        req, hmi = p.update(0.02 * k, EgoState(20.0), [], LaneInfo(3.5), on)
+    assert req.controls_active and hmi.acc_active
+    p.notify_disengaged()
+    req, hmi = p.update(0.08, EgoState(20.0), [], LaneInfo(3.5), on)
+    assert not req.controls_active and not hmi.acc_active and hmi.lka_state != LkaState.ACTIVE
+    p.update(0.10, EgoState(20.0), [], LaneInfo(3.5), DriverSettings())          # driver switches off ...
+    req, hmi = p.update(0.12, EgoState(20.0), [], LaneInfo(3.5), on)              # ... and on again
+    assert req.controls_active and hmi.acc_active and hmi.lka_state == LkaState.ACTIVE

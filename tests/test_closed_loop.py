@@ -78,7 +78,23 @@ def test_driver_steering_override_disengages_controls(tmp_path):
     assert result["adas"]["controls_engaged_s"] is not None
     # the driver's 3 Nm torque at t = 3 s must end the engagement within a few control cycles
     assert any(3.0 <= t <= 3.2 for t in result["adas"]["disengagements_s"]), result["adas"]
+    # ... and stay off: the planner learns of it from /safety/status and waits for the driver to re-engage
+    assert len(result["adas"]["engagements_s"]) == 1
     assert not result["collision"]
+
+
+def test_lane_keeping_curve_departs_without_lka(tmp_path):
+    """The curve scenario really needs the LKA: switched off, the idle driver leaves the lane."""
+    import yaml
+
+    from vehicle_sim.scenario import resolve_scenario
+
+    doc = yaml.safe_load(resolve_scenario("lane_keeping_curve").read_text())
+    doc["ego"]["adas"]["lka"] = False
+    path = tmp_path / "no_lka.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    result = run_lockstep(RunRequest(scenario=str(path), out_dir=tmp_path))
+    assert not result["passed"] and result["max_lane_departure_m"] > 0.5
 
 
 def test_cpna_pedestrian_avoided_at_40kph(tmp_path):

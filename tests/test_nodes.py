@@ -67,8 +67,8 @@ def test_graph_topics_in_lockstep():
         assert pubs["sim"] == ["/clock", "/sim/ground_truth/lanes", "/sim/ground_truth/objects", "/sim/status"]
         assert pubs["can_bridge"] == ["/vehicle/adas_settings", "/vehicle/state"]
         assert subs["can_bridge"] == ["/adas/hmi", "/safety/command"]   # never the planner's raw command
-        assert subs["adas"] == ["/sim/ground_truth/lanes", "/sim/ground_truth/objects", "/vehicle/adas_settings",
-                                "/vehicle/state"]
+        assert subs["adas"] == ["/safety/status", "/sim/ground_truth/lanes", "/sim/ground_truth/objects",
+                                "/vehicle/adas_settings", "/vehicle/state"]
         assert pubs["adas"] == ["/adas/command", "/adas/hmi"]
         assert subs["safety"] == ["/adas/command", "/vehicle/state"]
         assert pubs["safety"] == ["/safety/command", "/safety/status"]

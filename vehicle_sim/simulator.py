@@ -36,6 +36,7 @@ class AdasEvents:
     fcw_onset_s: float | None = None
     aeb_onset_s: float | None = None
     controls_engaged_s: float | None = None
+    engagements: list[float] = field(default_factory=list)
     disengagements: list[float] = field(default_factory=list)
     _was_active: bool = False
 
@@ -46,13 +47,16 @@ class AdasEvents:
             self.aeb_onset_s = t
         if controls_active and self.controls_engaged_s is None:
             self.controls_engaged_s = t
+        if controls_active and not self._was_active:
+            self.engagements.append(round(t, 3))
         if self._was_active and not controls_active:
             self.disengagements.append(round(t, 3))
         self._was_active = controls_active
 
     def as_dict(self) -> dict:
         return {"fcw_onset_s": self.fcw_onset_s, "aeb_onset_s": self.aeb_onset_s,
-                "controls_engaged_s": self.controls_engaged_s, "disengagements_s": list(self.disengagements)}
+                "controls_engaged_s": self.controls_engaged_s, "engagements_s": list(self.engagements),
+                "disengagements_s": list(self.disengagements)}
 
 
 class Simulator:

@@ -2,7 +2,9 @@
 
 Thin adapter over adas.planner.AdasPlanner. Inputs: /vehicle/state, /vehicle/adas_settings, and the object
 list and lanes on /perception/objects and /perception/lanes (remapped to the simulator's ground truth in
-sim_stack.launch.xml). Output: /adas/command (to the safety envelope, never to CAN directly) and /adas/hmi.
+sim_stack.launch.xml). Output: /adas/command (to the safety envelope, never to CAN directly) and /adas/hmi. /safety/status closes
+the loop: when the envelope disengages (driver override, stale input) the planner stays off until the
+driver re-engages.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ ObjectArray = get_message("edgepilot_interfaces/msg/ObjectArray")
 LaneArray = get_message("edgepilot_interfaces/msg/LaneArray")
 ActuationCommand = get_message("edgepilot_interfaces/msg/ActuationCommand")
 AdasHmi = get_message("edgepilot_interfaces/msg/AdasHmi")
+SafetyStatus = get_message("edgepilot_interfaces/msg/SafetyStatus")
 
 
 def ego_from_msg(msg) -> EgoState:
@@ -76,6 +79,8 @@ class AdasNode(Node):
         self.create_subscription(AdasSettings, "/vehicle/adas_settings", self.on_settings, 10)
         self.create_subscription(ObjectArray, "/perception/objects", self.on_objects, 10)
         self.create_subscription(LaneArray, "/perception/lanes", self.on_lanes, 10)
+        self.create_subscription(SafetyStatus, "/safety/status", self.on_safety_status, 10)
+        self.controls_allowed = False
         self.cmd_pub = self.create_publisher(ActuationCommand, "/adas/command", 10)
         self.hmi_pub = self.create_publisher(AdasHmi, "/adas/hmi", 10)
         self.create_timer(1.0 / rate_hz, self.on_timer)
@@ -94,6 +99,12 @@ class AdasNode(Node):
     def on_lanes(self, msg) -> None:
         self.lanes = lanes_from_msg(msg)
         self.lanes_t = seconds(self)
+
+    def on_safety_status(self, msg) -> None:
+        if self.controls_allowed and not msg.controls_allowed:
+            self.get_logger().info(f"disengaged by the safety envelope: {msg.reason or 'no reason given'}")
+            self.planner.notify_disengaged()
+        self.controls_allowed = msg.controls_allowed
 
     def on_timer(self) -> None:
         if self.ego is None:
