@@ -7,30 +7,20 @@ from __future__ import annotations
 import argparse
 import time
 
-from edgepilot.ros.lockstep import LockstepExecutor
-from edgepilot.runner import GROUND_TRUTH_REMAPS, _ros_args
-from edgepilot_nodes.adas_node import AdasNode
-from edgepilot_nodes.can_bridge_node import CanBridgeNode
-from edgepilot_nodes.safety_node import SafetyNode
-from edgepilot_nodes.sim_node import SimNode
+import tempfile
+from pathlib import Path
+
+from edgepilot.runner import RunRequest, build_lockstep_graph
 from vehicle_sim.scenario import load_scenario
 from vehicle_sim.simulator import Simulator
 
 
 def graph_rtf(scenario: str, seconds: float, cameras: bool) -> float:
-    ex = LockstepExecutor()
-    bus = f"virtual:bench-{cameras}"
-    params = {"scenario": scenario, "can_bus": bus, "cameras": cameras, "exit_on_finish": False}
-    nodes = [SimNode(context=ex.context, cli_args=_ros_args("sim", params)),
-             CanBridgeNode(context=ex.context, cli_args=_ros_args("can_bridge", {"can_bus": bus})),
-             AdasNode(context=ex.context, cli_args=_ros_args("adas", {}, GROUND_TRUTH_REMAPS)),
-             SafetyNode(context=ex.context, cli_args=_ros_args("safety", {}))]
+    graph = build_lockstep_graph(RunRequest(scenario=scenario, cameras=cameras, out_dir=Path(tempfile.mkdtemp())))
     t0 = time.perf_counter()
-    ex.spin_until(int(seconds * 1e9))
+    graph.spin_until(seconds)
     wall = time.perf_counter() - t0
-    for n in nodes:
-        n.destroy_node()
-    ex.context.shutdown()
+    graph.close()
     return seconds / wall
 
 

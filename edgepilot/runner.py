@@ -56,8 +56,27 @@ def _check_driver(driver: str) -> None:
         raise ValueError(f"unknown driver {driver!r}: choose one of {', '.join(DRIVERS)}")
 
 
-def run_lockstep(req: RunRequest) -> dict:
-    """All nodes in one process on simulation time; returns the sim's result dict."""
+@dataclass
+class LockstepGraph:
+    """The four nodes of sim_stack.launch.xml on one LockstepExecutor (see build_lockstep_graph)."""
+
+    executor: object
+    sim: object          # the SimNode; .sim is its vehicle_sim.simulator.Simulator
+    nodes: list
+
+    def spin_until(self, t_s: float) -> None:
+        """Advance simulation time to t_s seconds (every node's timers fire on the way)."""
+        self.executor.spin_until(int(round(t_s * 1e9)))
+
+    def close(self) -> None:
+        for node in self.nodes:
+            node.destroy_node()
+        self.executor.context.shutdown()
+
+
+def build_lockstep_graph(req: RunRequest) -> LockstepGraph:
+    """sim, can_bridge, adas and safety in this process on simulation time, CAN on a private virtual bus,
+    parameters from the same config/*.yaml files the launch file uses."""
     from edgepilot.ros.lockstep import LockstepExecutor
     from edgepilot_nodes.adas_node import AdasNode
     from edgepilot_nodes.can_bridge_node import CanBridgeNode
@@ -77,17 +96,22 @@ def run_lockstep(req: RunRequest) -> dict:
         AdasNode(context=ex.context, cli_args=_ros_args("adas", {"driver": req.driver}, GROUND_TRUTH_REMAPS)),
         SafetyNode(context=ex.context, cli_args=_ros_args("safety", {})),
     ]
+    return LockstepGraph(ex, sim, nodes)
+
+
+def run_lockstep(req: RunRequest) -> dict:
+    """All nodes in one process on simulation time; returns the sim's result dict."""
+    graph = build_lockstep_graph(req)
+    sim = graph.sim
     try:
-        limit_ns = int((sim.sim.scenario.duration_s + 1.0) * 1e9)
-        while sim.result is None and ex.now_ns() < limit_ns:
-            ex.spin_until(ex.now_ns() + 100_000_000)
+        limit_s = sim.sim.scenario.duration_s + 1.0
+        while sim.result is None and sim.sim.t < limit_s:
+            graph.spin_until(sim.sim.t + 0.1)
         if sim.result is None:
             raise RuntimeError(f"scenario {sim.sim.scenario.name} did not finish within its duration")
         result = dict(sim.result)
     finally:
-        for node in nodes:
-            node.destroy_node()
-        ex.context.shutdown()
+        graph.close()
     result.update(mode="lockstep", driver=req.driver)
     return result
 
