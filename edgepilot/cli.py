@@ -110,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_can_parser(sub)
 
+    # perception
+    from perception.cli import add_parser as add_perception_parser
+
+    add_perception_parser(sub)
+
     # launch
     from edgepilot.ros.launch import add_parser as add_launch_parser
 

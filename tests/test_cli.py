@@ -17,7 +17,8 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("cmd", [[], ["scenario"], ["scenario", "list"], ["scenario", "run"], ["ncap"],
                                  ["ncap", "run"], ["can"], ["can", "decode"], ["can", "monitor"], ["launch"],
-                                 ["demo"]])
+                                 ["demo"], ["perception"], ["perception", "dataset"], ["perception", "train"],
+                                 ["perception", "eval"], ["perception", "export"]])
 def test_every_subcommand_has_help(cmd, capsys):
     with pytest.raises(SystemExit) as exc:
         main([*cmd, "--help"])

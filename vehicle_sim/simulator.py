@@ -145,8 +145,12 @@ class Simulator:
                                vx=c * o.vx + s * o.vy, vy=-s * o.vx + c * o.vy))
         return out
 
-    def render_all(self) -> dict[str, np.ndarray]:
-        """One image per rig camera of the current world state (the scene is built once for all of them)."""
+    def render_all(self, lighting: dict | None = None) -> dict[str, np.ndarray]:
+        """One image per rig camera of the current world state (the scene is built once for all of them).
+
+        ``lighting`` (optional) overrides the scene's ``sun_dir``, ``sky_rgb`` and/or ``ground_rgb`` (see
+        camera.RenderScene), so data generation can vary the light per run; None keeps the defaults.
+        """
         if self._road_scene is None:
             # The whole road once: the renderer caches its ground map by road content, so a fixed road
             # means the map is built once per run instead of once per frame.
@@ -155,6 +159,10 @@ class Simulator:
         boxes = [cam.Box(b.x, b.y, b.z, b.length, b.width, b.height, b.yaw, tuple(b.rgb), b.cls)
                  for b in self.world.render_scene(behind_m=0.0, ahead_m=0.0).boxes]
         scene = cam.RenderScene(self._road_scene[0], self._road_scene[1], boxes)
+        for key, value in (lighting or {}).items():
+            if key not in ("sun_dir", "sky_rgb", "ground_rgb"):
+                raise ValueError(f"render_all: lighting key {key!r} unknown (use sun_dir, sky_rgb, ground_rgb)")
+            setattr(scene, key, tuple(value))
         st = self.world.ego_state
         return {spec.name: self._renderer.render(spec, (st.x, st.y, st.yaw), scene) for spec in self.cameras}
 

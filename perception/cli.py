@@ -1,0 +1,157 @@
+"""`edgepilot perception ...` commands (dataset generation; training/evaluation register alongside).
+
+Why a list of registrars: the `perception` parser is shared by several modules; each adds its own
+subcommands through a function taking the `perception` sub-parsers object (see SUBCOMMANDS).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Callable
+
+
+def _cmd_dataset(args: argparse.Namespace) -> int:
+    from perception.data.generate import generate
+
+    spec = args.scenarios.strip()
+    scenarios = None if spec == "random" else [s.strip() for s in spec.split(",") if s.strip()]
+    if scenarios is not None:
+        if not scenarios:
+            raise ValueError(f"--scenarios {args.scenarios!r}: expected 'random' or a comma-separated list")
+        from vehicle_sim.scenario import load_scenario
+
+        for name in scenarios:       # fail early with the loader's error naming file and field
+            load_scenario(name)
+    cameras = tuple(c.strip() for c in args.cameras.split(",") if c.strip())
+    meta = generate(args.out, frames=args.frames, seed=args.seed, workers=args.workers, sample_hz=args.sample_hz,
+                    width=args.width, height=args.height, cameras=cameras, max_objects=args.max_objects,
+                    shard_size=args.shard_size, progress=not args.no_progress, scenarios=scenarios)
+    for split, info in meta["splits"].items():
+        print(f"{split:6s} {info['frames']:7d} frames from {info['runs']} runs")
+    dropped = ", ".join(f"{k}: {v}" for k, v in meta["dropped_runs"].items()) or "none"
+    print(f"dropped runs: {dropped}\ndataset in {args.out}/")
+    return 0
+
+
+def add_dataset_parser(perception_sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """`perception dataset`: generate a driving dataset (perception/DATASET.md) from simulator runs."""
+    p = perception_sub.add_parser(
+        "dataset", help="generate an end-to-end driving dataset from closed-loop simulator runs",
+        description="Run (randomized) scenarios with the classical ADAS as the expert driver and write camera "
+                    "images, ego status, objects, BEV masks and the expert's future path (perception/DATASET.md). "
+                    "Resumable: rerunning with the same arguments continues where it stopped.")
+    p.add_argument("--scenarios", default="random",
+                   help="'random' (generated scenarios, default) or a comma-separated list of library scenario "
+                        "names / YAML paths, randomized only by seed (actor colours, lighting)")
+    p.add_argument("--frames", type=int, required=True, help="total frames over all splits (80/10/10)")
+    p.add_argument("--out", required=True, help="dataset directory (created; resumed if it exists)")
+    p.add_argument("--seed", type=int, default=0, help="dataset seed: same seed, same bytes (default 0)")
+    p.add_argument("--workers", type=int, default=1, help="parallel scenario runs (processes, default 1)")
+    p.add_argument("--width", type=int, default=256, help="camera image width in pixels (default 256)")
+    p.add_argument("--height", type=int, default=128, help="camera image height in pixels (default 128)")
+    p.add_argument("--cameras", default="front,front_left,front_right",
+                   help="comma-separated rig cameras, in image-axis order (default front,front_left,front_right)")
+    p.add_argument("--sample-hz", type=float, default=2.0, help="frames sampled per simulated second (default 2)")
+    p.add_argument("--max-objects", type=int, default=32, help="object rows per frame (default 32)")
+    p.add_argument("--shard-size", type=int, default=256, help="frames per shard file (default 256)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_dataset)
+    return p
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from perception.train import train
+
+    res = train(args.config, args.data, args.out, resume=args.resume, max_minutes=args.max_minutes)
+    print(json.dumps({k: v for k, v in res.items() if k != "metrics"}, default=float))
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from perception.train import evaluate_checkpoint, format_table
+
+    res = evaluate_checkpoint(args.checkpoint, args.data, args.split, args.backend)
+    print(format_table(res))
+    if args.json:
+        print(json.dumps(res, default=float))
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from perception.export import build_tensorrt_engine, export_onnx, quantize_int8
+    from perception.model import load_model
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    sample = calib = None
+    if args.data:
+        from perception.train import load_split
+
+        arrays = load_split(args.data, args.calibration_split, limit=args.calibration_frames)
+        calib = {k: arrays[k] for k in ("images", "ego", "command")}
+        sample = {k: v[:4] for k, v in calib.items()}
+    model = load_model(args.checkpoint)
+    fp32 = export_onnx(model, out / "model.onnx", sample)
+    reports = [fp32]
+    if args.format == "onnx-int8":
+        if calib is None:
+            raise ValueError("--format onnx-int8 needs --data DIR: calibration uses simulator frames")
+        reports.append(quantize_int8(fp32.path, out / "model.int8.onnx", calib, method=args.calibration,
+                                     count=args.calibration_frames))
+    elif args.format == "tensorrt":
+        reports.append(build_tensorrt_engine(fp32.path, out / ("model.fp16.engine" if args.fp16 else "model.engine"),
+                                             fp16=args.fp16))
+    for r in reports:
+        print(r.to_json())
+    return 0
+
+
+def add_model_parsers(perception_sub: argparse._SubParsersAction) -> None:
+    """`train`, `eval` and `export`; torch is imported only when one of them runs."""
+    p = perception_sub.add_parser("train", help="train the end-to-end driving model",
+                                  description="Train with a progress bar, validation metrics per epoch, "
+                                              "checkpoints (last.pt, best.pt) and resume; seeds fixed.")
+    p.add_argument("--config", required=True, help="model/train YAML (perception/configs/default.yaml)")
+    p.add_argument("--data", required=True, help="dataset directory (meta.json + split shards)")
+    p.add_argument("--out", required=True, help="output directory (last.pt, best.pt, train_log.jsonl)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--max-minutes", type=float, default=None, help="wall-time budget; stops cleanly with a checkpoint")
+    p.set_defaults(func=_cmd_train)
+    e = perception_sub.add_parser("eval", help="evaluate a checkpoint (mAP, L2, collision rate, lane IoU)",
+                                  description="Metrics on a split, with the ego-status MLP baseline in the same "
+                                              "table; --json prints one JSON object as the last line.")
+    e.add_argument("--checkpoint", required=True)
+    e.add_argument("--data", required=True)
+    e.add_argument("--split", default="test")
+    e.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"])
+    e.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    e.set_defaults(func=_cmd_eval)
+    x = perception_sub.add_parser("export", help="export to ONNX, INT8 ONNX or a TensorRT engine",
+                                  description="ONNX export checked with onnx.checker and compared with torch; "
+                                              "INT8 by static QDQ calibrated on simulator frames; TensorRT "
+                                              "engines where a GPU with TensorRT is present.")
+    x.add_argument("--checkpoint", required=True)
+    x.add_argument("--format", default="onnx", choices=["onnx", "onnx-int8", "tensorrt"])
+    x.add_argument("--fp16", action="store_true", help="TensorRT: build in FP16")
+    x.add_argument("--data", default=None, help="dataset for parity checks and INT8 calibration")
+    x.add_argument("--calibration", default="minmax", choices=["minmax", "entropy", "percentile"])
+    x.add_argument("--calibration-split", default="train")
+    x.add_argument("--calibration-frames", type=int, default=64)
+    x.add_argument("--out", default="perception/models", help="output directory")
+    x.set_defaults(func=_cmd_export)
+
+
+#: Functions that add subcommands to the `perception` parser.
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], object]] = [add_dataset_parser, add_model_parsers]
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """Register `perception` on the main CLI; returns its sub-parsers object for further subcommands."""
+    parser = subparsers.add_parser("perception", help="end-to-end driving model: datasets, training, evaluation",
+                                   description="End-to-end driving model tools.")
+    perception_sub = parser.add_subparsers(dest="perception_command", metavar="ACTION")
+    parser.set_defaults(func=lambda args: parser.print_help() or 2)
+    for register in SUBCOMMANDS:
+        register(perception_sub)
+    return perception_sub

@@ -1,0 +1,491 @@
+"""Dataset generation: closed-loop runs of (randomized) scenarios with the classical ADAS as the expert.
+
+Each run builds the full lockstep node graph (sim, can_bridge, adas, safety; edgepilot.runner), steps it on
+simulation time and samples frames at ``sample_hz`` after a warm-up: camera images, the ego status, objects,
+BEV lane/drivable masks and the ego's own future path (the expert trajectory). Format: perception/DATASET.md.
+
+Why it is organised in runs and waves: a run is the unit of work, caching and resumption (``.runs/`` plus
+``progress.json``). Which runs exist is decided in waves from the results of the previous waves only, and
+runs contribute frames in run order, so the output does not depend on ``workers`` or on interruptions.
+Runs that end in a collision or leave their lane are dropped: the expert must be a good driver.
+
+``command`` is always 0 (lane_follow): the classical expert never changes lanes.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+import zipfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from .reader import CLASSES, COMMANDS, FORMAT_VERSION, OBJECT_FIELDS, validate_arrays
+from .scenario_gen import random_scenario
+
+SPLIT_SEED_BASE = {"train": 0, "val": 1_000_000, "test": 2_000_000}
+SEED_STRIDE = 10_007          # dataset seed S, run i -> scenario seed base + (S * stride + i) mod 1e6
+WARMUP_S = 1.0
+FUTURE_DT_S = 0.5
+FUTURE_STEPS = 6
+MAX_LANE_DEPARTURE_M = 0.3    # a run whose body left its lane by more is dropped
+LINE_TYPES_DRAWN = ("solid", "dashed")
+
+
+@dataclass(frozen=True)
+class BevGrid:
+    """The BEV raster in the ego frame: row i <-> x = x_max - (i+0.5) res, column j <-> y = y_max - (j+0.5) res."""
+
+    x_min: float = -10.0
+    x_max: float = 50.0
+    y_min: float = -16.0
+    y_max: float = 16.0
+    resolution_m: float = 0.5
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (int(round((self.x_max - self.x_min) / self.resolution_m)),
+                int(round((self.y_max - self.y_min) / self.resolution_m)))
+
+    def cell_centres(self) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) of every cell centre, each (rows, cols)."""
+        rows, cols = self.shape
+        x = self.x_max - (np.arange(rows) + 0.5) * self.resolution_m
+        y = self.y_max - (np.arange(cols) + 0.5) * self.resolution_m
+        return np.broadcast_to(x[:, None], (rows, cols)), np.broadcast_to(y[None, :], (rows, cols))
+
+
+BEV = BevGrid()
+
+
+@dataclass(frozen=True)
+class GenConfig:
+    """Everything that determines the dataset's bytes (stored in progress.json and meta.json)."""
+
+    frames: int
+    splits: tuple[tuple[str, float], ...]
+    seed: int
+    sample_hz: float
+    width: int
+    height: int
+    cameras: tuple[str, ...]
+    max_objects: int
+    shard_size: int
+    scenarios: tuple[str, ...] | None      # None: random_scenario; else library names / YAML paths
+
+    def as_json(self) -> dict:
+        d = asdict(self)
+        d["splits"] = {k: v for k, v in self.splits}
+        d["cameras"] = list(self.cameras)
+        d["scenarios"] = None if self.scenarios is None else list(self.scenarios)
+        return d
+
+
+@dataclass(frozen=True)
+class RunJob:
+    split: str
+    index: int
+    scenario_seed: int
+    max_frames: int
+
+
+# --------------------------------------------------------------------------------------------- helpers
+def split_frame_counts(frames: int, splits: dict[str, float]) -> dict[str, int]:
+    """Frames per split proportional to the fractions (largest remainder, so they sum to ``frames``)."""
+    for name, frac in splits.items():
+        if name not in SPLIT_SEED_BASE:
+            raise ValueError(f"splits: unknown split {name!r} (use {', '.join(SPLIT_SEED_BASE)})")
+        if not (isinstance(frac, (int, float)) and frac >= 0):
+            raise ValueError(f"splits[{name!r}]: fraction must be >= 0, got {frac!r}")
+    total = float(sum(splits.values()))
+    if total <= 0:
+        raise ValueError(f"splits: fractions must sum to > 0, got {splits}")
+    raw = {k: frames * v / total for k, v in splits.items()}
+    out = {k: int(math.floor(v)) for k, v in raw.items()}
+    rest = frames - sum(out.values())
+    for k in sorted(raw, key=lambda k: (-(raw[k] - out[k]), list(splits).index(k)))[:rest]:
+        out[k] += 1
+    return out
+
+
+def scenario_seed(split: str, dataset_seed: int, index: int) -> int:
+    """Scenario seed of run ``index`` of a split: splits live in disjoint seed ranges of width 1e6."""
+    return SPLIT_SEED_BASE[split] + (int(dataset_seed) * SEED_STRIDE + int(index)) % 1_000_000
+
+
+def scenario_source(cfg: GenConfig, seed: int) -> dict | str:
+    """The scenario of a run: a random dict, or a library name / YAML path picked by the seed."""
+    if cfg.scenarios is None:
+        return random_scenario(seed)
+    return cfg.scenarios[seed % len(cfg.scenarios)]
+
+
+def scenario_duration(src: dict | str) -> tuple[float, float]:
+    from vehicle_sim.scenario import load_scenario
+
+    sc = load_scenario(src)
+    return sc.duration_s, sc.dt_s
+
+
+def sample_steps(duration_s: float, dt_s: float, sample_hz: float) -> np.ndarray:
+    """Simulation step indices of the samples: warm-up, then every 1/sample_hz until the last step before
+    the end (the run is never stepped to its end, which would write a report)."""
+    last = int(round(duration_s / dt_s)) - 1
+    period = 1.0 / sample_hz
+    n = int(math.floor((last * dt_s - WARMUP_S) / period + 1e-9)) + 1
+    steps = np.round((WARMUP_S + np.arange(max(n, 0)) * period) / dt_s).astype(np.int64)
+    return steps[steps <= last]
+
+
+def lighting_for(seed: int) -> dict:
+    """Random sun direction, sky and ground colour for a run (seeded)."""
+    rng = np.random.default_rng([int(seed), 0x11647])
+    elev = math.radians(rng.uniform(15.0, 75.0))
+    azim = rng.uniform(0.0, 2 * math.pi)
+    sun = (math.cos(elev) * math.cos(azim), math.cos(elev) * math.sin(azim), math.sin(elev))
+    clear, overcast, dusk = np.array([120, 170, 230]), np.array([175, 180, 190]), np.array([230, 160, 120])
+    w = rng.dirichlet([4.0, 1.0, 0.7])
+    sky = np.clip(w[0] * clear + w[1] * overcast + w[2] * dusk + rng.normal(0, 8, 3), 0, 255)
+    ground = np.clip(np.array([86, 118, 64]) * rng.uniform(0.7, 1.3) + rng.normal(0, 10, 3), 0, 255)
+    return {"sun_dir": tuple(round(v, 4) for v in sun), "sky_rgb": tuple(int(v) for v in sky),
+            "ground_rgb": tuple(int(v) for v in ground)}
+
+
+def bev_masks(road, ego_x: float, ego_y: float, ego_yaw: float, grid: BevGrid = BEV) -> np.ndarray:
+    """uint8 [2, rows, cols]: lane lines (painted lines, dash gaps filled: the cell the line passes through)
+    and drivable area (between the outer lane lines, 0 <= s <= road length), from the exact road geometry."""
+    gx, gy = grid.cell_centres()
+    c, s = math.cos(ego_yaw), math.sin(ego_yaw)
+    wx = ego_x + c * gx - s * gy
+    wy = ego_y + s * gx + c * gy
+    ss, dd = road.project(wx.ravel(), wy.ravel())
+    ss, dd = ss.reshape(gx.shape), dd.reshape(gx.shape)
+    on_road = (ss >= 0.0) & (ss <= road.length_m)
+    half_w = road.lane_width_m / 2
+    drivable = on_road & (dd >= -half_w) & (dd <= (road.lanes - 1) * road.lane_width_m + half_w)
+    line_d = np.array([ln.d_m for ln in road.lane_lines() if ln.kind in LINE_TYPES_DRAWN])
+    lines = np.zeros_like(drivable)
+    if line_d.size:
+        lines = on_road & (np.abs(dd[..., None] - line_d).min(axis=-1) < grid.resolution_m / 2)
+    return np.stack([lines, drivable]).astype(np.uint8)
+
+
+def objects_array(objs, max_objects: int, grid: BevGrid = BEV) -> tuple[np.ndarray, int]:
+    """float32 [max_objects, 9] (OBJECT_FIELDS) of the objects inside the BEV range, nearest first."""
+    rows = [(math.hypot(o.x, o.y), o.id, [CLASSES.index(o.cls), o.x, o.y, o.length, o.width, o.yaw, o.vx, o.vy,
+                                          o.height])
+            for o in objs if grid.x_min <= o.x <= grid.x_max and grid.y_min <= o.y <= grid.y_max]
+    rows.sort(key=lambda r: (r[0], r[1]))
+    out = np.zeros((max_objects, len(OBJECT_FIELDS)), np.float32)
+    n = min(len(rows), max_objects)
+    if n:
+        out[:n] = np.array([r[2] for r in rows[:n]], dtype=np.float64)
+    return out, n
+
+
+def future_in_ego_frame(poses: np.ndarray, pose_valid: np.ndarray, x: float, y: float, yaw: float) -> np.ndarray:
+    """Future world poses (K, 2+) -> (K, 2) positions in the ego frame at (x, y, yaw); invalid rows zero."""
+    c, s = math.cos(yaw), math.sin(yaw)
+    dx, dy = poses[:, 0] - x, poses[:, 1] - y
+    out = np.stack([c * dx + s * dy, -s * dx + c * dy], axis=1)
+    out[~pose_valid] = 0.0
+    return out.astype(np.float32)
+
+
+def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """np.savez_compressed-compatible file with fixed zip timestamps: same arrays -> same bytes (atomic)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for key, arr in arrays.items():
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            with zf.open(info, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.ascontiguousarray(arr), allow_pickle=False)
+    os.replace(tmp, path)
+
+
+def _write_json(path: Path, doc: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------------------------- one run
+def run_scenario(cfg: GenConfig, job: RunJob, cache_path: Path | None = None) -> dict:
+    """Run one scenario and sample up to ``job.max_frames`` frames. Returns {status, frames, arrays?}.
+
+    status: ok | collision | lane_departure | ended (the scenario ended before its first sample).
+    With ``cache_path`` the arrays go to that file (for worker processes) instead of the return value.
+    """
+    from edgepilot.runner import RunRequest, build_lockstep_graph
+    from vehicle_sim import camera as cam
+
+    src = scenario_source(cfg, job.scenario_seed)
+    duration, dt = scenario_duration(src)
+    samples = sample_steps(duration, dt, cfg.sample_hz)[:job.max_frames]
+    fut_step = int(round(FUTURE_DT_S / dt))
+    offsets = fut_step * np.arange(1, FUTURE_STEPS + 1)
+    last_step = int(round(duration / dt)) - 1
+    needed = np.union1d(samples, (samples[:, None] + offsets[None, :]).ravel()) if samples.size else samples
+    needed = needed[needed <= last_step]
+    sample_set = {int(k): i for i, k in enumerate(samples)}
+    rig = {spec.name: spec for spec in cam.default_rig(cfg.width, cfg.height)}
+    unknown = [c for c in cfg.cameras if c not in rig]
+    if unknown:
+        raise ValueError(f"cameras: unknown camera(s) {unknown} (rig has {', '.join(rig)})")
+    lighting = lighting_for(job.scenario_seed)
+
+    with tempfile.TemporaryDirectory(prefix="edgepilot_gen_") as tmp:
+        if isinstance(src, dict):
+            path = Path(tmp) / f"{src['name']}.yaml"
+            path.write_text(yaml.safe_dump(src, sort_keys=False))
+            scenario_arg = str(path)
+        else:
+            scenario_arg = src
+        graph = build_lockstep_graph(RunRequest(scenario=scenario_arg, seed=job.scenario_seed,
+                                                out_dir=Path(tmp) / "out", cameras=False))
+        try:
+            sim = graph.sim.sim
+            sim.cameras = [rig[c] for c in cfg.cameras]
+            road = sim.world.road
+            poses: dict[int, tuple[float, float, float]] = {}
+            frames: list[dict] = []
+            for step in needed.tolist():
+                graph.spin_until(step * dt)
+                if sim.finished or int(round(sim.t / dt)) != step:
+                    break
+                st = sim.world.ego_state
+                poses[step] = (st.x, st.y, st.yaw)
+                if step in sample_set:
+                    imgs = sim.render_all(lighting)
+                    objs, n_obj = objects_array(sim.objects_base_link(), cfg.max_objects)
+                    frames.append({
+                        "step": step,
+                        "images": np.stack([imgs[c] for c in cfg.cameras]),
+                        "ego": np.array([st.speed, st.ax, st.yaw_rate, math.radians(st.steering_wheel_angle_deg)],
+                                        np.float32),
+                        "objects": objs, "num_objects": n_obj,
+                        "bev_masks": bev_masks(road, st.x, st.y, st.yaw),
+                        "t": step * dt,
+                    })
+            world = sim.world
+            summary = world.summary()
+            if world.collision is not None:
+                status = "collision"
+            elif (summary.get("max_lane_departure_m") or 0.0) > MAX_LANE_DEPARTURE_M:
+                status = "lane_departure"
+            elif not frames:
+                status = "ended"
+            else:
+                status = "ok"
+        finally:
+            graph.close()
+
+    result: dict = {"status": status, "frames": len(frames) if status == "ok" else 0}
+    if status != "ok":
+        return result
+    n = len(frames)
+    fut = np.zeros((n, FUTURE_STEPS, 2), np.float32)
+    valid = np.zeros((n, FUTURE_STEPS), bool)
+    for i, fr in enumerate(frames):
+        keys = fr["step"] + offsets
+        ok = np.array([int(k) in poses for k in keys])
+        pts = np.array([poses.get(int(k), (0.0, 0.0, 0.0)) for k in keys])
+        x, y, yaw = poses[fr["step"]]
+        fut[i] = future_in_ego_frame(pts, ok, x, y, yaw)
+        valid[i] = ok
+    arrays = {
+        "images": np.stack([f["images"] for f in frames]).astype(np.uint8),
+        "ego": np.stack([f["ego"] for f in frames]).astype(np.float32),
+        "command": np.zeros(n, np.int64),                          # lane_follow: the expert keeps its lane
+        "objects": np.stack([f["objects"] for f in frames]).astype(np.float32),
+        "num_objects": np.array([f["num_objects"] for f in frames], np.int64),
+        "bev_masks": np.stack([f["bev_masks"] for f in frames]).astype(np.uint8),
+        "future": fut,
+        "future_valid": valid,
+        "scenario_seed": np.full(n, job.scenario_seed, np.int64),
+        "t": np.array([f["t"] for f in frames], np.float32),
+    }
+    if cache_path is not None:
+        write_npz(cache_path, arrays)
+    else:
+        result["arrays"] = arrays
+    return result
+
+
+def _run_job(args: tuple) -> dict:
+    cfg, job, cache_path = args
+    return run_scenario(cfg, job, cache_path)
+
+
+# --------------------------------------------------------------------------------------------- dataset
+def _meta(cfg: GenConfig, runs: dict[str, list[dict]], counts: dict[str, int]) -> dict:
+    from vehicle_sim import camera as cam
+
+    rig = {spec.name: spec for spec in cam.default_rig(cfg.width, cfg.height)}
+    cameras = []
+    for name in cfg.cameras:
+        info = cam.camera_info(rig[name])
+        cameras.append({"name": name, "width": cfg.width, "height": cfg.height, "K": info.K.tolist(),
+                        "T_cam_to_ego": info.T_cam_to_ego.tolist()})
+    dropped: dict[str, int] = {}
+    splits = {}
+    for split, rs in runs.items():
+        used = [r for r in rs if r["status"] == "ok" and r.get("used", 0) > 0]
+        for r in rs:
+            if r["status"] != "ok":
+                dropped[r["status"]] = dropped.get(r["status"], 0) + 1
+        splits[split] = {"frames": counts[split], "scenario_seeds": [r["scenario_seed"] for r in used],
+                         "runs": len(used)}
+    return {
+        "version": FORMAT_VERSION,
+        "cameras": cameras,
+        "bev": asdict(BEV),
+        "bev_channels": ["lane_line", "drivable"],
+        "classes": list(CLASSES),
+        "object_fields": list(OBJECT_FIELDS),
+        "max_objects": cfg.max_objects,
+        "future": {"horizon_s": FUTURE_DT_S * FUTURE_STEPS, "rate_hz": 1.0 / FUTURE_DT_S, "steps": FUTURE_STEPS},
+        "commands": list(COMMANDS),
+        "splits": splits,
+        "dropped_runs": dict(sorted(dropped.items())),
+        "generator": {**cfg.as_json(), "warmup_s": WARMUP_S, "expert": "classical ACC+LKA+AEB, driver idle",
+                      "max_lane_departure_m": MAX_LANE_DEPARTURE_M},
+    }
+
+
+def generate(out_dir: str | Path, frames: int, splits: dict[str, float] | None = None, seed: int = 0,
+             workers: int = 1, sample_hz: float = 2.0, width: int = 256, height: int = 128,
+             cameras: tuple[str, ...] = ("front", "front_left", "front_right"), max_objects: int = 32,
+             shard_size: int = 256, progress: bool = True, scenarios: list[str] | None = None) -> dict:
+    """Generate (or resume) a dataset in ``out_dir``; returns meta.json's content.
+
+    ``scenarios``: None for random scenarios, or library names / YAML paths (run i uses entry
+    seed mod len, randomized by the seed through actor colours and lighting).
+    """
+    splits = dict(splits or {"train": 0.8, "val": 0.1, "test": 0.1})
+    if frames < 1:
+        raise ValueError(f"frames must be >= 1, got {frames}")
+    if sample_hz <= 0 or shard_size < 1 or max_objects < 1 or width < 8 or height < 8:
+        raise ValueError(f"invalid generator settings: sample_hz={sample_hz}, shard_size={shard_size}, "
+                         f"max_objects={max_objects}, width={width}, height={height}")
+    cfg = GenConfig(int(frames), tuple(splits.items()), int(seed), float(sample_hz), int(width), int(height),
+                    tuple(cameras), int(max_objects), int(shard_size), tuple(scenarios) if scenarios else None)
+    counts = split_frame_counts(cfg.frames, splits)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    progress_path = out / "progress.json"
+    state = {"config": cfg.as_json(), "runs": {k: [] for k in splits}, "pending": [], "complete": False}
+    if progress_path.is_file():
+        old = json.loads(progress_path.read_text())
+        if old.get("config") != state["config"]:
+            diff = sorted(k for k in state["config"] if old.get("config", {}).get(k) != state["config"][k])
+            raise ValueError(f"{progress_path}: generated with other settings ({', '.join(diff)} differ); "
+                             f"use another directory or the same arguments")
+        state = old
+        if state.get("complete"):
+            if not (out / "meta.json").is_file():
+                raise ValueError(f"{out / 'meta.json'}: missing although {progress_path} says the dataset is "
+                                 f"complete (its run caches are gone); delete {out} and generate again")
+            return json.loads((out / "meta.json").read_text())
+    cache = out / ".runs"
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=cfg.frames, desc="frames", unit="frame", disable=not progress)
+    bar.update(sum(r["used"] for rs in state["runs"].values() for r in rs))
+    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+    try:
+        while True:
+            # A planned wave is stored before it runs, so a resumed run finishes the same jobs.
+            if not state.get("pending"):
+                state["pending"] = [asdict(j) for j in _plan_wave(cfg, counts, state["runs"])]
+                _write_json(progress_path, state)
+            wave = [RunJob(**j) for j in state["pending"]]
+            if not wave:
+                break
+            args = [(cfg, job, cache / job.split / f"run_{job.index:06d}.npz") for job in wave]
+            results = pool.map(_run_job, args) if pool is not None else map(_run_job, args)
+            for job, res in zip(wave, results):
+                have = sum(r["used"] for r in state["runs"][job.split])
+                used = min(res["frames"], counts[job.split] - have)
+                state["runs"][job.split].append({"index": job.index, "scenario_seed": job.scenario_seed,
+                                                 "max_frames": job.max_frames, "status": res["status"],
+                                                 "frames": res["frames"], "used": used})
+                state["pending"] = state["pending"][1:]
+                _write_json(progress_path, state)
+                bar.update(used)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+        bar.close()
+    _write_shards(out, cfg, state["runs"])
+    meta = _meta(cfg, state["runs"], counts)
+    _write_json(out / "meta.json", meta)
+    state["complete"] = True
+    _write_json(progress_path, state)
+    shutil.rmtree(cache, ignore_errors=True)
+    return meta
+
+
+def _plan_wave(cfg: GenConfig, counts: dict[str, int], runs: dict[str, list[dict]]) -> list[RunJob]:
+    """The next runs to do: enough to cover each split's missing frames if none of them is dropped."""
+    jobs = []
+    for split, target in counts.items():
+        done = runs[split]
+        missing = target - sum(r["used"] for r in done)
+        index = done[-1]["index"] + 1 if done else 0
+        while missing > 0:
+            sd = scenario_seed(split, cfg.seed, index)
+            duration, dt = scenario_duration(scenario_source(cfg, sd))
+            n = min(len(sample_steps(duration, dt, cfg.sample_hz)), missing)
+            if n <= 0:
+                raise ValueError(f"scenario of seed {sd} is too short for one sample after {WARMUP_S} s")
+            jobs.append(RunJob(split, index, sd, n))
+            missing -= n
+            index += 1
+    return jobs
+
+
+def _write_shards(out: Path, cfg: GenConfig, runs: dict[str, list[dict]]) -> None:
+    """Concatenate the cached runs of each split (run order) into shards of ``shard_size`` frames."""
+    meta_stub = _meta(cfg, runs, {k: 0 for k in runs})
+    for split, rs in runs.items():
+        split_dir = out / split
+        if split_dir.exists():
+            for old in split_dir.glob("shard_*.npz"):
+                old.unlink()
+        buf: dict[str, list[np.ndarray]] = {}
+        buffered = 0
+        shard = 0
+
+        def flush(n: int) -> None:
+            nonlocal buf, buffered, shard
+            arrays = {k: np.concatenate(v) for k, v in buf.items()}
+            head = {k: v[:n] for k, v in arrays.items()}
+            validate_arrays(head, meta_stub, str(split_dir / f"shard_{shard:05d}.npz"))
+            write_npz(split_dir / f"shard_{shard:05d}.npz", head)
+            shard += 1
+            buf = {k: [v[n:]] for k, v in arrays.items()}
+            buffered -= n
+
+        for r in rs:
+            if r["status"] != "ok" or r["used"] <= 0:
+                continue
+            path = out / ".runs" / split / f"run_{r['index']:06d}.npz"
+            with np.load(path, allow_pickle=False) as z:
+                for k in z.files:
+                    buf.setdefault(k, []).append(z[k][:r["used"]])
+            buffered += r["used"]
+            while buffered >= cfg.shard_size:
+                flush(cfg.shard_size)
+        if buffered > 0:
+            flush(buffered)

@@ -1,0 +1,186 @@
+"""Randomized driving scenarios (vehicle_sim scenario dicts) for dataset generation.
+
+Why: the end-to-end model needs many diverse scenes with a good expert. The classical ADAS (ACC + LKA +
+AEB, driver model ``idle``) is the expert, so traffic is placed so that it can cope: obstacles mostly stay
+out of the ego lane, leads start at a safe gap, crossing pedestrians clear the ego lane before it arrives.
+Everything is drawn from ``np.random.default_rng(seed)``: same seed, same dict.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+KPH = 1.0 / 3.6
+#: Lateral acceleration the LKA is asked to hold on curves (limits curvature at high set speeds).
+MAX_LAT_ACCEL_MPS2 = 1.0
+MAX_CURVATURE_1PM = 1.0 / 250.0
+EGO_S_M = 120.0
+
+#: (length, width, height) ranges in metres per actor type: realistic but varied boxes.
+SIZE_RANGES: dict[str, tuple[tuple[float, float], tuple[float, float], tuple[float, float]]] = {
+    "car": ((3.7, 5.2), (1.65, 2.0), (1.35, 1.9)),
+    "truck": ((7.0, 16.0), (2.35, 2.6), (2.8, 4.0)),
+    "pedestrian": ((0.35, 0.7), (0.45, 0.75), (1.45, 1.95)),
+    "cyclist": ((1.6, 1.9), (0.5, 0.75), (1.55, 1.95)),
+    "obstacle": ((0.4, 2.0), (0.4, 2.0), (0.3, 1.2)),
+}
+
+
+def _size(rng: np.random.Generator, kind: str) -> dict:
+    (l0, l1), (w0, w1), (h0, h1) = SIZE_RANGES[kind]
+    return {"length_m": round(float(rng.uniform(l0, l1)), 2), "width_m": round(float(rng.uniform(w0, w1)), 2),
+            "height_m": round(float(rng.uniform(h0, h1)), 2)}
+
+
+def _color(rng: np.random.Generator) -> list[int]:
+    return [int(v) for v in rng.integers(0, 256, size=3)]
+
+
+def _idm(rng: np.random.Generator, desired_kph: float, truck: bool) -> dict:
+    return {"desired_speed_kph": round(max(desired_kph, 5.0), 1),
+            "time_headway_s": round(float(rng.uniform(1.4, 2.2)), 2),
+            "min_gap_m": round(float(rng.uniform(2.0, 4.0)), 2),
+            "max_accel_mps2": round(float(rng.uniform(0.6, 1.0) if truck else rng.uniform(1.0, 2.0)), 2),
+            "comfort_decel_mps2": round(float(rng.uniform(1.5, 3.0)), 2)}
+
+
+def _road(rng: np.random.Generator, length_m: float, set_kph: float) -> list[dict]:
+    """Straight and constant-curvature pieces; curvature bounded by what the LKA holds at the set speed."""
+    v = set_kph * KPH
+    kmax = min(MAX_CURVATURE_1PM, MAX_LAT_ACCEL_MPS2 / max(v * v, 1.0))
+    segs = [{"length_m": round(float(rng.uniform(150.0, 300.0)), 1), "curvature_1pm": 0.0}]
+    total = segs[0]["length_m"]
+    while total < length_m:
+        seg_len = round(float(rng.uniform(100.0, 400.0)), 1)
+        k = 0.0 if rng.random() < 0.4 else float(rng.uniform(0.25, 1.0) * kmax * rng.choice([-1.0, 1.0]))
+        segs.append({"length_m": seg_len, "curvature_1pm": round(k, 6)})
+        total += seg_len
+    return segs
+
+
+def random_scenario(seed: int) -> dict:
+    """A random highway/rural scene in the vehicle_sim scenario schema (loads with ``load_scenario``)."""
+    rng = np.random.default_rng([int(seed), 0x5CE7])
+    lanes = int(rng.integers(1, 5))
+    width = round(float(rng.uniform(3.2, 3.8)), 3)
+    ego_lane = int(rng.integers(0, lanes))
+    speed = round(float(rng.uniform(30.0, 110.0)), 1)
+    set_speed = round(float(np.clip(speed * rng.uniform(0.95, 1.1), 30.0, 120.0)), 1)
+    duration = round(float(rng.uniform(20.0, 30.0)), 1)
+    v_ego = speed * KPH
+    road_len = EGO_S_M + set_speed * KPH * duration + 400.0
+    between = "dashed" if rng.random() < 0.85 else "solid"
+    scenario: dict = {
+        "name": f"random_{int(seed)}",
+        "description": "randomized dataset scenario (perception.data.scenario_gen)",
+        "tags": ["random", "dataset"],
+        "seed": int(seed),
+        "duration_s": duration,
+        "dt_s": 0.01,
+        "road": {"lanes": lanes, "lane_width_m": width, "segments": _road(rng, road_len, set_speed),
+                 "markings": {"edge": "solid", "between": between}},
+        "ego": {"lane": ego_lane, "s_m": EGO_S_M, "speed_kph": speed,
+                "adas": {"acc": True, "acc_set_speed_kph": set_speed, "lka": True, "aeb": True},
+                "driver": {"model": "idle"}},
+        "end": {"collision": True},
+        "success": {"no_collision": True},
+    }
+    actors: list[dict] = []
+
+    def add(kind: str, **fields) -> dict:
+        a = {"id": f"{kind}_{len(actors)}", "type": kind, "size": _size(rng, kind), "color": _color(rng), **fields}
+        actors.append(a)
+        return a
+
+    # --- traffic: IDM cars/trucks in every lane, ahead and behind, spaced by at least a safe gap.
+    density = float(rng.uniform(0.3, 1.0))
+    cut_in_done = False
+    for lane in range(lanes):
+        own = lane == ego_lane
+        lane_kph = speed * float(rng.uniform(0.85, 1.2)) if not own else speed
+        # ahead
+        s = EGO_S_M + (max(25.0, 1.8 * v_ego + 12.0) if own else float(rng.uniform(-5.0, 40.0)))
+        first = True
+        while s < EGO_S_M + 250.0:
+            if rng.random() < density:
+                truck = rng.random() < 0.2
+                kind = "truck" if truck else "car"
+                v_kph = float(np.clip(lane_kph * rng.uniform(0.75, 1.05) if own else lane_kph * rng.uniform(0.9, 1.1),
+                                      20.0, 130.0))
+                a = add(kind, lane=lane, s_m=round(s, 1), speed_kph=round(v_kph, 1),
+                        behavior={"type": "idm", "idm": _idm(rng, v_kph * rng.uniform(1.0, 1.1), truck)})
+                if own and first and rng.random() < 0.3:
+                    # a braking lead: slows down (or stops) later in the run; ACC/AEB must follow
+                    if rng.random() < 0.6:
+                        act = {"set_speed": {"speed_kph": round(v_kph * float(rng.uniform(0.3, 0.7)), 1),
+                                             "accel_mps2": round(float(rng.uniform(1.0, 3.0)), 2)}}
+                    else:
+                        act = {"brake": {"decel_mps2": round(float(rng.uniform(1.5, 3.5)), 2),
+                                         "ramp_s": round(float(rng.uniform(0.5, 1.5)), 2)}}
+                    a["behavior"]["actions"] = [{"trigger": {"time_s": round(float(rng.uniform(4.0, 14.0)), 1)},
+                                                 **act}]
+                elif (not own and abs(lane - ego_lane) == 1 and not cut_in_done and first
+                      and s > EGO_S_M + 15.0 and rng.random() < 0.35):
+                    # a cut-in from the adjacent lane once the ego closes in
+                    cut_in_done = True
+                    a["behavior"]["actions"] = [{"trigger": {"gap_m": round(max(18.0, 1.0 * v_ego) *
+                                                                            float(rng.uniform(1.0, 1.5)), 1)},
+                                                 "lane_change": {"to_lane": ego_lane, "duration_s":
+                                                                 round(float(rng.uniform(2.5, 4.5)), 2)}}]
+                first = False
+                s += a["size"]["length_m"] + max(15.0, v_kph * KPH * float(rng.uniform(1.6, 3.0)))
+            else:
+                s += float(rng.uniform(15.0, 40.0))
+        # behind
+        s = EGO_S_M - (max(15.0, 1.5 * v_ego + 8.0) if own else float(rng.uniform(8.0, 30.0)))
+        while s > EGO_S_M - 120.0:
+            if rng.random() < density * 0.7:
+                truck = rng.random() < 0.15
+                v_kph = float(np.clip(lane_kph * rng.uniform(0.9, 1.05), 20.0, 130.0))
+                idm = _idm(rng, v_kph, truck)
+                idm["time_headway_s"] = round(max(idm["time_headway_s"], 1.8), 2) if own else idm["time_headway_s"]
+                idm["comfort_decel_mps2"] = max(idm["comfort_decel_mps2"], 2.5) if own else idm["comfort_decel_mps2"]
+                a = add("truck" if truck else "car", lane=lane, s_m=round(s, 1), speed_kph=round(v_kph, 1),
+                        behavior={"type": "idm", "idm": idm})
+                s -= a["size"]["length_m"] + max(15.0, v_kph * KPH * float(rng.uniform(1.6, 3.0)))
+            else:
+                s -= float(rng.uniform(15.0, 40.0))
+
+    right_edge = -width / 2
+    left_edge = (lanes - 0.5) * width
+    # --- static obstacles / parked vehicles on the shoulders (clear of the lanes)
+    for _ in range(int(rng.integers(0, 4))):
+        kind = str(rng.choice(["obstacle", "obstacle", "car", "truck"]))
+        a = add(kind, lane=0, s_m=round(EGO_S_M + float(rng.uniform(20.0, v_ego * duration)), 1),
+                behavior={"type": "static"}, heading_deg=round(float(rng.uniform(-10.0, 10.0)), 1))
+        half = a["size"]["width_m"] / 2
+        if rng.random() < 0.5:
+            a["d_offset_m"] = round(right_edge - float(rng.uniform(1.0, 3.0)) - half, 2)
+        else:
+            a["lane"] = lanes - 1
+            a["d_offset_m"] = round(width / 2 + float(rng.uniform(1.0, 3.0)) + half, 2)
+    # --- static obstacle in another lane (the IDM traffic of that lane queues behind it)
+    if lanes > 1 and rng.random() < 0.25:
+        lane = int(rng.choice([k for k in range(lanes) if k != ego_lane]))
+        add("obstacle", lane=lane, s_m=round(EGO_S_M + float(rng.uniform(60.0, 300.0)), 1),
+            behavior={"type": "static"})
+    # --- pedestrians crossing well ahead: they clear the ego lane before the ego can get there
+    if rng.random() < 0.3:
+        v_p = float(rng.uniform(0.8, 1.8)) if rng.random() < 0.7 else float(rng.uniform(3.0, 5.0))
+        kind = "pedestrian" if v_p < 2.5 else "cyclist"
+        from_right = rng.random() < 0.5
+        start_d = right_edge - 1.5 if from_right else left_edge + 1.5
+        lane_d = ego_lane * width
+        clear_dist = abs((lane_d + width / 2 + 1.0 if from_right else lane_d - width / 2 - 1.0) - start_d)
+        t_arrive = clear_dist / v_p + float(rng.uniform(3.0, 10.0))
+        s_p = EGO_S_M + set_speed * KPH * t_arrive + 10.0
+        add(kind, lane=0, s_m=round(s_p, 1), d_offset_m=round(start_d, 2), speed_kph=round(v_p / KPH, 1),
+            heading_deg=90.0 if from_right else -90.0, behavior={"type": "straight"})
+    # --- cyclist riding on the right edge, ahead
+    if rng.random() < 0.2:
+        v_c = float(rng.uniform(12.0, 25.0))
+        add("cyclist", lane=0, s_m=round(EGO_S_M + float(rng.uniform(40.0, 200.0)), 1),
+            d_offset_m=round(-width / 2 - float(rng.uniform(0.3, 0.6)), 2), speed_kph=round(v_c, 1),
+            behavior={"type": "lane_follow"})
+    if actors:
+        scenario["actors"] = actors
+    return scenario

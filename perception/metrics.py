@@ -1,0 +1,237 @@
+"""Evaluation metrics of the driving model (pure numpy): nuScenes-style detection mAP, UniAD L2, collision rate,
+BEV lane/drivable IoU, and `evaluate` which runs a model (or any predict function) over a split.
+
+Why pure numpy: the same numbers must come out of torch, ONNX Runtime and TensorRT backends, and the vehicle image
+has no torch.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+CLASSES = ("car", "truck", "pedestrian", "cyclist", "obstacle")
+EGO_LENGTH_M = 4.7
+EGO_WIDTH_M = 1.85
+EGO_CENTER_AHEAD_M = 1.4
+
+
+# --------------------------------------------------------------------------------------------------- detection
+def average_precision(tp: np.ndarray, scores: np.ndarray, n_gt: int, min_recall: float = 0.1,
+                      min_precision: float = 0.1) -> float:
+    """nuScenes AP: precision interpolated at 101 recall points, recall <= min_recall dropped, precision - min_precision
+    clipped at 0 and normalized by 1 - min_precision."""
+    if n_gt == 0:
+        return float("nan")
+    if len(tp) == 0:
+        return 0.0
+    order = np.argsort(-scores, kind="stable")
+    tp = tp[order].astype(np.float64)
+    ctp = np.cumsum(tp)
+    cfp = np.cumsum(1 - tp)
+    prec = ctp / np.maximum(ctp + cfp, 1e-12)
+    rec = ctp / n_gt
+    grid = np.linspace(0, 1, 101)
+    p = np.interp(grid, rec, prec, right=0.0)
+    p = p[int(round(100 * min_recall)) + 1:] - min_precision
+    return float(np.mean(np.clip(p, 0, None)) / (1 - min_precision))
+
+
+def match_by_distance(preds: Sequence[np.ndarray], gts: Sequence[np.ndarray], cls: int, threshold: float
+                      ) -> tuple[np.ndarray, np.ndarray, int]:
+    """Greedy nuScenes matching for one class: predictions by descending score take the nearest unmatched GT centre of
+    the same frame within `threshold` m. Returns (tp flags, scores, number of GT)."""
+    items = []  # (score, frame, x, y)
+    n_gt = 0
+    for f, (p, g) in enumerate(zip(preds, gts)):
+        p = np.asarray(p, dtype=np.float64).reshape(-1, 4)
+        g = np.asarray(g, dtype=np.float64).reshape(-1, 3)
+        n_gt += int((g[:, 0] == cls).sum())
+        for row in p[p[:, 0] == cls]:
+            items.append((row[3], f, row[1], row[2]))
+    items.sort(key=lambda r: -r[0])
+    taken = [np.zeros(len(np.asarray(g).reshape(-1, 3)), bool) for g in gts]
+    tp = np.zeros(len(items))
+    for i, (s, f, x, y) in enumerate(items):
+        g = np.asarray(gts[f], dtype=np.float64).reshape(-1, 3)
+        d = np.hypot(g[:, 1] - x, g[:, 2] - y)
+        d[(g[:, 0] != cls) | taken[f]] = np.inf
+        if len(d) and d.min() < threshold:
+            j = int(np.argmin(d))
+            taken[f][j] = True
+            tp[i] = 1
+    return tp, np.array([r[0] for r in items]), n_gt
+
+
+def detection_map(preds: Sequence[np.ndarray], gts: Sequence[np.ndarray], thresholds=(0.5, 1.0, 2.0, 4.0),
+                  classes: Sequence[str] = CLASSES) -> dict[str, Any]:
+    """nuScenes-style centre-distance mAP.
+
+    preds: per frame [K, 4] (class id, x, y, score); gts: per frame [G, 3] (class id, x, y).
+    Returns {"mAP", "AP": {class: mean AP over thresholds}, "AP_per_threshold": {class: {thr: AP}}}; mAP averages over
+    the classes present in the GT and all thresholds (nan when the GT is empty).
+    """
+    per: dict[str, dict[float, float]] = {}
+    for c, name in enumerate(classes):
+        per[name] = {}
+        for thr in thresholds:
+            tp, sc, n_gt = match_by_distance(preds, gts, c, thr)
+            per[name][float(thr)] = average_precision(tp, sc, n_gt)
+    present = [n for n in classes if not np.isnan(next(iter(per[n].values())))]
+    ap = {n: float(np.mean(list(per[n].values()))) for n in present}
+    return {"mAP": float(np.mean(list(ap.values()))) if ap else float("nan"), "AP": ap, "AP_per_threshold": per}
+
+
+# ---------------------------------------------------------------------------------------------------- planning
+def l2_at(plan: np.ndarray, future: np.ndarray, valid: np.ndarray, times=(1, 2, 3), rate_hz: float = 2.0
+          ) -> dict[str, float]:
+    """UniAD L2: mean Euclidean error of the waypoint at exactly t seconds (index t * rate - 1), over valid frames."""
+    err = np.linalg.norm(np.asarray(plan, np.float64) - np.asarray(future, np.float64), axis=-1)
+    out = {}
+    for t in times:
+        i = int(round(t * rate_hz)) - 1
+        v = np.asarray(valid)[:, i].astype(bool)
+        out[f"L2_{t:g}s"] = float(err[v, i].mean()) if v.any() else float("nan")
+    return out
+
+
+def box_polygon(x: float, y: float, length: float, width: float, yaw: float) -> np.ndarray:
+    """Corners [4, 2] of an oriented box."""
+    c, s = np.cos(yaw), np.sin(yaw)
+    hl, hw = length / 2, width / 2
+    local = np.array([[hl, hw], [-hl, hw], [-hl, -hw], [hl, -hw]])
+    return local @ np.array([[c, s], [-s, c]]) + np.array([x, y])
+
+
+def boxes_overlap(a: np.ndarray, b: np.ndarray) -> bool:
+    """Separating-axis test for two convex quadrilaterals [4, 2] (touching counts as no overlap)."""
+    for poly in (a, b):
+        for i in range(4):
+            e = poly[(i + 1) % 4] - poly[i]
+            axis = np.array([-e[1], e[0]])
+            pa, pb = a @ axis, b @ axis
+            if pa.max() <= pb.min() or pb.max() <= pa.min():
+                return False
+    return True
+
+
+def ego_poses(plan: np.ndarray) -> np.ndarray:
+    """[T, 3] (x, y, yaw) of the ego box centre: heading from consecutive waypoints (starting at the origin, kept
+    when the ego barely moves), centre EGO_CENTER_AHEAD_M ahead of the rear-axle waypoint."""
+    out = np.zeros((len(plan), 3))
+    prev, yaw = np.zeros(2), 0.0
+    for k, p in enumerate(np.asarray(plan, np.float64)):
+        d = p - prev
+        if np.hypot(*d) > 1e-2:
+            yaw = float(np.arctan2(d[1], d[0]))
+        out[k] = (p[0] + EGO_CENTER_AHEAD_M * np.cos(yaw), p[1] + EGO_CENTER_AHEAD_M * np.sin(yaw), yaw)
+        prev = p
+    return out
+
+
+def collision_rate(plan: np.ndarray, objects: np.ndarray, num_objects: np.ndarray | None = None,
+                   valid: np.ndarray | None = None, dt: float = 0.5) -> float:
+    """% of planned trajectories whose ego box overlaps a GT box (dataset rows: class, x, y, l, w, yaw, vx, vy, z)
+    moved with its constant velocity to the waypoint time, at any (valid) waypoint."""
+    plan = np.asarray(plan)
+    n = len(plan)
+    if n == 0:
+        return float("nan")
+    hits = 0
+    for i in range(n):
+        m = objects.shape[1] if num_objects is None else int(num_objects[i])
+        objs = np.asarray(objects[i, :m], np.float64)
+        hit = False
+        for k, (ex, ey, eyaw) in enumerate(ego_poses(plan[i])):
+            if valid is not None and not valid[i, k]:
+                continue
+            ego = box_polygon(ex, ey, EGO_LENGTH_M, EGO_WIDTH_M, eyaw)
+            t = (k + 1) * dt
+            for o in objs:
+                ox, oy = o[1] + o[6] * t, o[2] + o[7] * t
+                if np.hypot(ox - ex, oy - ey) > 0.5 * (np.hypot(o[3], o[4]) + np.hypot(EGO_LENGTH_M, EGO_WIDTH_M)):
+                    continue
+                if boxes_overlap(ego, box_polygon(ox, oy, o[3], o[4], o[5])):
+                    hit = True
+                    break
+            if hit:
+                break
+        hits += hit
+    return 100.0 * hits / n
+
+
+def lane_iou(pred_mask: np.ndarray, gt_mask: np.ndarray) -> np.ndarray:
+    """IoU per channel [C] accumulated over all frames (binary masks [N, C, H, W]); nan where both are empty."""
+    p = np.asarray(pred_mask).astype(bool)
+    g = np.asarray(gt_mask).astype(bool)
+    inter = (p & g).sum(axis=(0, 2, 3)).astype(np.float64)
+    union = (p | g).sum(axis=(0, 2, 3)).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(union > 0, inter / union, np.nan)
+
+
+# ---------------------------------------------------------------------------------------------------- evaluate
+PredictFn = Callable[[np.ndarray, np.ndarray, np.ndarray], dict[str, np.ndarray]]
+
+
+def _as_predict_fn(model: Any) -> tuple[PredictFn, Any]:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        torch = None
+    if torch is not None and isinstance(model, torch.nn.Module):
+        from perception.model.network import OUTPUT_NAMES
+
+        def fn(images, ego, command):
+            model.eval()
+            with torch.no_grad():
+                out = model(torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(ego.astype(np.float32)),
+                            torch.from_numpy(command.astype(np.int64)))
+            return {k: v.numpy() for k, v in zip(OUTPUT_NAMES, out)}
+        return fn, model.cfg
+    return model, None
+
+
+def detections_from_outputs(det_logits: np.ndarray, det_boxes: np.ndarray, mcfg: Any) -> list[np.ndarray]:
+    """Per frame [Q, 4] (class, x, y, score): best real class and its softmax probability for every query."""
+    from perception.model.network import decode_boxes
+
+    z = det_logits - det_logits.max(-1, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(-1, keepdims=True)
+    cls = p[..., :-1].argmax(-1)
+    score = np.take_along_axis(p[..., :-1], cls[..., None], -1)[..., 0]
+    boxes = decode_boxes(det_boxes, mcfg)
+    return [np.stack([cls[i], boxes[i, :, 0], boxes[i, :, 1], score[i]], 1) for i in range(len(cls))]
+
+
+def evaluate(model_or_predict_fn: Any, arrays: dict[str, np.ndarray], mcfg: Any = None, batch_size: int = 16,
+             classes: Sequence[str] = CLASSES) -> dict[str, Any]:
+    """Run the model over a split (dataset arrays, see DATASET.md) and compute every metric.
+
+    `model_or_predict_fn`: an E2EDrivingModel or fn(images, ego, command) -> {det_logits, det_boxes, seg_logits, plan}
+    (then `mcfg`, the ModelConfig, is needed to decode boxes). Keys: mAP, AP (per class), L2_1s, L2_2s, L2_3s,
+    collision_rate (%), lane_iou, drivable_iou, frames.
+    """
+    fn, model_cfg = _as_predict_fn(model_or_predict_fn)
+    mcfg = mcfg or model_cfg
+    if mcfg is None:
+        raise ValueError("evaluate: pass mcfg (the ModelConfig) with a predict function")
+    n = len(arrays["ego"])
+    preds, plans, segs = [], [], []
+    for s in range(0, n, batch_size):
+        sl = slice(s, min(n, s + batch_size))
+        out = fn(arrays["images"][sl], arrays["ego"][sl], arrays["command"][sl])
+        preds += detections_from_outputs(out["det_logits"], out["det_boxes"], mcfg)
+        plans.append(out["plan"])
+        segs.append(out["seg_logits"] > 0)
+    gts = [arrays["objects"][i, :int(arrays["num_objects"][i]), :3] for i in range(n)]
+    det = detection_map(preds, gts, classes=classes)
+    plan = np.concatenate(plans) if plans else np.zeros((0, 6, 2))
+    res: dict[str, Any] = {"mAP": det["mAP"], "AP": det["AP"], "frames": n}
+    res.update(l2_at(plan, arrays["future"], arrays["future_valid"], rate_hz=1.0 / mcfg.future_dt))
+    res["collision_rate"] = collision_rate(plan, arrays["objects"], arrays["num_objects"], arrays["future_valid"],
+                                           mcfg.future_dt)
+    iou = lane_iou(np.concatenate(segs), arrays["bev_masks"])
+    res["lane_iou"], res["drivable_iou"] = float(iou[0]), float(iou[1])
+    return res

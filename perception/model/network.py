@@ -1,0 +1,411 @@
+"""End-to-end driving network: multi-camera images + ego status + route command -> objects, BEV masks, waypoints.
+
+Why this shape (see perception/MODEL.md): a shared strided CNN per camera gives camera tokens; a PETR-style
+positional encoding built from the fixed rig (frustum points in the ego frame) makes them 3D-aware; a small grid of
+learned BEV queries cross-attends to them (BEVFormer idea, but with plain matmul attention plus a fixed projection
+prior so it converges in CPU-hours, no deformable/custom ops); DETR-style anchored object queries, a BEV
+segmentation decoder and a UniAD/VAD-like ego query read the BEV tokens. Everything is static-shape with no
+data-dependent control flow, so one standard ONNX graph (opset 17) is exported that takes raw uint8 images.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import Config, ModelConfig
+
+INPUT_NAMES = ("images", "ego", "command")
+OUTPUT_NAMES = ("det_logits", "det_boxes", "seg_logits", "plan")
+IMAGE_MEAN = 0.45
+IMAGE_STD = 0.25
+BIAS_CAP = 20.0  # attention logits prior floor (-geo_bias * BIAS_CAP): far tokens are unlikely, never impossible
+
+
+class DrivingOutputs(NamedTuple):
+    """A tuple (so ONNX export sees plain outputs) with names (so training code stays readable)."""
+
+    det_logits: torch.Tensor  # [B, Q, num_classes + 1] (last = no object)
+    det_boxes: torch.Tensor   # [B, Q, 8]: u, v (centre in [0, 1] over the BEV range), log l, log w, sin, cos, vx/vs, vy/vs
+    seg_logits: torch.Tensor  # [B, 2, Hb, Wb]: lane lines, drivable area
+    plan: torch.Tensor        # [B, T, 2]: ego waypoints (x, y) in metres
+
+
+# ----------------------------------------------------------------------------------------------- pure geometry
+def default_rig(mcfg: ModelConfig) -> list[dict[str, Any]]:
+    """The simulator's default rig at the configured image size (used when no dataset meta is given)."""
+    from vehicle_sim.camera import camera_info, default_rig as sim_rig
+
+    h, w = mcfg.image_hw
+    specs = sim_rig(w, h)
+    specs = (specs * (mcfg.num_cameras // len(specs) + 1))[: mcfg.num_cameras]
+    out = []
+    for s in specs:
+        info = camera_info(s)
+        out.append({"name": s.name, "width": w, "height": h, "K": info.K.tolist(), "T_cam_to_ego": info.T_cam_to_ego.tolist()})
+    return out
+
+
+def token_pixels(image_hw: tuple[int, int], feat_hw: tuple[int, int]) -> np.ndarray:
+    """Source-image pixel centres (u, v) of every feature cell, [Hf * Wf, 2], row-major."""
+    h, w = image_hw
+    hf, wf = feat_hw
+    u = (np.arange(wf) + 0.5) * (w / wf) - 0.5
+    v = (np.arange(hf) + 0.5) * (h / hf) - 0.5
+    uu, vv = np.meshgrid(u, v)
+    return np.stack([uu.ravel(), vv.ravel()], axis=1)
+
+
+def frustum_points(rig: list[dict[str, Any]], image_hw: tuple[int, int], feat_hw: tuple[int, int],
+                   depths: list[float]) -> np.ndarray:
+    """Ego-frame points at optical depths `depths` along every token's ray, [Ncam * Hf * Wf, D, 3] (PETR frustum)."""
+    pix = token_pixels(image_hw, feat_hw)
+    out = []
+    for cam in rig:
+        k = np.asarray(cam["K"], dtype=np.float64)
+        sx, sy = image_hw[1] / cam["width"], image_hw[0] / cam["height"]  # rig may be given at another resolution
+        ks = k.copy()
+        ks[0] *= sx
+        ks[1] *= sy
+        t = np.asarray(cam["T_cam_to_ego"], dtype=np.float64)
+        rays = np.linalg.solve(ks, np.vstack([pix.T, np.ones(len(pix))])).T  # optical-frame rays with z = 1
+        pts = rays[:, None, :] * np.asarray(depths)[None, :, None]
+        out.append(pts @ t[:3, :3].T + t[:3, 3])
+    return np.concatenate(out, axis=0)
+
+
+def normalize_xyz(pts: np.ndarray, bev_range: tuple[float, float, float, float], z_range=(-2.0, 4.0)) -> np.ndarray:
+    """Points to roughly [0, 1] over the BEV range (values outside are kept: far frustum points still carry direction)."""
+    x0, x1, y0, y1 = bev_range
+    lo = np.array([x0, y0, z_range[0]])
+    hi = np.array([x1, y1, z_range[1]])
+    return (pts - lo) / (hi - lo)
+
+
+def bev_cell_centres(bev_range: tuple[float, float, float, float], bev_hw: tuple[int, int]) -> np.ndarray:
+    """Ego (x, y) of the BEV query cells, [Hq * Wq, 2], row-major with the mask convention (row 0 = farthest ahead,
+    column 0 = leftmost), so reshaping the tokens to [Hq, Wq] gives an image aligned with `bev_masks`."""
+    x0, x1, y0, y1 = bev_range
+    hq, wq = bev_hw
+    xs = x1 - (np.arange(hq) + 0.5) * (x1 - x0) / hq
+    ys = y1 - (np.arange(wq) + 0.5) * (y1 - y0) / wq
+    xx, yy = np.meshgrid(xs, ys, indexing="ij")
+    return np.stack([xx.ravel(), yy.ravel()], axis=1)
+
+
+def projection_prior(rig: list[dict[str, Any]], image_hw: tuple[int, int], feat_hw: tuple[int, int],
+                     bev_range: tuple[float, float, float, float], bev_hw: tuple[int, int], sigma_tokens: float) -> np.ndarray:
+    """Fixed attention-logit prior [Nq, Ntok] in [-BIAS_CAP, 0]: -d^2 / (2 sigma^2), d = distance (in feature cells)
+    from a camera token to the nearest projection of points sampled in the BEV cell (3 x 3 x 3 heights 0..2 m).
+
+    Why: learning the BEV<->pixel correspondence from scratch is what makes BEV transformers slow to train; the rig is
+    fixed, so the geometry is given for free and attention only has to learn the residual (depth, occlusion).
+    """
+    x0, x1, y0, y1 = bev_range
+    hq, wq = bev_hw
+    cx = bev_cell_centres(bev_range, bev_hw)
+    dx, dy = (x1 - x0) / hq, (y1 - y0) / wq
+    off = np.array([-1 / 3, 0.0, 1 / 3])
+    ox, oy, oz = np.meshgrid(off * dx, off * dy, np.array([0.0, 1.0, 2.0]), indexing="ij")
+    samples = np.concatenate([cx[:, None, :] + np.stack([ox.ravel(), oy.ravel()], 1)[None], np.broadcast_to(
+        oz.ravel()[None, :, None], (len(cx), oz.size, 1))], axis=2)  # [Nq, S, 3]
+    pix = token_pixels(image_hw, feat_hw)
+    stride = np.array([image_hw[1] / feat_hw[1], image_hw[0] / feat_hw[0]])
+    blocks = []
+    for cam in rig:
+        k = np.asarray(cam["K"], dtype=np.float64).copy()
+        k[0] *= image_hw[1] / cam["width"]
+        k[1] *= image_hw[0] / cam["height"]
+        t = np.asarray(cam["T_cam_to_ego"], dtype=np.float64)
+        pc = (samples - t[:3, 3]) @ t[:3, :3]  # ego -> optical: R^T (p - t)
+        z = pc[..., 2]
+        front = z > 0.3
+        uv = (pc[..., :2] / np.maximum(z, 1e-6)[..., None]) * np.array([k[0, 0], k[1, 1]]) + np.array([k[0, 2], k[1, 2]])
+        inside = front & (uv[..., 0] > -stride[0]) & (uv[..., 0] < image_hw[1] + stride[0]) \
+            & (uv[..., 1] > -stride[1]) & (uv[..., 1] < image_hw[0] + stride[1])
+        d2 = (((uv[:, :, None, :] - pix[None, None]) / stride) ** 2).sum(-1)  # [Nq, S, T]
+        d2 = np.where(inside[..., None], d2, np.inf).min(axis=1)
+        blocks.append(-np.minimum(d2 / (2.0 * sigma_tokens ** 2), BIAS_CAP))
+    return np.concatenate(blocks, axis=1)
+
+
+def fourier(x: torch.Tensor, n_freq: int = 6) -> torch.Tensor:
+    """[..., k] in ~[0, 1] -> [..., k * 2 * n_freq] sin/cos features (why: MLPs on raw coordinates are too smooth)."""
+    freqs = (2.0 ** torch.arange(n_freq, dtype=x.dtype, device=x.device)) * math.pi
+    a = x[..., None] * freqs
+    return torch.cat([torch.sin(a), torch.cos(a)], dim=-1).flatten(-2)
+
+
+def motion_prior(ego: torch.Tensor, times: torch.Tensor, kind: str) -> torch.Tensor:
+    """Waypoints [B, T, 2] of a constant-velocity ("cv") or constant-turn-rate ("ctrv") ego; zeros for "none".
+
+    Series expansions of sin(th)/th and (1 - cos(th))/th keep the graph division-free (no th = 0 special case).
+    """
+    v = ego[:, 0:1]
+    s = v * times[None, :]
+    if kind == "none":
+        return torch.zeros(ego.shape[0], times.shape[0], 2, dtype=ego.dtype, device=ego.device)
+    if kind == "cv":
+        return torch.stack([s, torch.zeros_like(s)], dim=-1)
+    th = torch.clamp(ego[:, 2:3] * times[None, :], -2.0, 2.0)
+    t2 = th * th
+    sinc = 1 - t2 / 6 + t2 * t2 / 120 - t2 ** 3 / 5040 + t2 ** 4 / 362880
+    cosc = th * (0.5 - t2 / 24 + t2 * t2 / 720 - t2 ** 3 / 40320 + t2 ** 4 / 3628800)
+    return torch.stack([s * sinc, s * cosc], dim=-1)
+
+
+def decode_boxes(boxes: np.ndarray, mcfg: ModelConfig) -> np.ndarray:
+    """Network box parameters [..., 8] -> metric boxes [..., 7]: x, y, length, width, yaw, vx, vy (ego frame)."""
+    x0, x1, y0, y1 = mcfg.bev_range
+    out = np.empty(boxes.shape[:-1] + (7,), dtype=np.float32)
+    out[..., 0] = x0 + boxes[..., 0] * (x1 - x0)
+    out[..., 1] = y0 + boxes[..., 1] * (y1 - y0)
+    out[..., 2:4] = np.exp(np.clip(boxes[..., 2:4], -3.0, 4.0))
+    out[..., 4] = np.arctan2(boxes[..., 4], boxes[..., 5])
+    out[..., 5:7] = boxes[..., 6:8] * mcfg.vel_scale
+    return out
+
+
+def encode_boxes(objects: torch.Tensor, mcfg: ModelConfig) -> torch.Tensor:
+    """Dataset objects [..., 9] (class, x, y, l, w, yaw, vx, vy, z) -> regression targets [..., 8] (see DrivingOutputs)."""
+    x0, x1, y0, y1 = mcfg.bev_range
+    return torch.stack([
+        (objects[..., 1] - x0) / (x1 - x0), (objects[..., 2] - y0) / (y1 - y0),
+        torch.log(objects[..., 3].clamp(min=0.05)), torch.log(objects[..., 4].clamp(min=0.05)),
+        torch.sin(objects[..., 5]), torch.cos(objects[..., 5]),
+        objects[..., 6] / mcfg.vel_scale, objects[..., 7] / mcfg.vel_scale], dim=-1)
+
+
+# ------------------------------------------------------------------------------------------------------ modules
+def conv_bn_relu(cin: int, cout: int, stride: int = 1, k: int = 3) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, k, stride, k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class Backbone(nn.Module):
+    """Plain strided conv-BN-ReLU stages, spec [[channels, stride, convs], ...] (fast on CPU, fuses in ONNX Runtime)."""
+
+    def __init__(self, spec: list[list[int]]) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        cin = 3
+        for ch, stride, n in spec:
+            for i in range(n):
+                layers.append(conv_bn_relu(cin, ch, stride if i == 0 else 1))
+                cin = ch
+        self.body = nn.Sequential(*layers)
+        self.out_channels = cin
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+class Attention(nn.Module):
+    """Multi-head attention from plain matmuls (predictable ONNX: MatMul/Softmax only) with an optional additive
+    logit bias [Nq, Nk] scaled per head by a learned factor."""
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads, self.hd = heads, dim // heads
+        self.q, self.k, self.v, self.o = (nn.Linear(dim, dim) for _ in range(4))
+        self.bias_scale = nn.Parameter(torch.ones(heads, 1, 1))
+
+    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        b, nq, d = q.shape
+        q = self.q(q).reshape(b, nq, self.heads, self.hd).transpose(1, 2)
+        k = self.k(k).reshape(b, -1, self.heads, self.hd).transpose(1, 2)
+        v = self.v(v).reshape(b, -1, self.heads, self.hd).transpose(1, 2)
+        logits = torch.matmul(q, k.transpose(-1, -2)) * (self.hd ** -0.5)
+        if bias is not None:
+            logits = logits + self.bias_scale * bias
+        out = torch.matmul(logits.softmax(dim=-1), v)
+        return self.o(out.transpose(1, 2).reshape(b, nq, d))
+
+
+class DecoderLayer(nn.Module):
+    """Pre-norm transformer decoder layer: (self-attention) + cross-attention + FFN."""
+
+    def __init__(self, dim: int, heads: int, ffn_mult: int, self_attn: bool = True) -> None:
+        super().__init__()
+        self.self_attn = Attention(dim, heads) if self_attn else None
+        self.cross = Attention(dim, heads)
+        self.n1, self.n2, self.n3 = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.ffn = nn.Sequential(nn.Linear(dim, dim * ffn_mult), nn.GELU(), nn.Linear(dim * ffn_mult, dim))
+
+    def forward(self, x: torch.Tensor, pos: torch.Tensor, mem: torch.Tensor, mem_pos: torch.Tensor,
+                self_bias: torch.Tensor | None = None, cross_bias: torch.Tensor | None = None) -> torch.Tensor:
+        if self.self_attn is not None:
+            h = self.n1(x)
+            x = x + self.self_attn(h + pos, h + pos, h, self_bias)
+        h = self.n2(x)
+        x = x + self.cross(h + pos, mem + mem_pos, mem, cross_bias)
+        return x + self.ffn(self.n3(x))
+
+
+def mlp(cin: int, hidden: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(cin, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, cout))
+
+
+class E2EDrivingModel(nn.Module):
+    """forward(images uint8 [B, C, H, W, 3], ego float32 [B, 4], command int64 [B]) -> DrivingOutputs.
+
+    `rig` (list of {name, width, height, K, T_cam_to_ego}) comes from the dataset meta.json and is saved in the
+    checkpoint; geometry buffers derived from it are non-persistent (rebuilt from rig + cfg on load).
+    """
+
+    def __init__(self, cfg: Config | ModelConfig, rig: list[dict[str, Any]] | None = None) -> None:
+        super().__init__()
+        m = cfg.model if isinstance(cfg, Config) else cfg
+        self.cfg = m
+        self.rig = rig if rig is not None else default_rig(m)
+        if len(self.rig) != m.num_cameras:
+            raise ValueError(f"rig has {len(self.rig)} cameras, config says num_cameras={m.num_cameras}")
+        d = m.dim
+        self.backbone = Backbone(m.backbone)
+        self.proj = nn.Sequential(nn.Conv2d(self.backbone.out_channels, d, 1))
+        self.mem_norm = nn.LayerNorm(d)
+        h_in, w_in = m.image_hw[0] // m.input_downsample, m.image_hw[1] // m.input_downsample
+        with torch.no_grad():
+            hf, wf = self.backbone.eval()(torch.zeros(1, 3, h_in, w_in)).shape[-2:]
+        self.backbone.train()
+        self.feat_hw = (int(hf), int(wf))
+        model_hw = (h_in * m.input_downsample, w_in * m.input_downsample)  # pixels the features cover
+        pts = normalize_xyz(frustum_points(self.rig, model_hw, self.feat_hw, m.pe_depths), m.bev_range)
+        self.register_buffer("cam_coords", torch.tensor(pts.reshape(len(pts), -1), dtype=torch.float32), persistent=False)
+        self.cam_pe = mlp(3 * len(m.pe_depths), d, d)
+        nq = m.bev_hw[0] * m.bev_hw[1]
+        cells = bev_cell_centres(m.bev_range, m.bev_hw)
+        x0, x1, y0, y1 = m.bev_range
+        cells_n = (cells - np.array([x0, y0])) / np.array([x1 - x0, y1 - y0])
+        self.register_buffer("bev_xy", torch.tensor(cells_n, dtype=torch.float32), persistent=False)
+        self.register_buffer("bev_cells", torch.tensor(m.bev_hw, dtype=torch.float32), persistent=False)
+        prior = projection_prior(self.rig, model_hw, self.feat_hw, m.bev_range, m.bev_hw, m.geo_sigma_tokens)
+        self.register_buffer("geo_prior", torch.tensor(prior * m.geo_bias, dtype=torch.float32), persistent=False)
+        self.bev_query = nn.Parameter(torch.randn(nq, d) * 0.02)
+        self.bev_pe = mlp(24, d, d)
+        self.bev_layers = nn.ModuleList(DecoderLayer(d, m.heads, m.ffn_mult) for _ in range(m.bev_layers))
+        self.bev_norm = nn.LayerNorm(d)
+        # detection: anchored object queries (reference points on a grid over the BEV range, learnable)
+        g = math.ceil(math.sqrt(m.num_queries * 2))
+        gx, gy = np.meshgrid((np.arange(g) + 0.5) / g, (np.arange(max(1, m.num_queries // g + 1)) + 0.5)
+                             / max(1, m.num_queries // g + 1), indexing="ij")
+        ref = np.stack([gx.ravel(), gy.ravel()], 1)[: m.num_queries]
+        if len(ref) < m.num_queries:
+            ref = np.concatenate([ref, np.random.default_rng(0).uniform(0.1, 0.9, (m.num_queries - len(ref), 2))])
+        self.det_ref = nn.Parameter(torch.logit(torch.tensor(ref, dtype=torch.float32), eps=1e-3))
+        self.det_query = nn.Parameter(torch.randn(m.num_queries, d) * 0.02)
+        self.det_pe = mlp(24, d, d)
+        self.det_layers = nn.ModuleList(DecoderLayer(d, m.heads, m.ffn_mult) for _ in range(m.det_layers))
+        self.det_norm = nn.LayerNorm(d)
+        self.cls_head = nn.Linear(d, m.num_classes + 1)
+        self.box_head = mlp(d, d, 8)
+        nn.init.zeros_(self.box_head[-1].weight)
+        with torch.no_grad():
+            self.box_head[-1].bias.copy_(torch.tensor([0, 0, math.log(4.0), math.log(1.8), 0, 1, 0, 0], dtype=torch.float32))
+        # segmentation decoder: BEV grid -> mask resolution
+        ups = max(0, int(round(math.log2(max(1.0, m.seg_hw[0] / m.bev_hw[0])))) - 1)
+        ch = m.seg_channels
+        seg: list[nn.Module] = [nn.Conv2d(d, ch, 1)]
+        for _ in range(ups):
+            seg += [nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), conv_bn_relu(ch, max(16, ch // 2))]
+            ch = max(16, ch // 2)
+        self.seg_up = nn.Sequential(*seg)
+        self.seg_out = nn.Sequential(conv_bn_relu(ch, ch), nn.Conv2d(ch, 2, 1))
+        # planning: ego query from ego status + command, reads BEV tokens and object queries
+        self.ego_enc = mlp(4, d, d)
+        self.cmd_embed = nn.Embedding(m.num_commands, d)
+        self.plan_query_pos = nn.Parameter(torch.randn(1, 1, d) * 0.02)
+        self.plan_layers = nn.ModuleList(DecoderLayer(d, m.heads, m.ffn_mult, self_attn=False) for _ in range(m.plan_layers))
+        self.plan_head = mlp(d, d, m.future_steps * 2)
+        nn.init.zeros_(self.plan_head[-1].weight)
+        nn.init.zeros_(self.plan_head[-1].bias)
+        self.register_buffer("times", torch.arange(1, m.future_steps + 1, dtype=torch.float32) * m.future_dt, persistent=False)
+        self.register_buffer("ego_scale", torch.tensor(m.ego_scale, dtype=torch.float32), persistent=False)
+
+    # -- pieces (kept separate so losses/tests can reuse them)
+    def camera_tokens(self, images: torch.Tensor) -> torch.Tensor:
+        m = self.cfg
+        b, c, h, w, _ = images.shape
+        x = images.to(torch.float32).permute(0, 1, 4, 2, 3).reshape(b * c, 3, h, w)
+        x = (x * (1.0 / 255.0) - IMAGE_MEAN) * (1.0 / IMAGE_STD)
+        if m.input_downsample > 1:
+            x = F.avg_pool2d(x, m.input_downsample)
+        f = self.proj(self.backbone(x))  # [B*C, d, Hf, Wf]
+        f = f.reshape(b, c, m.dim, -1).permute(0, 1, 3, 2).reshape(b, -1, m.dim)
+        return self.mem_norm(f)
+
+    def forward(self, images: torch.Tensor, ego: torch.Tensor, command: torch.Tensor) -> DrivingOutputs:
+        m = self.cfg
+        b = images.shape[0]
+        mem = self.camera_tokens(images)
+        mem_pos = self.cam_pe(self.cam_coords)[None]
+        bev_pos = self.bev_pe(fourier(self.bev_xy))[None]
+        x = self.bev_query[None].expand(b, -1, -1)
+        for layer in self.bev_layers:
+            x = layer(x, bev_pos, mem, mem_pos, cross_bias=self.geo_prior)
+        bev = self.bev_norm(x)  # [B, Nq, d]
+        # detection
+        ref = torch.sigmoid(self.det_ref)
+        det_pos = self.det_pe(fourier(ref))[None]
+        d2 = ((ref[:, None, :] - self.bev_xy[None, :, :]) * self.bev_cells).pow(2).sum(-1)
+        det_bias = -torch.clamp(d2 / (2.0 * 1.5 ** 2), max=BIAS_CAP) * m.geo_bias
+        q = self.det_query[None].expand(b, -1, -1)
+        for layer in self.det_layers:
+            q = layer(q, det_pos, bev, bev_pos, cross_bias=det_bias)
+        q = self.det_norm(q)
+        logits = self.cls_head(q)
+        raw = self.box_head(q)
+        centre = torch.sigmoid(raw[..., 0:2] + self.det_ref[None])
+        boxes = torch.cat([centre, raw[..., 2:]], dim=-1)
+        # segmentation
+        grid = bev.transpose(1, 2).reshape(b, m.dim, m.bev_hw[0], m.bev_hw[1])
+        seg = self.seg_up(grid)
+        seg = F.interpolate(seg, size=tuple(m.seg_hw), mode="bilinear", align_corners=False)
+        seg = self.seg_out(seg)
+        # planning
+        e = self.ego_enc(ego / self.ego_scale) + self.cmd_embed(command)
+        p = e[:, None, :]
+        pmem = torch.cat([bev, q], dim=1)
+        pmem_pos = torch.cat([bev_pos, det_pos], dim=1).expand(b, -1, -1)
+        for layer in self.plan_layers:
+            p = layer(p, self.plan_query_pos, pmem, pmem_pos)
+        offs = self.plan_head(p[:, 0]).reshape(b, m.future_steps, 2)
+        plan = motion_prior(ego, self.times, m.plan_prior) + offs
+        return DrivingOutputs(logits, boxes, seg, plan)
+
+
+# ----------------------------------------------------------------------------------------------------- utilities
+def count_flops(model: nn.Module, batch: int = 1) -> int:
+    """FLOPs of one forward (matmul/conv counted as 2 * MACs) via torch.utils.flop_counter."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    m = model.cfg
+    imgs = torch.zeros(batch, m.num_cameras, m.image_hw[0], m.image_hw[1], 3, dtype=torch.uint8)
+    was = model.training
+    model.eval()
+    with FlopCounterMode(display=False) as fc:  # (no torch.no_grad: its module tracker needs autograd)
+        model(imgs, torch.zeros(batch, 4), torch.zeros(batch, dtype=torch.long))
+    model.train(was)
+    return int(fc.get_total_flops())
+
+
+def dummy_inputs(mcfg: ModelConfig, batch: int = 1, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    imgs = torch.randint(0, 256, (batch, mcfg.num_cameras, mcfg.image_hw[0], mcfg.image_hw[1], 3), generator=g,
+                         dtype=torch.uint8)
+    ego = torch.tensor([[8.0, 0.3, 0.05, 0.1]], dtype=torch.float32).repeat(batch, 1)
+    return imgs, ego, torch.zeros(batch, dtype=torch.long)
+
+
+def export_onnx(model: E2EDrivingModel, path: str, opset: int = 17, batch: int = 1) -> str:
+    """One standard ONNX graph with a dynamic batch axis; inputs images/ego/command, outputs OUTPUT_NAMES."""
+    model = model.eval()
+    dyn = {n: {0: "batch"} for n in (*INPUT_NAMES, *OUTPUT_NAMES)}
+    with torch.no_grad():
+        torch.onnx.export(model, dummy_inputs(model.cfg, batch), path, input_names=list(INPUT_NAMES),
+                          output_names=list(OUTPUT_NAMES), opset_version=opset, dynamic_axes=dyn,
+                          do_constant_folding=True, dynamo=False)
+    return path

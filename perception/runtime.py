@@ -1,0 +1,198 @@
+"""One inference interface over the deployment backends of the driving model.
+
+`open_backend("onnxruntime", "model.onnx")`, `open_backend("torch", "best.pt")` or
+`open_backend("tensorrt", "model.engine")` all give an object whose `run(images, ego, command)` returns the
+same named outputs (within stated tolerances), so the perception node, the evaluator and the benchmark
+never care which runtime is underneath. Torch is only imported by the torch backend: the vehicle runs ONNX
+Runtime (or TensorRT) and needs no training stack.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+INPUT_NAMES = ("images", "ego", "command")
+OUTPUT_NAMES = ("det_logits", "det_boxes", "seg_logits", "plan")
+BACKENDS = ("torch", "onnxruntime", "tensorrt")
+
+
+class BackendUnavailable(RuntimeError):
+    """The requested backend cannot run on this machine; the message says what is missing and what to use."""
+
+
+class InferenceBackend(Protocol):
+    name: str
+    providers: tuple[str, ...]
+
+    def run(self, images: np.ndarray, ego: np.ndarray, command: np.ndarray) -> dict[str, np.ndarray]: ...
+
+
+def _check_inputs(images: np.ndarray, ego: np.ndarray, command: np.ndarray) -> None:
+    if images.dtype != np.uint8 or images.ndim != 5 or images.shape[-1] != 3:
+        raise ValueError(f"images: expected uint8 [B, cameras, H, W, 3], got {images.dtype} {list(images.shape)}")
+    if ego.ndim != 2 or ego.shape[1] != 4 or ego.shape[0] != images.shape[0]:
+        raise ValueError(f"ego: expected float32 [B, 4] with B = {images.shape[0]}, got {list(ego.shape)}")
+    if command.ndim != 1 or command.shape[0] != images.shape[0]:
+        raise ValueError(f"command: expected int64 [B] with B = {images.shape[0]}, got {list(command.shape)}")
+
+
+@dataclass
+class OnnxRuntimeBackend:
+    """ONNX Runtime session tuned for a small SoC CPU: all graph optimisations, fixed intra-op threads,
+    sequential execution (the model is one chain; parallel execution only adds scheduling overhead)."""
+
+    path: Path
+    threads: int = 2
+    providers: tuple[str, ...] = ()
+    profile: bool = False
+    name: str = "onnxruntime"
+
+    def __post_init__(self) -> None:
+        import onnxruntime as ort
+
+        if not Path(self.path).is_file():
+            raise FileNotFoundError(f"ONNX model not found: {self.path}")
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.intra_op_num_threads = self.threads
+        opts.inter_op_num_threads = 1
+        opts.enable_profiling = self.profile
+        available = ort.get_available_providers()
+        wanted = self.providers or tuple(p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider",
+                                                     "CPUExecutionProvider") if p in available)
+        missing = [p for p in wanted if p not in available]
+        if missing:
+            raise BackendUnavailable(f"ONNX Runtime execution provider(s) {', '.join(missing)} not available here "
+                                     f"(available: {', '.join(available)})")
+        self.session = ort.InferenceSession(str(self.path), sess_options=opts, providers=list(wanted))
+        self.providers = tuple(self.session.get_providers())
+
+    def run(self, images: np.ndarray, ego: np.ndarray, command: np.ndarray) -> dict[str, np.ndarray]:
+        _check_inputs(images, ego, command)
+        feeds = {"images": images, "ego": ego.astype(np.float32, copy=False),
+                 "command": command.astype(np.int64, copy=False)}
+        outs = self.session.run(list(OUTPUT_NAMES), feeds)
+        return dict(zip(OUTPUT_NAMES, outs))
+
+    def end_profiling(self) -> str:
+        """Path of the ONNX Runtime profile (JSON, chrome-trace format) when opened with profile=True."""
+        return self.session.end_profiling()
+
+
+@dataclass
+class TorchBackend:
+    """Eager PyTorch from a training checkpoint: the reference the exported models are compared against."""
+
+    path: Path
+    threads: int = 2
+    name: str = "torch"
+    providers: tuple[str, ...] = ("cpu",)
+
+    def __post_init__(self) -> None:
+        try:
+            import torch
+        except ImportError as exc:   # the vehicle image has no torch: say what to use instead
+            raise BackendUnavailable(f"the torch backend needs PyTorch ({exc}); use --backend onnxruntime") from exc
+        from perception.model import load_model
+
+        torch.set_num_threads(self.threads)
+        self.model = load_model(self.path).eval()
+        self._torch = torch
+
+    def run(self, images: np.ndarray, ego: np.ndarray, command: np.ndarray) -> dict[str, np.ndarray]:
+        _check_inputs(images, ego, command)
+        torch = self._torch
+        with torch.inference_mode():
+            out = self.model(torch.from_numpy(np.ascontiguousarray(images)),
+                             torch.from_numpy(ego.astype(np.float32, copy=False)),
+                             torch.from_numpy(command.astype(np.int64, copy=False)))
+        if isinstance(out, dict):
+            out = [out[k] for k in OUTPUT_NAMES]
+        return {k: v.numpy() for k, v in zip(OUTPUT_NAMES, out)}
+
+
+@dataclass
+class TensorRTBackend:
+    """A serialized TensorRT engine (built by perception.export.build_tensorrt_engine) on an NVIDIA GPU."""
+
+    path: Path
+    name: str = "tensorrt"
+    providers: tuple[str, ...] = ("tensorrt",)
+
+    def __post_init__(self) -> None:
+        trt, torch = _require_tensorrt()
+        if not Path(self.path).is_file():
+            raise FileNotFoundError(f"TensorRT engine not found: {self.path}")
+        logger = trt.Logger(trt.Logger.WARNING)
+        self.engine = trt.Runtime(logger).deserialize_cuda_engine(Path(self.path).read_bytes())
+        if self.engine is None:
+            raise BackendUnavailable(f"{self.path}: TensorRT could not deserialize the engine (built for another "
+                                     f"TensorRT version or GPU?)")
+        self.context = self.engine.create_execution_context()
+        self._trt, self._torch = trt, torch
+
+    def run(self, images: np.ndarray, ego: np.ndarray, command: np.ndarray) -> dict[str, np.ndarray]:
+        _check_inputs(images, ego, command)
+        torch = self._torch
+        feeds = {"images": images, "ego": ego.astype(np.float32), "command": command.astype(np.int64)}
+        buffers: dict[str, Any] = {}
+        for name, value in feeds.items():
+            buffers[name] = torch.from_numpy(np.ascontiguousarray(value)).cuda()
+            self.context.set_input_shape(name, tuple(value.shape))
+        for name in OUTPUT_NAMES:
+            shape = tuple(self.context.get_tensor_shape(name))
+            buffers[name] = torch.empty(shape, dtype=torch.float32, device="cuda")
+        for name, buf in buffers.items():
+            self.context.set_tensor_address(name, buf.data_ptr())
+        stream = torch.cuda.current_stream()
+        if not self.context.execute_async_v3(stream.cuda_stream):
+            raise RuntimeError("TensorRT execution failed")
+        stream.synchronize()
+        return {name: buffers[name].cpu().numpy() for name in OUTPUT_NAMES}
+
+
+def _require_tensorrt():
+    """(tensorrt, torch) or BackendUnavailable with the exact reason; TensorRT needs an NVIDIA GPU."""
+    try:
+        import tensorrt as trt
+    except ImportError as exc:
+        raise BackendUnavailable(
+            f"TensorRT is not installed ({exc}). It needs an NVIDIA GPU with the `tensorrt` Python package; "
+            f"on this machine use --backend onnxruntime (CPU)") from None
+    try:
+        import torch
+    except ImportError as exc:
+        raise BackendUnavailable(f"the TensorRT backend uses PyTorch for CUDA buffers ({exc})") from None
+    if not torch.cuda.is_available():
+        raise BackendUnavailable("TensorRT is installed but no CUDA GPU is visible; use --backend onnxruntime")
+    return trt, torch
+
+
+def available_backends() -> list[str]:
+    """Backends that can run here (torch only where PyTorch is installed, tensorrt only with a GPU)."""
+    out = ["onnxruntime"]
+    try:
+        import torch  # noqa: F401
+
+        out.insert(0, "torch")
+    except ImportError:
+        pass
+    try:
+        _require_tensorrt()
+        out.append("tensorrt")
+    except BackendUnavailable:
+        pass
+    return out
+
+
+def open_backend(name: str, path: str | os.PathLike, **options: Any) -> InferenceBackend:
+    """The backend `name` over the model file `path` (.pt checkpoint, .onnx model or TensorRT .engine)."""
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")
+    cls = {"torch": TorchBackend, "onnxruntime": OnnxRuntimeBackend, "tensorrt": TensorRTBackend}[name]
+    return cls(Path(path), **options)

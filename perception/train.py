@@ -1,0 +1,226 @@
+"""Training and evaluation of the end-to-end driving model (CPU-friendly, resumable, time-budgeted).
+
+`train(cfg, data_dir, out_dir, resume, max_minutes)` writes `last.pt` (every epoch and when the time budget runs out),
+`best.pt` (lowest validation loss) and `train_log.jsonl`; perception/cli.py registers the `train` and `eval`
+sub-commands on the perception CLI.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from perception.model import (OUTPUT_NAMES, Config, E2EDrivingModel, apply_meta, config_from_dict, load_checkpoint,
+                              load_config, load_model, rig_from_meta)
+from perception.model.losses import total_loss
+
+ARRAY_KEYS = ("images", "ego", "command", "objects", "num_objects", "bev_masks", "future", "future_valid")
+LABEL_KEYS = ("ego", "command", "objects", "num_objects", "future", "future_valid")
+
+
+# ---------------------------------------------------------------------------------------------------------- data
+def load_meta(data_dir: str | Path) -> dict[str, Any]:
+    return json.loads((Path(data_dir) / "meta.json").read_text())
+
+
+def load_split(data_dir: str | Path, split: str, keys=ARRAY_KEYS, limit: int | None = None) -> dict[str, np.ndarray]:
+    """All shards of a split concatenated (npz is read lazily per key, so label-only loads skip the images)."""
+    shards = sorted((Path(data_dir) / split).glob("shard_*.npz"))
+    if not shards:
+        raise FileNotFoundError(f"no shards in {Path(data_dir) / split}")
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+    n = 0
+    for sh in shards:
+        with np.load(sh) as z:
+            for k in keys:
+                parts[k].append(z[k])
+            n += len(z["ego"])
+        if limit is not None and n >= limit:
+            break
+    out = {k: np.concatenate(v) for k, v in parts.items()}
+    return {k: v[:limit] for k, v in out.items()} if limit is not None else out
+
+
+def to_batch(arrays: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, torch.Tensor]:
+    return {k: torch.from_numpy(np.ascontiguousarray(arrays[k][idx])) for k in ARRAY_KEYS}
+
+
+def colour_jitter(images: torch.Tensor, strength: float, gen: torch.Generator) -> torch.Tensor:
+    """Per frame and camera brightness/contrast jitter on uint8 images -> float images in [0, 255]."""
+    x = images.float()
+    b, c = x.shape[:2]
+    gain = 1 + (torch.rand(b, c, 1, 1, 1, generator=gen) * 2 - 1) * strength
+    shift = (torch.rand(b, c, 1, 1, 1, generator=gen) * 2 - 1) * strength * 40
+    mean = x.mean(dim=(2, 3, 4), keepdim=True)
+    return ((x - mean) * gain + mean + shift).clamp(0, 255)
+
+
+def lr_at(step: int, total: int, base: float, warmup_frac: float) -> float:
+    """Linear warm-up then cosine decay to 1 % of base."""
+    warm = max(1, int(total * warmup_frac))
+    if step < warm:
+        return base * (step + 1) / warm
+    p = min(1.0, (step - warm) / max(1, total - warm))
+    return base * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+@torch.no_grad()
+def validation_loss(model: E2EDrivingModel, arrays: dict[str, np.ndarray], cfg: Config, batch_size: int) -> float:
+    model.eval()
+    tot, n = 0.0, len(arrays["ego"])
+    for s in range(0, n, batch_size):
+        idx = np.arange(s, min(n, s + batch_size))
+        batch = to_batch(arrays, idx)
+        out = model(batch["images"], batch["ego"], batch["command"])
+        tot += total_loss(out, batch, model.cfg, cfg.loss)[1]["total"] * len(idx)
+    return tot / max(1, n)
+
+
+# ---------------------------------------------------------------------------------------------------------- train
+def train(config: str | Path | Config, data_dir: str | Path, out_dir: str | Path, resume: bool = False,
+          max_minutes: float | None = None, progress: bool = True) -> dict[str, Any]:
+    """Train (or resume) and return {"epoch", "step", "metrics", "best", "wall_time_s", "stopped_early"}."""
+    from perception.metrics import evaluate
+
+    t_start = time.monotonic()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = config if isinstance(config, Config) else load_config(config)
+    meta = load_meta(data_dir)
+    ckpt = None
+    if resume and (out / "last.pt").exists():
+        ckpt = load_checkpoint(out / "last.pt")
+        cfg = config_from_dict(ckpt["cfg"])
+        rig = ckpt["rig"]
+    else:
+        cfg = apply_meta(cfg, meta)
+        rig = rig_from_meta(meta)
+    tc = cfg.train
+    torch.set_num_threads(tc.num_threads)
+    torch.manual_seed(tc.seed)
+    model = E2EDrivingModel(cfg, rig)
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    start_epoch, step, best, prior_wall = 0, 0, float("inf"), 0.0
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        start_epoch, step, best, prior_wall = ckpt["epoch"], ckpt["step"], ckpt.get("best_val_loss", best), ckpt["wall_time_s"]
+    train_arr = load_split(data_dir, "train")
+    val_arr = load_split(data_dir, "val", limit=tc.max_val_frames)
+    n = len(train_arr["ego"])
+    steps_per = max(1, n // tc.batch_size)
+    total_steps = steps_per * tc.epochs
+    log = open(out / "train_log.jsonl", "a", encoding="utf-8")
+    log.write(json.dumps({"event": "start", "resumed_from_epoch": start_epoch if ckpt else None, "step": step,
+                          "train_frames": n, "val_frames": len(val_arr["ego"])}) + "\n")
+    metrics: dict[str, Any] = {}
+    stopped = False
+    epoch = start_epoch
+
+    def save(name: str, completed_epochs: int, metrics: dict[str, Any], val_loss: float | None) -> None:
+        torch.save({"cfg": cfg.to_dict(), "rig": rig, "meta": meta, "model": model.state_dict(),
+                    "optimizer": opt.state_dict(), "epoch": completed_epochs, "step": step, "metrics": metrics,
+                    "val_loss": val_loss, "best_val_loss": best, "output_names": list(OUTPUT_NAMES),
+                    "wall_time_s": prior_wall + time.monotonic() - t_start, "torch_version": torch.__version__},
+                   out / name)
+
+    for epoch in range(start_epoch, tc.epochs):
+        rng = np.random.default_rng(tc.seed * 100_003 + epoch)  # per-epoch stream: resume-deterministic
+        gen = torch.Generator().manual_seed(tc.seed * 100_003 + epoch)
+        perm = rng.permutation(n)
+        model.train()
+        bar = tqdm(range(steps_per), desc=f"epoch {epoch + 1}/{tc.epochs}", disable=not progress, leave=False)
+        run: dict[str, float] = {}
+        for s in bar:
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, total_steps, tc.lr, tc.warmup_frac)
+            batch = to_batch(train_arr, np.sort(perm[s * tc.batch_size:(s + 1) * tc.batch_size]))
+            imgs = colour_jitter(batch["images"], tc.color_jitter, gen) if tc.color_jitter > 0 else batch["images"]
+            o = model(imgs, batch["ego"], batch["command"])
+            loss, parts = total_loss(o, batch, model.cfg, cfg.loss)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+            opt.step()
+            step += 1
+            run = {k: 0.9 * run.get(k, v) + 0.1 * v for k, v in parts.items()}
+            bar.set_postfix(loss=f"{run['total']:.3f}")
+            if max_minutes is not None and time.monotonic() - t_start > max_minutes * 60:
+                stopped = True
+                break
+        if stopped:
+            break
+        val_loss = validation_loss(model, val_arr, cfg, tc.batch_size)
+        metrics = evaluate(model, val_arr, batch_size=tc.batch_size)
+        line = {"epoch": epoch + 1, "step": step, "train_loss": run.get("total"), "val_loss": val_loss,
+                **{k: metrics[k] for k in ("mAP", "L2_1s", "L2_2s", "L2_3s", "collision_rate", "lane_iou",
+                                           "drivable_iou")}, "wall_s": round(prior_wall + time.monotonic() - t_start, 1)}
+        print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in line.items()), flush=True)
+        log.write(json.dumps(line) + "\n")
+        log.flush()
+        if val_loss < best:
+            best = val_loss
+            save("best.pt", epoch + 1, metrics, val_loss)
+        save("last.pt", epoch + 1, metrics, val_loss)
+    completed = epoch if stopped else (tc.epochs if tc.epochs > start_epoch else start_epoch)
+    if stopped:  # time budget: keep the weights; the interrupted epoch is redone on resume
+        save("last.pt", completed, metrics, None)
+    wall = prior_wall + time.monotonic() - t_start
+    log.write(json.dumps({"event": "stop", "epoch": completed, "step": step, "stopped_early": stopped,
+                          "wall_time_s": wall}) + "\n")
+    log.close()
+    return {"epoch": completed, "step": step, "metrics": metrics, "best_val_loss": best, "wall_time_s": wall,
+            "stopped_early": stopped}
+
+
+# ----------------------------------------------------------------------------------------------------------- eval
+def onnx_predict_fn(model: E2EDrivingModel, path: str | Path, threads: int = 2):
+    """Export to ONNX and return an ONNX Runtime predict function (same outputs as the torch model)."""
+    from perception.export import export_onnx
+    from perception.runtime import OnnxRuntimeBackend
+
+    export_onnx(model, path)
+    return OnnxRuntimeBackend(Path(path), threads=threads).run
+
+
+def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path, split: str = "test", backend: str = "torch",
+                        baseline: bool = True) -> dict[str, Any]:
+    """Metrics of a checkpoint on a split, plus the ego-MLP baseline (trained on the train split) when available."""
+    import tempfile
+
+    from perception.baseline import evaluate_ego_mlp, train_ego_mlp
+    from perception.metrics import evaluate
+
+    ckpt = load_checkpoint(checkpoint)
+    model = load_model(ckpt)
+    cfg = config_from_dict(ckpt["cfg"])
+    torch.set_num_threads(cfg.train.num_threads)
+    arrays = load_split(data_dir, split)
+    if backend == "torch":
+        res = evaluate(model, arrays)
+    elif backend in ("onnx", "onnxruntime"):
+        with tempfile.TemporaryDirectory() as td:
+            res = evaluate(onnx_predict_fn(model, Path(td) / "model.onnx"), arrays, mcfg=model.cfg)
+    else:
+        raise ValueError(f"unknown backend {backend!r} (torch, onnxruntime)")
+    res.update({"split": split, "backend": backend, "checkpoint_epoch": ckpt["epoch"]})
+    if baseline and (Path(data_dir) / "train").exists():
+        mlp = train_ego_mlp(load_split(data_dir, "train", keys=LABEL_KEYS), seed=cfg.train.seed,
+                            epochs=cfg.train.baseline_epochs, prior=cfg.model.plan_prior,
+                            ego_scale=tuple(cfg.model.ego_scale), dt=cfg.model.future_dt)
+        b = evaluate_ego_mlp(mlp, arrays, cfg.model.future_dt)
+        res.update({f"baseline_{k}": v for k, v in b.items()})
+    return res
+
+
+def format_table(res: dict[str, Any]) -> str:
+    rows = [("mAP (0.5/1/2/4 m)", res["mAP"])] + [(f"  AP {k}", v) for k, v in res.get("AP", {}).items()]
+    rows += [(k, res[k]) for k in ("L2_1s", "L2_2s", "L2_3s", "collision_rate", "lane_iou", "drivable_iou")]
+    rows += [(k, v) for k, v in res.items() if k.startswith("baseline_")]
+    return "\n".join(f"{k:<24} {v:8.4f}" for k, v in rows)

@@ -1,0 +1,263 @@
+"""Dataset generation for the end-to-end model: scenarios, format, labels, masks, expert future, resumption."""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from perception.data import generate as gen
+from perception.data.reader import CLASSES, DatasetError, open_dataset
+from perception.data.scenario_gen import random_scenario
+from vehicle_sim.road import Road
+from vehicle_sim.scenario import load_scenario
+
+TINY = dict(frames=12, width=64, height=32, workers=1, progress=False)
+
+
+def _hashes(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("tiny_ds")
+    gen.generate(out, **TINY)
+    return out
+
+
+# ------------------------------------------------------------------------------------------- scenarios
+def test_random_scenarios_load_and_are_deterministic():
+    for seed in range(120):
+        d = random_scenario(seed)
+        sc = load_scenario(d)
+        assert 1 <= sc.road.lanes <= 4 and 3.2 <= sc.road.lane_width_m <= 3.8
+        assert all(abs(s.curvature_1pm) <= 1 / 250 + 1e-12 for s in sc.road.segments)
+        assert 30 <= sc.ego.speed_kph <= 110 and 20 <= sc.duration_s <= 30
+        assert sc.ego.adas.acc and sc.ego.adas.lka and sc.ego.adas.aeb and sc.ego.driver.model == "idle"
+        assert abs(sc.ego.adas.acc_set_speed_kph - sc.ego.speed_kph) <= 0.15 * sc.ego.speed_kph
+        assert all(a.color is not None for a in sc.actors)
+        assert sc.road.length_m > 120 + sc.ego.adas.acc_set_speed_kph / 3.6 * sc.duration_s
+    assert random_scenario(7) == random_scenario(7)
+    assert random_scenario(7) != random_scenario(8)
+    kinds = {a["type"] for s in range(120) for a in random_scenario(s).get("actors", [])}
+    assert kinds == set(CLASSES)
+    actions = [next(iter(set(act) - {"trigger"})) for s in range(120) for a in random_scenario(s).get("actors", [])
+               for act in a.get("behavior", {}).get("actions", [])]
+    assert {"lane_change", "brake", "set_speed"} <= set(actions)
+
+
+# ------------------------------------------------------------------------------------------- format
+def test_shards_match_the_documented_format(tiny):
+    ds = open_dataset(tiny)
+    meta = ds.meta
+    assert meta["version"] == 1 and meta["classes"] == list(CLASSES)
+    assert [c["name"] for c in meta["cameras"]] == ["front", "front_left", "front_right"]
+    assert np.shape(meta["cameras"][0]["K"]) == (3, 3) and np.shape(meta["cameras"][0]["T_cam_to_ego"]) == (4, 4)
+    assert meta["bev"] == {"x_min": -10.0, "x_max": 50.0, "y_min": -16.0, "y_max": 16.0, "resolution_m": 0.5}
+    assert meta["future"] == {"horizon_s": 3.0, "rate_hz": 2.0, "steps": 6}
+    assert {k: v["frames"] for k, v in meta["splits"].items()} == {"train": 10, "val": 1, "test": 1}
+    expected = {"images": (np.uint8, (3, 32, 64, 3)), "ego": (np.float32, (4,)), "command": (np.int64, ()),
+                "objects": (np.float32, (32, 9)), "num_objects": (np.int64, ()),
+                "bev_masks": (np.uint8, (2, 120, 64)), "future": (np.float32, (6, 2)),
+                "future_valid": (np.bool_, (6,)), "scenario_seed": (np.int64, ()), "t": (np.float32, ())}
+    for split in ("train", "val", "test"):
+        shards = ds.shards[split]
+        assert [p.name for p in shards] == ["shard_00000.npz"]
+        with np.load(shards[0]) as z:
+            assert set(z.files) == set(expected)
+            for key, (dtype, shape) in expected.items():
+                assert z[key].dtype == dtype, key
+                assert z[key].shape == (meta["splits"][split]["frames"],) + shape, key
+    frames = list(ds.iter_frames("train"))
+    assert len(frames) == 10 and frames[0]["images"].shape == (3, 32, 64, 3)
+    a = ds.load_split("train")
+    assert np.all(a["command"] == 0) and np.all(np.diff(a["t"]) > 0)
+    assert np.allclose(a["t"], 1.0 + 0.5 * np.arange(10))
+    assert a["images"].std() > 5     # not blank
+
+
+def test_splits_are_disjoint_in_scenario_seeds(tiny):
+    ds = open_dataset(tiny)
+    seeds = {split: set(ds.load_split(split)["scenario_seed"].tolist()) for split in ds.splits}
+    for split, s in seeds.items():
+        assert s == set(ds.meta["splits"][split]["scenario_seeds"])
+        base = gen.SPLIT_SEED_BASE[split]
+        assert all(base <= v < base + 1_000_000 for v in s)
+    assert not (seeds["train"] & seeds["val"]) and not (seeds["train"] & seeds["test"])
+    assert not (seeds["val"] & seeds["test"])
+
+
+# ------------------------------------------------------------------------------------------- labels
+def test_objects_in_range_and_consistent_with_the_simulator(tiny):
+    from edgepilot.runner import RunRequest, build_lockstep_graph
+
+    a = open_dataset(tiny).load_split("train")
+    m = a["objects"]
+    n = a["num_objects"]
+    for i in range(len(n)):
+        rows, rest = m[i, :n[i]], m[i, n[i]:]
+        assert np.all(rest == 0)
+        assert np.all((rows[:, 1] >= -10) & (rows[:, 1] <= 50) & (rows[:, 2] >= -16) & (rows[:, 2] <= 16))
+        assert np.all(np.diff(np.hypot(rows[:, 1], rows[:, 2])) >= 0)      # nearest first
+        assert np.all((rows[:, 0] >= 0) & (rows[:, 0] < len(CLASSES)))
+    assert n.sum() > 0
+    # replay the first frame's run to its time and compare with the simulator's ground truth
+    seed, t = int(a["scenario_seed"][0]), float(a["t"][0])
+    d = random_scenario(seed)
+    path = tiny / "replay.yaml"
+    path.write_text(yaml.safe_dump(d))
+    graph = build_lockstep_graph(RunRequest(scenario=str(path), seed=seed, out_dir=tiny / "replay"))
+    try:
+        graph.spin_until(t)
+        sim = graph.sim.sim
+        truth = sorted((o for o in sim.objects_base_link() if -10 <= o.x <= 50 and -16 <= o.y <= 16),
+                       key=lambda o: (math.hypot(o.x, o.y), o.id))
+        classes = {act.id: act.cls for act in sim.world.actors}
+        st = sim.world.ego_state
+        ego = [st.speed, st.ax, st.yaw_rate, math.radians(st.steering_wheel_angle_deg)]
+    finally:
+        graph.close()
+        path.unlink()
+    assert len(truth) == n[0]
+    for row, o in zip(m[0], truth):
+        assert CLASSES[int(row[0])] == classes[o.id] == o.cls
+        assert abs(row[1] - o.x) < 1e-4 and abs(row[2] - o.y) < 1e-4
+        assert np.allclose(row[3:], [o.length, o.width, o.yaw, o.vx, o.vy, o.height], atol=1e-4)
+    assert np.allclose(a["ego"][0], ego, atol=1e-5)
+
+
+def test_bev_masks_of_a_straight_road_exactly():
+    road = Road(lanes=2, lane_width_m=3.5)
+    masks = gen.bev_masks(road, 100.0, 0.0, 0.0)
+    gx, gy = gen.BEV.cell_centres()
+    lines, drivable = masks[0].astype(bool), masks[1].astype(bool)
+    assert np.array_equal(drivable, (gy >= -1.75) & (gy <= 5.25))
+    near_line = np.min(np.abs(gy[..., None] - np.array([-1.75, 1.75, 5.25])), axis=-1) < 0.25
+    assert np.array_equal(lines, near_line)
+    assert lines[:, 28].all() and lines[:, 35].all()        # y = +1.75 and -1.75 cells, every row
+    # rotated ego: the same road seen from an ego yawed by 90 deg runs across the grid
+    turned = gen.bev_masks(road, 100.0, 0.1, math.pi / 2)[1].astype(bool)
+    assert np.array_equal(turned, (gx >= -1.85) & (gx <= 5.15))     # ego faces world +y: lanes ahead
+
+
+def test_masks_show_the_ego_lane_in_generated_frames(tiny):
+    ds = open_dataset(tiny)
+    a = ds.load_split("train")
+    width = random_scenario(int(a["scenario_seed"][0]))["road"]["lane_width_m"]
+    gx, gy = gen.BEV.cell_centres()
+    ahead = (gx > 0) & (gx < 20)
+    for mk in a["bev_masks"]:
+        assert mk[1][ahead & (np.abs(gy) < 1.0)].all()                    # own lane ahead drivable
+        for side in (1, -1):
+            band = ahead & (np.abs(gy - side * width / 2) <= 0.5)
+            rows_with_line = np.unique(np.nonzero(mk[0] & band)[0])
+            assert len(rows_with_line) == np.unique(np.nonzero(band)[0]).size   # a line cell in every row
+        assert not mk[0][ahead & (np.abs(gy) < width / 2 - 0.6)].any()      # no line inside the lane
+
+
+# ------------------------------------------------------------------------------------------- future
+def test_future_at_constant_speed_on_a_straight_road(tmp_path):
+    sc = {"name": "straight_cruise", "duration_s": 4.5, "road": {"lanes": 1, "segments": [{"length_m": 2000}]},
+          "ego": {"s_m": 50, "speed_kph": 72, "adas": {"acc": True, "lka": True}, "driver": {"model": "idle"}}}
+    path = tmp_path / "straight_cruise.yaml"
+    path.write_text(yaml.safe_dump(sc))
+    out = tmp_path / "ds"
+    gen.generate(out, frames=5, splits={"train": 1.0}, width=32, height=16, cameras=("front",),
+                 scenarios=[str(path)], progress=False)
+    a = open_dataset(out).load_split("train")
+    assert np.allclose(a["t"], [1.0, 1.5, 2.0, 2.5, 3.0])
+    ts = 0.5 * np.arange(1, 7)
+    for i in range(5):
+        v = a["ego"][i, 0]
+        valid = a["future_valid"][i]
+        assert np.array_equal(valid, a["t"][i] + ts <= 4.49 + 1e-6)    # the run's last step is 4.49 s
+        fut = a["future"][i][valid]
+        assert np.allclose(fut[:, 0], v * ts[valid], rtol=0.02, atol=0.05)
+        assert np.all(np.abs(fut[:, 1]) < 0.05)
+        assert np.all(a["future"][i][~valid] == 0)
+    assert not a["future_valid"][-1, -1] and a["future_valid"][0].all()
+
+
+def test_future_in_ego_frame_rotates_and_translates():
+    poses = np.array([[1.0, 3.0, 0.0], [0.0, 0.0, 0.0]])
+    out = gen.future_in_ego_frame(poses, np.array([True, False]), 1.0, 1.0, math.pi / 2)
+    assert np.allclose(out, [[2.0, 0.0], [0.0, 0.0]], atol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------- resumption
+def test_rerun_does_nothing_and_keeps_bytes(tiny, monkeypatch):
+    before = _hashes(tiny)
+    assert "progress.json" in before and not (tiny / ".runs").exists()
+    monkeypatch.setattr(gen, "_run_job", lambda args: pytest.fail("a finished run was run again"))
+    gen.generate(tiny, **TINY)
+    assert _hashes(tiny) == before
+    with pytest.raises(ValueError, match="frames"):
+        gen.generate(tiny, **{**TINY, "frames": 13})
+
+
+def test_interrupted_generation_resumes_to_the_same_bytes(tiny, tmp_path, monkeypatch):
+    out = tmp_path / "resumed"
+    calls = []
+    real = gen._run_job
+
+    def flaky(args):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(args)
+        return real(args)
+
+    monkeypatch.setattr(gen, "_run_job", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        gen.generate(out, **TINY)
+    assert not (out / "meta.json").exists() and (out / "progress.json").exists()
+    monkeypatch.setattr(gen, "_run_job", real)
+    gen.generate(out, **{**TINY, "workers": 2})      # resumed in a process pool: same output as 1 worker
+    assert _hashes(out) == _hashes(tiny)
+
+
+# ------------------------------------------------------------------------------------------- reader
+def test_reader_names_file_and_key_on_bad_shards(tiny, tmp_path):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny, bad)
+    shard = bad / "val" / "shard_00000.npz"
+    with np.load(shard) as z:
+        arrays = {k: z[k] for k in z.files}
+    np.savez_compressed(shard, **{k: v for k, v in arrays.items() if k != "future"})
+    with pytest.raises(DatasetError, match=r"shard_00000\.npz.*'future'"):
+        open_dataset(bad).load_split("val")
+    np.savez_compressed(shard, **{**arrays, "ego": arrays["ego"][:, :3]})
+    with pytest.raises(DatasetError, match=r"shard_00000\.npz.*'ego'.*shape"):
+        open_dataset(bad).load_split("val")
+    (bad / "meta.json").unlink()
+    with pytest.raises(DatasetError, match="meta.json"):
+        open_dataset(bad)
+
+
+def test_split_frame_counts_are_proportional():
+    assert gen.split_frame_counts(12, {"train": .8, "val": .1, "test": .1}) == {"train": 10, "val": 1, "test": 1}
+    assert gen.split_frame_counts(1000, {"train": .8, "val": .1, "test": .1}) == {"train": 800, "val": 100,
+                                                                                   "test": 100}
+    with pytest.raises(ValueError, match="holdout"):
+        gen.split_frame_counts(10, {"holdout": 1.0})
+
+
+# ------------------------------------------------------------------------------------------- CLI
+def test_cli_registers_perception_dataset():
+    from perception import cli
+
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command")
+    psub = cli.add_parser(sub)
+    psub.add_parser("extra")                         # another module can add subcommands
+    args = parser.parse_args(["perception", "dataset", "--frames", "5", "--out", "x", "--workers", "2",
+                              "--scenarios", "cut_in,highway_traffic"])
+    assert args.func is cli._cmd_dataset and args.frames == 5 and args.width == 256 and args.height == 128
+    assert parser.parse_args(["perception", "extra"]).perception_command == "extra"

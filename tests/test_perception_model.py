@@ -1,0 +1,204 @@
+"""Behaviour of the end-to-end driving model: matcher, metrics, shapes, learning, ONNX parity, train/resume."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from perception.metrics import collision_rate, detection_map, l2_at, lane_iou
+from perception.model import E2EDrivingModel, apply_meta, count_flops, export_onnx, load_config, load_model
+from perception.model.losses import total_loss
+from perception.model.matcher import hungarian_match
+from perception.model.network import dummy_inputs, motion_prior
+from perception.train import load_split, to_batch, train
+from perception_fixtures import make_arrays, make_meta, write_dataset
+
+TINY = Path(__file__).resolve().parents[1] / "perception" / "configs" / "tiny.yaml"
+
+
+def tiny_model(seed: int = 0) -> tuple[E2EDrivingModel, dict]:
+    torch.manual_seed(seed)
+    meta = make_meta()
+    cfg = apply_meta(load_config(TINY), meta)
+    from perception.model import rig_from_meta
+    return E2EDrivingModel(cfg, rig_from_meta(meta)), meta
+
+
+# ---------------------------------------------------------------------------------------------------- matcher
+def test_hungarian_recovers_permutation():
+    gt_boxes = np.array([[0.1, 0.1, 1, 0.5, 0, 1, 0, 0], [0.5, 0.8, 2, 0.7, 0, 1, 0, 0], [0.9, 0.3, 0, 0, 1, 0, 0, 0]])
+    gt_cls = np.array([0, 2, 4])
+    perm = np.array([2, 0, 1])  # query q predicts gt perm[q]
+    boxes = gt_boxes[perm] + 0.01
+    probs = np.full((3, 6), 0.02)
+    probs[np.arange(3), gt_cls[perm]] = 0.9
+    rows, cols = hungarian_match(probs, boxes, gt_cls, gt_boxes)
+    assert dict(zip(rows.tolist(), cols.tolist())) == {0: 2, 1: 0, 2: 1}
+
+
+def test_hungarian_empty_gt():
+    rows, cols = hungarian_match(np.ones((4, 6)) / 6, np.zeros((4, 8)), np.zeros(0), np.zeros((0, 8)))
+    assert len(rows) == len(cols) == 0
+
+
+# ---------------------------------------------------------------------------------------------------- metrics
+def _gts():
+    return [np.array([[0, 10.0, 2.0], [2, 20.0, -3.0]]), np.array([[0, 30.0, 0.0]])]
+
+
+def test_map_perfect_is_one_and_misses_lower_it():
+    gts = _gts()
+    perfect = [np.c_[g, np.ones(len(g))] for g in gts]
+    assert detection_map(perfect, gts)["mAP"] == pytest.approx(1.0)
+    shifted = [np.c_[g[:, 0], g[:, 1] + 1.5, g[:, 2], np.ones(len(g))] for g in gts]  # 1.5 m off: TP at 2 and 4 m only
+    res = detection_map(shifted, gts)
+    assert res["mAP"] == pytest.approx(0.5)
+    assert set(res["AP"]) == {"car", "pedestrian"}  # classes absent from the GT are not averaged
+    assert detection_map([np.zeros((0, 4)), np.zeros((0, 4))], gts)["mAP"] == 0.0
+
+
+def test_map_false_positive_with_higher_score_costs_precision():
+    gts = [np.array([[0, 10.0, 0.0]])]
+    preds = [np.array([[0, 40.0, 0.0, 0.9], [0, 10.0, 0.0, 0.5]])]  # PR points (0, 0) then (1, 0.5)
+    # nuScenes interpolates precision linearly in recall: p(r) = r / 2; mean of max(0, r/2 - 0.1) over r = 0.11..1.00
+    r = np.arange(11, 101) / 100
+    expected = np.mean(np.clip(r / 2 - 0.1, 0, None)) / 0.9
+    assert detection_map(preds, gts)["mAP"] == pytest.approx(expected) == pytest.approx(0.2)
+
+
+def test_l2_at_uses_the_waypoint_at_that_time():
+    fut = np.cumsum(np.ones((2, 6, 2)), axis=1)
+    valid = np.ones((2, 6), bool)
+    assert all(v == 0 for v in l2_at(fut, fut, valid).values())
+    plan = fut.copy()
+    plan[:, 1] += [3.0, 4.0]  # only the 1 s waypoint (index 1) is off by 5 m
+    res = l2_at(plan, fut, valid)
+    assert res == {"L2_1s": 5.0, "L2_2s": 0.0, "L2_3s": 0.0}
+    valid[0, 5] = False
+    plan[:, 5] += [0.0, 2.0]
+    plan[0, 5] += [0.0, 100.0]  # invalid: ignored
+    assert l2_at(plan, fut, valid)["L2_3s"] == pytest.approx(2.0)
+
+
+def test_collision_rate_overlap_and_disjoint():
+    plan = np.stack([np.arange(1, 7) * 2.0, np.zeros(6)], 1)[None]  # straight ahead, 4 m/s
+    obj = np.zeros((1, 2, 9), np.float32)
+    obj[0, 0] = [0, 8.0, 0.0, 4.5, 1.9, 0.0, 0.0, 0.0, 1.5]  # parked in the path
+    assert collision_rate(plan, obj, np.array([1])) == 100.0
+    obj[0, 0, 2] = 5.0  # one lane to the left
+    assert collision_rate(plan, obj, np.array([1])) == 0.0
+    obj[0, 0] = [0, 20.0, 5.0, 4.5, 1.9, 0.0, 0.0, -2.0, 1.5]  # cuts in: y = 5 - 2 t reaches 0 at 2.5 s, x ~ 10..11
+    obj[0, 0, 1] = 11.4
+    assert collision_rate(plan, obj, np.array([1])) == 100.0
+    assert collision_rate(np.repeat(plan, 2, 0), np.repeat(obj, 2, 0), np.array([1, 0])) == 50.0
+
+
+def test_lane_iou_known_masks():
+    gt = np.zeros((1, 2, 4, 4), np.uint8)
+    pred = np.zeros_like(gt)
+    gt[0, 0, :, 0] = 1
+    pred[0, 0, :2, 0] = 1
+    pred[0, 0, 0, 1] = 1  # inter 2, union 5
+    gt[0, 1] = 1
+    pred[0, 1] = 1
+    np.testing.assert_allclose(lane_iou(pred, gt), [0.4, 1.0])
+
+
+def test_motion_prior_cv_and_turn():
+    t = torch.arange(1, 7) * 0.5
+    ego = torch.tensor([[10.0, 0.0, 0.0, 0.0], [10.0, 0.0, 0.5, 0.0]])
+    p = motion_prior(ego, t, "ctrv")
+    np.testing.assert_allclose(p[0, :, 0], 10 * t, atol=1e-5)
+    r = 10 / 0.5  # circle of radius v / w
+    np.testing.assert_allclose(p[1, :, 0], r * np.sin(0.5 * t), atol=1e-3)
+    np.testing.assert_allclose(p[1, :, 1], r * (1 - np.cos(0.5 * t)), atol=1e-3)
+
+
+# ---------------------------------------------------------------------------------------------------- network
+def test_forward_shapes_tiny():
+    model, meta = tiny_model()
+    imgs, ego, cmd = dummy_inputs(model.cfg, batch=3)
+    out = model(imgs, ego, cmd)
+    q, (hb, wb) = model.cfg.num_queries, model.cfg.seg_hw
+    assert out.det_logits.shape == (3, q, 6) and out.det_boxes.shape == (3, q, 8)
+    assert out.seg_logits.shape == (3, 2, hb, wb) == (3, 2, 30, 16)
+    assert out.plan.shape == (3, 6, 2)
+    assert torch.isfinite(torch.cat([o.flatten() for o in out])).all()
+    assert count_flops(model) > 0
+
+
+def test_few_steps_lower_the_loss():
+    model, meta = tiny_model()
+    arrays = make_arrays(8, meta, seed=3)
+    batch = to_batch(arrays, np.arange(8))
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(25):
+        out = model(batch["images"], batch["ego"], batch["command"])
+        loss, _ = total_loss(out, batch, model.cfg, load_config(TINY).loss)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_onnx_export_matches_torch(tmp_path):
+    import onnx
+    import onnxruntime as ort
+
+    model, _ = tiny_model()
+    model.eval()
+    path = export_onnx(model, str(tmp_path / "tiny.onnx"))
+    onnx.checker.check_model(onnx.load(path))
+    ops = {n.op_type for n in onnx.load(path).graph.node}
+    assert all(o[0].isupper() for o in ops)  # standard ai.onnx ops only
+    imgs, ego, cmd = dummy_inputs(model.cfg, batch=2, seed=5)
+    with torch.no_grad():
+        ref = model(imgs, ego, cmd)
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"images": imgs.numpy(), "ego": ego.numpy(), "command": cmd.numpy()})
+    for r, g in zip(ref, got):
+        assert r.shape == g.shape
+        assert np.max(np.abs(r.numpy() - g)) < 1e-3
+
+
+# ------------------------------------------------------------------------------------------------- train loop
+def test_train_time_budget_then_resume(tmp_path):
+    data = write_dataset(tmp_path / "data", {"train": 16, "val": 4, "test": 4})
+    out = tmp_path / "run"
+    res = train(TINY, data, out, max_minutes=1e-6, progress=False)
+    assert res["stopped_early"] and res["epoch"] == 0
+    ckpt = torch.load(out / "last.pt", weights_only=False)
+    assert ckpt["epoch"] == 0 and ckpt["step"] >= 1 and ckpt["wall_time_s"] > 0
+    assert {"cfg", "rig", "model", "optimizer", "metrics"} <= set(ckpt)
+    res2 = train(TINY, data, out, resume=True, progress=False)
+    assert not res2["stopped_early"] and res2["epoch"] == 2 and res2["step"] > ckpt["step"]
+    log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert [e.get("resumed_from_epoch") for e in log if e.get("event") == "start"] == [None, 0]
+    assert [e["epoch"] for e in log if "val_loss" in e] == [1, 2]
+    assert (out / "best.pt").exists()
+    model = load_model(out / "last.pt")
+    arrays = load_split(data, "test")
+    from perception.metrics import evaluate
+    m = evaluate(model, arrays)
+    assert {"mAP", "L2_1s", "L2_2s", "L2_3s", "collision_rate", "lane_iou"} <= set(m)
+
+
+def test_eval_cli_prints_json_last(tmp_path, capsys):
+    import argparse
+
+    from perception.cli import add_model_parsers
+
+    data = write_dataset(tmp_path / "data", {"train": 8, "val": 4, "test": 4})
+    train(TINY, data, tmp_path / "run", max_minutes=1e-6, progress=False)
+    parser = argparse.ArgumentParser()
+    add_model_parsers(parser.add_subparsers(dest="cmd"))
+    args = parser.parse_args(["eval", "--checkpoint", str(tmp_path / "run" / "last.pt"), "--data", str(data), "--json"])
+    assert args.func(args) == 0
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert {"mAP", "L2_1s", "L2_2s", "L2_3s", "collision_rate", "lane_iou", "baseline_L2_3s",
+            "baseline_collision_rate"} <= set(last)
