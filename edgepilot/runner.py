@@ -33,11 +33,14 @@ class RunRequest:
     cameras: bool = False
     timeout_s: float | None = None     # realtime wall-clock limit (default: duration x 4 + 60 s)
     can_log: Path | None = None        # record the vehicle CAN bus (.log/.asc/.blf)
+    log_level: str | None = None       # node log level (e.g. "warn" for batch jobs); None: ROS default (info)
     extra_params: dict = field(default_factory=dict)
 
 
-def _ros_args(node: str, params: dict, remaps: tuple[str, ...] = ()) -> list[str]:
+def _ros_args(node: str, params: dict, remaps: tuple[str, ...] = (), log_level: str | None = None) -> list[str]:
     args = ["--ros-args", "--params-file", str(NODES_PKG / "config" / f"{node}.yaml")]
+    if log_level:
+        args += ["--log-level", log_level]
     for key, value in params.items():
         args += ["-p", f"{key}:={_param_text(value)}"]
     for remap in remaps:
@@ -89,12 +92,14 @@ def build_lockstep_graph(req: RunRequest) -> LockstepGraph:
     sim_params = {"scenario": req.scenario, "seed": -1 if req.seed is None else req.seed,
                   "out_dir": str(req.out_dir), "can_bus": bus, "cameras": req.cameras,
                   "exit_on_finish": False, "can_log": str(req.can_log or ""), **req.extra_params.get("sim", {})}
-    sim = SimNode(context=ex.context, cli_args=_ros_args("sim", sim_params))
+    lvl = req.log_level
+    sim = SimNode(context=ex.context, cli_args=_ros_args("sim", sim_params, log_level=lvl))
     nodes = [
         sim,
-        CanBridgeNode(context=ex.context, cli_args=_ros_args("can_bridge", {"can_bus": bus})),
-        AdasNode(context=ex.context, cli_args=_ros_args("adas", {"driver": req.driver}, GROUND_TRUTH_REMAPS)),
-        SafetyNode(context=ex.context, cli_args=_ros_args("safety", {})),
+        CanBridgeNode(context=ex.context, cli_args=_ros_args("can_bridge", {"can_bus": bus}, log_level=lvl)),
+        AdasNode(context=ex.context, cli_args=_ros_args("adas", {"driver": req.driver}, GROUND_TRUTH_REMAPS,
+                                                        log_level=lvl)),
+        SafetyNode(context=ex.context, cli_args=_ros_args("safety", {}, log_level=lvl)),
     ]
     return LockstepGraph(ex, sim, nodes)
 
@@ -191,7 +196,7 @@ def _ncap_point(args: tuple) -> dict:
         path = Path(tmp) / f"{point.scenario_name}.yaml"
         path.write_text(yaml.safe_dump(scenario, sort_keys=False))
         out = Path(out_dir) if out_dir else Path(tmp) / "out"
-        result = run_lockstep(RunRequest(scenario=str(path), driver=driver, seed=seed, out_dir=out))
+        result = run_lockstep(RunRequest(scenario=str(path), driver=driver, seed=seed, out_dir=out, log_level="warn"))
     return result
 
 

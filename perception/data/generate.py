@@ -251,7 +251,7 @@ def run_scenario(cfg: GenConfig, job: RunJob, cache_path: Path | None = None) ->
         else:
             scenario_arg = src
         graph = build_lockstep_graph(RunRequest(scenario=scenario_arg, seed=job.scenario_seed,
-                                                out_dir=Path(tmp) / "out", cameras=False))
+                                                out_dir=Path(tmp) / "out", cameras=False, log_level="warn"))
         try:
             sim = graph.sim.sim
             sim.cameras = [rig[c] for c in cfg.cameras]
