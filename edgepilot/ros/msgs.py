@@ -349,6 +349,20 @@ def _run_structs(chars: list[tuple[str, int]]) -> tuple[struct.Struct, ...]:
 class _Gen:
     """Generates the source of ``_w(parts, pos, m) -> pos`` and ``_r(data, base, pos) -> (m, pos)`` for one type."""
 
+    def length_prefix(self, cnt: str, fixed: int | None, bound: int | None, fname: str, ind: str) -> None:
+        """Element count of an array/sequence: checked against a fixed size, or bounded and written as the
+        4-byte-aligned uint32 length prefix of a CDR sequence; the reader gets it in `n`."""
+        if fixed is not None:
+            self.w += [f'{ind}if {cnt} != {fixed}:',
+                       f"{ind}    raise _MessageError('{self.typename}: field {fname} needs {fixed} elements, got %d' % {cnt})"]
+            self.r.append(f'{ind}n = {fixed}')
+            return
+        if bound:
+            self.w += [f'{ind}if {cnt} > {bound}:',
+                       f"{ind}    raise _MessageError('{self.typename}: field {fname} exceeds bound {bound}')"]
+        self.w += [f'{ind}pad = -pos & 3', f'{ind}parts.append(_ZEROS[pad] + _pack_u32({cnt}))', f'{ind}pos += pad + 4']
+        self.r += [f'{ind}pos += -pos & 3', f'{ind}n, = _unpack_u32(data, base + pos)', f'{ind}pos += 4']
+
     def __init__(self, typename: str) -> None:
         self.typename = typename
         self.env: dict[str, Any] = {
@@ -415,17 +429,7 @@ class _Gen:
         # arrays of strings / messages: loop
         v = self.name('v')
         self.w.append(f'{ind}{v} = {wexpr}')
-        if fixed is not None:
-            self.w += [f'{ind}if len({v}) != {fixed}:',
-                       f"{ind}    raise _MessageError('{self.typename}: field {fname} needs {fixed} elements, got %d' % len({v}))"]
-            self.r.append(f'{ind}n = {fixed}')
-        else:
-            if bound:
-                self.w += [f'{ind}if len({v}) > {bound}:',
-                           f"{ind}    raise _MessageError('{self.typename}: field {fname} exceeds bound {bound}')"]
-            self.w += [f'{ind}pad = -pos & 3', f'{ind}parts.append(_ZEROS[pad] + _pack_u32(len({v})))',
-                       f'{ind}pos += pad + 4']
-            self.r += [f'{ind}pos += -pos & 3', f'{ind}n, = _unpack_u32(data, base + pos)', f'{ind}pos += 4']
+        self.length_prefix(f'len({v})', fixed, bound, fname, ind)
         item = self.name('it')
         lst = self.name('l')
         self.w.append(f'{ind}for {item} in {v}:')
@@ -463,16 +467,7 @@ class _Gen:
         raw = self.name('raw')
         self.w.append(f'{ind}{raw} = _seq_bytes({wexpr}, {dkey})')
         cnt = f'(len({raw}) // {size})' if size > 1 else f'len({raw})'
-        if fixed is not None:
-            self.w += [f'{ind}if {cnt} != {fixed}:',
-                       f"{ind}    raise _MessageError('{self.typename}: field {fname} needs {fixed} elements, got %d' % {cnt})"]
-            self.r.append(f'{ind}n = {fixed}')
-        else:
-            if bound:
-                self.w += [f'{ind}if {cnt} > {bound}:',
-                           f"{ind}    raise _MessageError('{self.typename}: field {fname} exceeds bound {bound}')"]
-            self.w += [f'{ind}pad = -pos & 3', f'{ind}parts.append(_ZEROS[pad] + _pack_u32({cnt}))', f'{ind}pos += pad + 4']
-            self.r += [f'{ind}pos += -pos & 3', f'{ind}n, = _unpack_u32(data, base + pos)', f'{ind}pos += 4']
+        self.length_prefix(cnt, fixed, bound, fname, ind)
         if size > 1:
             self.w += [f'{ind}if {raw}:', f'{ind}    pad = -pos & {size - 1}', f'{ind}    if pad:',
                        f'{ind}        parts.append(_ZEROS[pad])', f'{ind}        pos += pad']
