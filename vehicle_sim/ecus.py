@@ -13,6 +13,7 @@ from typing import Iterable
 
 import can
 
+from canbus.car_interface import DriverSwitches
 from canbus.codec import VehicleCodec
 from canbus.cyclic import CyclicScheduler
 from canbus.e2e import VALID_STATUSES
@@ -44,16 +45,6 @@ class ChassisSnapshot:
     brake_pedal_pct: float = 0.0
     brake_pressed: bool = False
     turn_signal: int = 0               # 0 off, 1 left, 2 right, 3 hazard
-
-
-@dataclass
-class DriverSwitchState:
-    """Steering-wheel ADAS buttons as the driver set them (sent in CRUISE_BUTTONS)."""
-
-    acc_main_on: bool = False
-    acc_set_speed_kph: float = 0.0
-    lka_on: bool = False
-    aeb_on: bool = True
 
 
 @dataclass
@@ -172,14 +163,14 @@ class VehicleEcus:
         return req
 
     # --------------------------------------------------------------------------------------- transmit
-    def transmit(self, now: float, chassis: ChassisSnapshot, switches: DriverSwitchState) -> list[can.Message]:
+    def transmit(self, now: float, chassis: ChassisSnapshot, switches: DriverSwitches) -> list[can.Message]:
         """The chassis, switch, body and cluster frames due at `now`."""
         out = []
         for name in self._scheduler.due(now):
             out.append(self.codec.encode(name, self._signals(name, chassis, switches), timestamp=now))
         return out
 
-    def _signals(self, name: str, c: ChassisSnapshot, sw: DriverSwitchState) -> dict:
+    def _signals(self, name: str, c: ChassisSnapshot, sw: DriverSwitches) -> dict:
         kph = 3.6
         cab = self.cabin.state
         if name == "WHEEL_SPEEDS":
@@ -201,8 +192,8 @@ class VehicleEcus:
         if name == "GEAR_TURN":
             return {"GEAR": int(c.gear), "TURN_SIGNAL": int(c.turn_signal)}
         if name == "CRUISE_BUTTONS":
-            return {"ACC_MAIN_ON": int(sw.acc_main_on), "LKA_SWITCH_ON": int(sw.lka_on),
-                    "AEB_SWITCH_ON": int(sw.aeb_on), "ACC_SET_SPEED_REQ": _clamp(round(sw.acc_set_speed_kph), 0, 250)}
+            return {"ACC_MAIN_ON": int(sw.acc_enabled), "LKA_SWITCH_ON": int(sw.lka_enabled),
+                    "AEB_SWITCH_ON": int(sw.aeb_enabled), "ACC_SET_SPEED_REQ": _clamp(round(sw.acc_set_speed_kph), 0, 250)}
         if name == "HVAC_STATE":
             return {"HVAC_DRIVER_TEMP": cab.setpoint_driver_c, "HVAC_PASSENGER_TEMP": cab.setpoint_passenger_c,
                     "HVAC_DRIVER_FAN": cab.fan_driver, "HVAC_PASSENGER_FAN": cab.fan_passenger,

@@ -15,12 +15,13 @@ from typing import Iterable
 import can
 import numpy as np
 
+from canbus.car_interface import DriverSwitches
 from edgepilot.carparams import DEFAULT_CAR, CarParams
 
 from . import camera as cam
 from .cabin import Cabin
 from .dynamics import EgoCommand
-from .ecus import ChassisSnapshot, DriverSwitchState, VehicleEcus
+from .ecus import ChassisSnapshot, VehicleEcus
 from .metrics import evaluate
 from .report import jsonable, write_report
 from .scenario import Scenario
@@ -71,12 +72,12 @@ class Simulator:
         self.cabin = Cabin(self.seed)
         self.ecus = VehicleEcus(self.cabin, actuation_timeout_s=actuation_timeout_s)
         adas = scenario.ego.adas
-        self.switches = DriverSwitchState(
-            acc_main_on=adas.acc,
+        self.switches = DriverSwitches(
+            acc_enabled=adas.acc,
             acc_set_speed_kph=float(adas.acc_set_speed_kph if adas.acc_set_speed_kph is not None
                                     else scenario.ego.speed_kph),
-            lka_on=adas.lka,
-            aeb_on=adas.aeb,
+            lka_enabled=adas.lka,
+            aeb_enabled=adas.aeb,
         )
         self.cameras = list(cameras or [])
         self._renderer = cam.Renderer()
@@ -104,10 +105,10 @@ class Simulator:
         sw = self.switches
         # The powertrain follows ACC only while the driver has ACC switched on; the EPS follows LKA likewise.
         cmd = EgoCommand(
-            accel_mps2=req.accel_mps2 if sw.acc_main_on else None,
-            steering_wheel_angle_deg=req.steering_wheel_angle_deg if sw.lka_on else None,
-            controls_active=req.controls_active and (sw.acc_main_on or sw.lka_on),
-            aeb_active=req.aeb_active and sw.aeb_on,
+            accel_mps2=req.accel_mps2 if sw.acc_enabled else None,
+            steering_wheel_angle_deg=req.steering_wheel_angle_deg if sw.lka_enabled else None,
+            controls_active=req.controls_active and (sw.acc_enabled or sw.lka_enabled),
+            aeb_active=req.aeb_active and sw.aeb_enabled,
             aeb_decel_mps2=req.aeb_decel_mps2,
         )
         self.world.step(cmd)
