@@ -44,12 +44,34 @@ def export_onnx(model, path: str | Path, sample: dict[str, np.ndarray] | None = 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch_export(model.eval(), str(path), opset=opset)
+    write_metadata(path, model)
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
     if sample is None:
         sample = dict(zip(INPUT_NAMES, (t.numpy() for t in dummy_inputs(model.cfg, batch=2))))
     report = ExportReport(str(path), "onnx", path.stat().st_size, checker_ok=True)
     report.max_abs_diff = compare_with_torch(model, path, sample)
     return report
+
+
+#: ONNX metadata_props keys: what a runtime needs to decode the outputs without torch or the checkpoint.
+META_CONFIG = "edgepilot.model_config"   # JSON of ModelConfig (BEV range, vel_scale, future_dt, ...)
+META_RIG = "edgepilot.rig"               # JSON list of cameras {name, width, height, K, T_cam_to_ego}
+META_CLASSES = "edgepilot.classes"       # JSON list of class names (index = class id)
+
+
+def write_metadata(path: str | Path, model) -> None:
+    """Store the model config, rig and class names in the ONNX file (read back by runtime.model_metadata)."""
+    import onnx
+
+    m = onnx.load(str(path))
+    classes = getattr(model, "classes", None) or ["car", "truck", "pedestrian", "cyclist", "obstacle"]
+    props = {META_CONFIG: json.dumps(asdict(model.cfg)), META_RIG: json.dumps(model.rig),
+             META_CLASSES: json.dumps(list(classes))}
+    del m.metadata_props[:]
+    for k, v in props.items():
+        e = m.metadata_props.add()
+        e.key, e.value = k, v
+    onnx.save(m, str(path))
 
 
 def compare_with_torch(model, onnx_path: str | Path, sample: dict[str, np.ndarray]) -> dict[str, float]:

@@ -34,8 +34,11 @@ class InferenceBackend(Protocol):
 def _check_inputs(images: np.ndarray, ego: np.ndarray, command: np.ndarray) -> None:
     if images.dtype != np.uint8 or images.ndim != 5 or images.shape[-1] != 3:
         raise ValueError(f"images: expected uint8 [B, cameras, H, W, 3], got {images.dtype} {list(images.shape)}")
-    if ego.ndim != 2 or ego.shape[1] != 4 or ego.shape[0] != images.shape[0]:
-        raise ValueError(f"ego: expected float32 [B, 4] with B = {images.shape[0]}, got {list(ego.shape)}")
+    from .features import EGO_DIM, EGO_FIELDS
+
+    if ego.ndim != 2 or ego.shape[1] != EGO_DIM or ego.shape[0] != images.shape[0]:
+        raise ValueError(f"ego: expected float32 [B, {EGO_DIM}] ({', '.join(EGO_FIELDS)}) with B = {images.shape[0]}, "
+                         f"got {list(ego.shape)}")
     if command.ndim != 1 or command.shape[0] != images.shape[0]:
         raise ValueError(f"command: expected int64 [B] with B = {images.shape[0]}, got {list(command.shape)}")
 
@@ -171,6 +174,23 @@ def _require_tensorrt():
     if not torch.cuda.is_available():
         raise BackendUnavailable("TensorRT is installed but no CUDA GPU is visible; use --backend onnxruntime")
     return trt, torch
+
+
+def model_metadata(onnx_path: str | os.PathLike) -> dict[str, Any]:
+    """{"model_config": dict, "rig": list, "classes": list} stored in an exported ONNX model (perception.export)."""
+    import json
+
+    import onnx
+
+    m = onnx.load(str(onnx_path), load_external_data=False)
+    props = {p.key: p.value for p in m.metadata_props}
+    out = {}
+    for key, name in (("edgepilot.model_config", "model_config"), ("edgepilot.rig", "rig"),
+                      ("edgepilot.classes", "classes")):
+        if key not in props:
+            raise ValueError(f"{onnx_path}: ONNX metadata has no {key!r} (export it with `edgepilot perception export`)")
+        out[name] = json.loads(props[key])
+    return out
 
 
 def available_backends() -> list[str]:

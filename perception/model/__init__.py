@@ -25,4 +25,5 @@ def load_model(path_or_ckpt: str | Path | dict[str, Any]) -> E2EDrivingModel:
     cfg = config_from_dict(ckpt["cfg"])
     model = E2EDrivingModel(cfg, ckpt["rig"])
     model.load_state_dict(ckpt["model"])
+    model.classes = list((ckpt.get("meta") or {}).get("classes") or [])
     return model.eval()
