@@ -26,8 +26,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from ..features import ego_vector
 from .reader import CLASSES, COMMANDS, FORMAT_VERSION, OBJECT_FIELDS, validate_arrays
 from .scenario_gen import random_scenario
+from .visibility import box_visibility
 
 SPLIT_SEED_BASE = {"train": 0, "val": 1_000_000, "test": 2_000_000}
 SEED_STRIDE = 10_007          # dataset seed S, run i -> scenario seed base + (S * stride + i) mod 1e6
@@ -176,8 +178,9 @@ def bev_masks(road, ego_x: float, ego_y: float, ego_yaw: float, grid: BevGrid = 
     return np.stack([lines, drivable]).astype(np.uint8)
 
 
-def objects_array(objs, max_objects: int, grid: BevGrid = BEV) -> tuple[np.ndarray, int]:
-    """float32 [max_objects, 9] (OBJECT_FIELDS) of the objects inside the BEV range, nearest first."""
+def objects_array(objs, max_objects: int, grid: BevGrid = BEV, ids: list | None = None) -> tuple[np.ndarray, int]:
+    """float32 [max_objects, 9] (OBJECT_FIELDS) of the objects inside the BEV range, nearest first
+    (their ids appended to ``ids`` in the same order when given)."""
     rows = [(math.hypot(o.x, o.y), o.id, [CLASSES.index(o.cls), o.x, o.y, o.length, o.width, o.yaw, o.vx, o.vy,
                                           o.height])
             for o in objs if grid.x_min <= o.x <= grid.x_max and grid.y_min <= o.y <= grid.y_max]
@@ -186,7 +189,27 @@ def objects_array(objs, max_objects: int, grid: BevGrid = BEV) -> tuple[np.ndarr
     n = min(len(rows), max_objects)
     if n:
         out[:n] = np.array([r[2] for r in rows[:n]], dtype=np.float64)
+    if ids is not None:
+        ids.extend(r[1] for r in rows[:n])
     return out, n
+
+
+def objects_future_array(ids: list[str], keys: np.ndarray, obj_poses: dict[int, dict[str, tuple]],
+                         x: float, y: float, yaw: float, max_objects: int) -> tuple[np.ndarray, np.ndarray]:
+    """The listed objects' true future poses (x, y, yaw) in the ego frame at (x, y, yaw), float32
+    [max_objects, K, 3], and where they exist, bool [max_objects, K] (an actor may leave the world)."""
+    fut = np.zeros((max_objects, len(keys), 3), np.float32)
+    ok = np.zeros((max_objects, len(keys)), bool)
+    c, s = math.cos(yaw), math.sin(yaw)
+    for j, oid in enumerate(ids[:max_objects]):
+        for k, step in enumerate(keys):
+            pose = obj_poses.get(int(step), {}).get(oid)
+            if pose is None:
+                continue
+            dx, dy = pose[0] - x, pose[1] - y
+            fut[j, k] = (c * dx + s * dy, -s * dx + c * dy, math.atan2(math.sin(pose[2] - yaw), math.cos(pose[2] - yaw)))
+            ok[j, k] = True
+    return fut, ok
 
 
 def future_in_ego_frame(poses: np.ndarray, pose_valid: np.ndarray, x: float, y: float, yaw: float) -> np.ndarray:
@@ -256,7 +279,11 @@ def run_scenario(cfg: GenConfig, job: RunJob, cache_path: Path | None = None) ->
             sim = graph.sim.sim
             sim.cameras = [rig[c] for c in cfg.cameras]
             road = sim.world.road
+            adas = next(n for n in graph.nodes if hasattr(n, "planner") and hasattr(n, "settings"))
+            cam_meta = [{"K": cam.camera_info(rig[c]).K.tolist(), "T_cam_to_ego": cam.camera_info(rig[c]).T_cam_to_ego.tolist(),
+                         "width": cfg.width, "height": cfg.height} for c in cfg.cameras]
             poses: dict[int, tuple[float, float, float]] = {}
+            obj_poses: dict[int, dict[str, tuple[float, float, float]]] = {}
             frames: list[dict] = []
             for step in needed.tolist():
                 graph.spin_until(step * dt)
@@ -264,15 +291,20 @@ def run_scenario(cfg: GenConfig, job: RunJob, cache_path: Path | None = None) ->
                     break
                 st = sim.world.ego_state
                 poses[step] = (st.x, st.y, st.yaw)
+                obj_poses[step] = {o.id: (o.x, o.y, o.yaw) for o in sim.world.ground_truth_objects("world")}
                 if step in sample_set:
                     imgs = sim.render_all(lighting)
-                    objs, n_obj = objects_array(sim.objects_base_link(), cfg.max_objects)
+                    ids: list[str] = []
+                    objs, n_obj = objects_array(sim.objects_base_link(), cfg.max_objects, ids=ids)
+                    vis = np.zeros(cfg.max_objects, np.float32)
+                    vis[:n_obj] = box_visibility(objs[:n_obj], cam_meta)
+                    set_mps = adas.settings.set_speed_kph / 3.6 if adas.settings.acc_enabled else 0.0
                     frames.append({
-                        "step": step,
+                        "step": step, "ids": ids,
                         "images": np.stack([imgs[c] for c in cfg.cameras]),
-                        "ego": np.array([st.speed, st.ax, st.yaw_rate, math.radians(st.steering_wheel_angle_deg)],
-                                        np.float32),
-                        "objects": objs, "num_objects": n_obj,
+                        "ego": ego_vector(st.speed, st.ax, st.yaw_rate, math.radians(st.steering_wheel_angle_deg),
+                                          set_mps),
+                        "objects": objs, "num_objects": n_obj, "visibility": vis,
                         "bev_masks": bev_masks(road, st.x, st.y, st.yaw),
                         "t": step * dt,
                     })
@@ -295,6 +327,8 @@ def run_scenario(cfg: GenConfig, job: RunJob, cache_path: Path | None = None) ->
     n = len(frames)
     fut = np.zeros((n, FUTURE_STEPS, 2), np.float32)
     valid = np.zeros((n, FUTURE_STEPS), bool)
+    ofut = np.zeros((n, cfg.max_objects, FUTURE_STEPS, 3), np.float32)
+    ofut_ok = np.zeros((n, cfg.max_objects, FUTURE_STEPS), bool)
     for i, fr in enumerate(frames):
         keys = fr["step"] + offsets
         ok = np.array([int(k) in poses for k in keys])
@@ -302,12 +336,16 @@ def run_scenario(cfg: GenConfig, job: RunJob, cache_path: Path | None = None) ->
         x, y, yaw = poses[fr["step"]]
         fut[i] = future_in_ego_frame(pts, ok, x, y, yaw)
         valid[i] = ok
+        ofut[i], ofut_ok[i] = objects_future_array(fr["ids"], keys, obj_poses, x, y, yaw, cfg.max_objects)
     arrays = {
         "images": np.stack([f["images"] for f in frames]).astype(np.uint8),
         "ego": np.stack([f["ego"] for f in frames]).astype(np.float32),
         "command": np.zeros(n, np.int64),                          # lane_follow: the expert keeps its lane
         "objects": np.stack([f["objects"] for f in frames]).astype(np.float32),
         "num_objects": np.array([f["num_objects"] for f in frames], np.int64),
+        "visibility": np.stack([f["visibility"] for f in frames]).astype(np.float32),
+        "objects_future": ofut,
+        "objects_future_valid": ofut_ok,
         "bev_masks": np.stack([f["bev_masks"] for f in frames]).astype(np.uint8),
         "future": fut,
         "future_valid": valid,

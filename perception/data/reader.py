@@ -12,9 +12,10 @@ from typing import Iterator
 
 import numpy as np
 
-FORMAT_VERSION = 1
+from ..features import COMMANDS, EGO_DIM
+
+FORMAT_VERSION = 2
 CLASSES = ("car", "truck", "pedestrian", "cyclist", "obstacle")
-COMMANDS = ("lane_follow", "change_left", "change_right")
 OBJECT_FIELDS = ("class_id", "x", "y", "length", "width", "yaw", "vx", "vy", "height")
 META_KEYS = ("version", "cameras", "bev", "classes", "max_objects", "future", "commands", "splits")
 
@@ -38,10 +39,13 @@ def expected_arrays(meta: dict, n: int) -> dict[str, tuple[np.dtype, tuple[int, 
     m = int(meta["max_objects"])
     return {
         "images": (np.dtype(np.uint8), (n, len(cams), h, w, 3)),
-        "ego": (np.dtype(np.float32), (n, 4)),
+        "ego": (np.dtype(np.float32), (n, EGO_DIM)),
         "command": (np.dtype(np.int64), (n,)),
         "objects": (np.dtype(np.float32), (n, m, len(OBJECT_FIELDS))),
         "num_objects": (np.dtype(np.int64), (n,)),
+        "visibility": (np.dtype(np.float32), (n, m)),
+        "objects_future": (np.dtype(np.float32), (n, m, steps, 3)),
+        "objects_future_valid": (np.dtype(np.bool_), (n, m, steps)),
         "bev_masks": (np.dtype(np.uint8), (n, 2, hb, wb)),
         "future": (np.dtype(np.float32), (n, steps, 2)),
         "future_valid": (np.dtype(np.bool_), (n, steps)),

@@ -181,6 +181,35 @@ def random_scenario(seed: int) -> dict:
         add("cyclist", lane=0, s_m=round(EGO_S_M + float(rng.uniform(40.0, 200.0)), 1),
             d_offset_m=round(-width / 2 - float(rng.uniform(0.3, 0.6)), 2), speed_kph=round(v_c, 1),
             behavior={"type": "lane_follow"})
+    # --- road-side VRUs and clutter the ego drives past (detection needs every class in every split):
+    # pedestrians standing or walking along either shoulder, cyclists on the shoulder, debris/cones off the road.
+    ahead = (20.0, 20.0 + v_ego * duration)
+
+    def shoulder_offset(half: float, lo: float, hi: float) -> tuple[int, float]:
+        if rng.random() < 0.5:
+            return 0, round(right_edge - float(rng.uniform(lo, hi)) - half, 2)
+        return lanes - 1, round(width / 2 + float(rng.uniform(lo, hi)) + half, 2)
+
+    if rng.random() < 0.7:
+        for _ in range(int(rng.integers(1, 5))):
+            lane, d = shoulder_offset(0.3, 1.5, 5.0)
+            walking = rng.random() < 0.6
+            add("pedestrian", lane=lane, s_m=round(EGO_S_M + float(rng.uniform(*ahead)), 1), d_offset_m=d,
+                speed_kph=round(float(rng.uniform(2.0, 6.0)) if walking else 0.0, 1),
+                heading_deg=round(float(rng.choice([0.0, 170.0]) + rng.uniform(-10.0, 10.0)), 1),
+                behavior={"type": "straight" if walking else "static"})
+    if rng.random() < 0.5:
+        for _ in range(int(rng.integers(1, 3))):
+            lane, d = shoulder_offset(0.35, 0.8, 3.0)
+            add("cyclist", lane=lane, s_m=round(EGO_S_M + float(rng.uniform(*ahead)), 1), d_offset_m=d,
+                speed_kph=round(float(rng.uniform(10.0, 25.0)), 1),
+                heading_deg=180.0 if rng.random() < 0.3 else 0.0,
+                behavior={"type": "straight"})
+    if rng.random() < 0.6:
+        for _ in range(int(rng.integers(1, 4))):
+            a = add("obstacle", lane=0, s_m=round(EGO_S_M + float(rng.uniform(*ahead)), 1),
+                    heading_deg=round(float(rng.uniform(-45.0, 45.0)), 1), behavior={"type": "static"})
+            a["lane"], a["d_offset_m"] = shoulder_offset(max(a["size"]["width_m"], a["size"]["length_m"]) / 2, 1.0, 4.0)
     if actors:
         scenario["actors"] = actors
     return scenario
