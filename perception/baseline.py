@@ -9,19 +9,20 @@ import numpy as np
 import torch
 from torch import nn
 
+from perception.features import EGO_SCALE
 from perception.model.network import motion_prior
 
 
 class EgoMLP(nn.Module):
-    """ego [B, 4] + command [B] -> waypoints [B, T, 2] (offsets on the same motion prior as the main model)."""
+    """ego [B, EGO_DIM] + command [B] -> waypoints [B, T, 2] (offsets on the same motion prior as the main model)."""
 
     def __init__(self, steps: int = 6, dt: float = 0.5, hidden: int = 128, num_commands: int = 3,
-                 ego_scale=(20.0, 3.0, 0.5, 5.0), prior: str = "ctrv") -> None:
+                 ego_scale=EGO_SCALE, prior: str = "ctrv") -> None:
         super().__init__()
         self.steps, self.prior, self.num_commands = steps, prior, num_commands
         self.register_buffer("ego_scale", torch.tensor(ego_scale, dtype=torch.float32))
         self.register_buffer("times", torch.arange(1, steps + 1, dtype=torch.float32) * dt)
-        self.net = nn.Sequential(nn.Linear(4 + num_commands, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+        self.net = nn.Sequential(nn.Linear(len(ego_scale) + num_commands, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
                                  nn.Linear(hidden, steps * 2))
 
     def forward(self, ego: torch.Tensor, command: torch.Tensor) -> torch.Tensor:

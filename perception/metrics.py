@@ -130,9 +130,12 @@ def ego_poses(plan: np.ndarray) -> np.ndarray:
 
 
 def collision_rate(plan: np.ndarray, objects: np.ndarray, num_objects: np.ndarray | None = None,
-                   valid: np.ndarray | None = None, dt: float = 0.5) -> float:
+                   valid: np.ndarray | None = None, dt: float = 0.5, objects_future: np.ndarray | None = None,
+                   objects_future_valid: np.ndarray | None = None) -> float:
     """% of planned trajectories whose ego box overlaps a GT box (dataset rows: class, x, y, l, w, yaw, vx, vy, z)
-    moved with its constant velocity to the waypoint time, at any (valid) waypoint."""
+    at the waypoint time, at any (valid) waypoint. The GT box is where the object really was then
+    (`objects_future` [N, M, T, 3] x, y, yaw, as UniAD uses the future occupancy) when given, else moved with its
+    constant velocity."""
     plan = np.asarray(plan)
     n = len(plan)
     if n == 0:
@@ -147,11 +150,15 @@ def collision_rate(plan: np.ndarray, objects: np.ndarray, num_objects: np.ndarra
                 continue
             ego = box_polygon(ex, ey, EGO_LENGTH_M, EGO_WIDTH_M, eyaw)
             t = (k + 1) * dt
-            for o in objs:
-                ox, oy = o[1] + o[6] * t, o[2] + o[7] * t
+            for j, o in enumerate(objs):
+                ox, oy, oyaw = o[1] + o[6] * t, o[2] + o[7] * t, o[5]
+                if objects_future is not None:
+                    if objects_future_valid is not None and not objects_future_valid[i, j, k]:
+                        continue
+                    ox, oy, oyaw = (float(v) for v in objects_future[i, j, k])
                 if np.hypot(ox - ex, oy - ey) > 0.5 * (np.hypot(o[3], o[4]) + np.hypot(EGO_LENGTH_M, EGO_WIDTH_M)):
                     continue
-                if boxes_overlap(ego, box_polygon(ox, oy, o[3], o[4], o[5])):
+                if boxes_overlap(ego, box_polygon(ox, oy, o[3], o[4], oyaw)):
                     hit = True
                     break
             if hit:
@@ -205,6 +212,19 @@ def detections_from_outputs(det_logits: np.ndarray, det_boxes: np.ndarray, mcfg:
     return [np.stack([cls[i], boxes[i, :, 0], boxes[i, :, 1], score[i]], 1) for i in range(len(cls))]
 
 
+def gt_for_detection(arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Per frame [G, 3] (class, x, y) of the objects detection is scored on: those a camera sees (visibility >=
+    MIN_VISIBILITY, as nuScenes keeps boxes with sensor returns) when the dataset has `visibility`, else all."""
+    from perception.data.visibility import MIN_VISIBILITY
+
+    out = []
+    for i in range(len(arrays["num_objects"])):
+        n = int(arrays["num_objects"][i])
+        keep = np.ones(n, bool) if "visibility" not in arrays else arrays["visibility"][i, :n] >= MIN_VISIBILITY
+        out.append(arrays["objects"][i, :n, :3][keep])
+    return out
+
+
 def evaluate(model_or_predict_fn: Any, arrays: dict[str, np.ndarray], mcfg: Any = None, batch_size: int = 16,
              classes: Sequence[str] = CLASSES) -> dict[str, Any]:
     """Run the model over a split (dataset arrays, see DATASET.md) and compute every metric.
@@ -225,13 +245,14 @@ def evaluate(model_or_predict_fn: Any, arrays: dict[str, np.ndarray], mcfg: Any 
         preds += detections_from_outputs(out["det_logits"], out["det_boxes"], mcfg)
         plans.append(out["plan"])
         segs.append(out["seg_logits"] > 0)
-    gts = [arrays["objects"][i, :int(arrays["num_objects"][i]), :3] for i in range(n)]
+    gts = gt_for_detection(arrays)
     det = detection_map(preds, gts, classes=classes)
     plan = np.concatenate(plans) if plans else np.zeros((0, 6, 2))
     res: dict[str, Any] = {"mAP": det["mAP"], "AP": det["AP"], "frames": n}
     res.update(l2_at(plan, arrays["future"], arrays["future_valid"], rate_hz=1.0 / mcfg.future_dt))
     res["collision_rate"] = collision_rate(plan, arrays["objects"], arrays["num_objects"], arrays["future_valid"],
-                                           mcfg.future_dt)
+                                           mcfg.future_dt, arrays.get("objects_future"),
+                                           arrays.get("objects_future_valid"))
     iou = lane_iou(np.concatenate(segs), arrays["bev_masks"])
     res["lane_iou"], res["drivable_iou"] = float(iou[0]), float(iou[1])
     return res

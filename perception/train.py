@@ -20,8 +20,12 @@ from perception.model import (OUTPUT_NAMES, Config, E2EDrivingModel, apply_meta,
                               load_config, load_model, rig_from_meta)
 from perception.model.losses import total_loss
 
-ARRAY_KEYS = ("images", "ego", "command", "objects", "num_objects", "bev_masks", "future", "future_valid")
-LABEL_KEYS = ("ego", "command", "objects", "num_objects", "future", "future_valid")
+ARRAY_KEYS = ("images", "ego", "command", "objects", "num_objects", "bev_masks", "future", "future_valid",
+              "visibility", "objects_future", "objects_future_valid")
+LABEL_KEYS = ("ego", "command", "objects", "num_objects", "future", "future_valid", "visibility", "objects_future",
+              "objects_future_valid")
+#: Keys a dataset may lack (format v1): training and metrics fall back (all objects visible, constant velocity).
+OPTIONAL_KEYS = ("visibility", "objects_future", "objects_future_valid")
 
 
 # ---------------------------------------------------------------------------------------------------------- data
@@ -34,11 +38,15 @@ def load_split(data_dir: str | Path, split: str, keys=ARRAY_KEYS, limit: int | N
     shards = sorted((Path(data_dir) / split).glob("shard_*.npz"))
     if not shards:
         raise FileNotFoundError(f"no shards in {Path(data_dir) / split}")
+    with np.load(shards[0]) as z:
+        keys = tuple(k for k in keys if k in z.files or k not in OPTIONAL_KEYS)
     parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     n = 0
     for sh in shards:
         with np.load(sh) as z:
             for k in keys:
+                if k not in z.files:
+                    raise KeyError(f"{sh}: missing key {k!r}")
                 parts[k].append(z[k])
             n += len(z["ego"])
         if limit is not None and n >= limit:
@@ -48,7 +56,7 @@ def load_split(data_dir: str | Path, split: str, keys=ARRAY_KEYS, limit: int | N
 
 
 def to_batch(arrays: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, torch.Tensor]:
-    return {k: torch.from_numpy(np.ascontiguousarray(arrays[k][idx])) for k in ARRAY_KEYS}
+    return {k: torch.from_numpy(np.ascontiguousarray(arrays[k][idx])) for k in ARRAY_KEYS if k in arrays}
 
 
 def colour_jitter(images: torch.Tensor, strength: float, gen: torch.Generator) -> torch.Tensor:
@@ -77,8 +85,8 @@ def validation_loss(model: E2EDrivingModel, arrays: dict[str, np.ndarray], cfg: 
     for s in range(0, n, batch_size):
         idx = np.arange(s, min(n, s + batch_size))
         batch = to_batch(arrays, idx)
-        out = model(batch["images"], batch["ego"], batch["command"])
-        tot += total_loss(out, batch, model.cfg, cfg.loss)[1]["total"] * len(idx)
+        out, aux = model.forward_with_aux(batch["images"], batch["ego"], batch["command"])
+        tot += total_loss(out, batch, model.cfg, cfg.loss, aux)[1]["total"] * len(idx)
     return tot / max(1, n)
 
 
@@ -142,8 +150,8 @@ def train(config: str | Path | Config, data_dir: str | Path, out_dir: str | Path
                 g["lr"] = lr_at(step, total_steps, tc.lr, tc.warmup_frac)
             batch = to_batch(train_arr, np.sort(perm[s * tc.batch_size:(s + 1) * tc.batch_size]))
             imgs = colour_jitter(batch["images"], tc.color_jitter, gen) if tc.color_jitter > 0 else batch["images"]
-            o = model(imgs, batch["ego"], batch["command"])
-            loss, parts = total_loss(o, batch, model.cfg, cfg.loss)
+            o, aux = model.forward_with_aux(imgs, batch["ego"], batch["command"])
+            loss, parts = total_loss(o, batch, model.cfg, cfg.loss, aux)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)

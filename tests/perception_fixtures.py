@@ -25,7 +25,7 @@ def make_meta(width: int = 32, height: int = 16, cameras: int = 2, max_objects: 
         cams.append({"name": s.name, "width": width, "height": height, "K": info.K.tolist(),
                      "T_cam_to_ego": info.T_cam_to_ego.tolist()})
     splits = splits or {}
-    return {"version": 1, "cameras": cams, "bev": dict(BEV), "classes": list(CLASSES), "max_objects": max_objects,
+    return {"version": 2, "cameras": cams, "bev": dict(BEV), "classes": list(CLASSES), "max_objects": max_objects,
             "future": {"horizon_s": 3.0, "rate_hz": 2.0, "steps": 6}, "commands": list(COMMANDS),
             "splits": {k: {"frames": n, "scenario_seeds": [i for i in range(1)]} for k, n in splits.items()}}
 
@@ -41,7 +41,8 @@ def make_arrays(n: int, meta: dict, seed: int = 0) -> dict[str, np.ndarray]:
     wb = int(round((b["y_max"] - b["y_min"]) / b["resolution_m"]))
     images = rng.integers(0, 256, (n, c, h, w, 3), dtype=np.uint8)
     speed = rng.uniform(0, 15, n).astype(np.float32)
-    ego = np.stack([speed, rng.normal(0, 0.5, n), rng.normal(0, 0.02, n), rng.normal(0, 0.1, n)], 1).astype(np.float32)
+    ego = np.stack([speed, rng.normal(0, 0.5, n), rng.normal(0, 0.02, n), rng.normal(0, 0.1, n),
+                    speed + rng.uniform(0, 3, n)], 1).astype(np.float32)
     command = rng.integers(0, 3, n).astype(np.int64)
     num = rng.integers(0, m + 1, n).astype(np.int64)
     objects = np.zeros((n, m, 9), np.float32)
@@ -62,7 +63,14 @@ def make_arrays(n: int, meta: dict, seed: int = 0) -> dict[str, np.ndarray]:
     future = np.stack([speed[:, None] * times, np.zeros((n, 6))], -1).astype(np.float32)
     valid = np.ones((n, 6), bool)
     valid[: max(1, n // 8), 4:] = False
+    visibility = np.where(np.arange(m)[None, :] < num[:, None], 1.0, 0.0).astype(np.float32)
+    obj_future = np.zeros((n, m, 6, 3), np.float32)       # constant velocity, heading kept
+    obj_future[..., 0] = objects[:, :, None, 1] + objects[:, :, None, 6] * times
+    obj_future[..., 1] = objects[:, :, None, 2] + objects[:, :, None, 7] * times
+    obj_future[..., 2] = objects[:, :, None, 5]
+    obj_future_valid = np.broadcast_to(visibility[..., None] > 0, (n, m, 6)).copy()
     return {"images": images, "ego": ego, "command": command, "objects": objects, "num_objects": num,
+            "visibility": visibility, "objects_future": obj_future, "objects_future_valid": obj_future_valid,
             "bev_masks": masks, "future": future, "future_valid": valid,
             "scenario_seed": np.zeros(n, np.int64), "t": np.arange(n, dtype=np.float32) * 0.5}
 

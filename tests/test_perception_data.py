@@ -56,14 +56,15 @@ def test_random_scenarios_load_and_are_deterministic():
 def test_shards_match_the_documented_format(tiny):
     ds = open_dataset(tiny)
     meta = ds.meta
-    assert meta["version"] == 1 and meta["classes"] == list(CLASSES)
+    assert meta["version"] == 2 and meta["classes"] == list(CLASSES)
     assert [c["name"] for c in meta["cameras"]] == ["front", "front_left", "front_right"]
     assert np.shape(meta["cameras"][0]["K"]) == (3, 3) and np.shape(meta["cameras"][0]["T_cam_to_ego"]) == (4, 4)
     assert meta["bev"] == {"x_min": -10.0, "x_max": 50.0, "y_min": -16.0, "y_max": 16.0, "resolution_m": 0.5}
     assert meta["future"] == {"horizon_s": 3.0, "rate_hz": 2.0, "steps": 6}
     assert {k: v["frames"] for k, v in meta["splits"].items()} == {"train": 10, "val": 1, "test": 1}
-    expected = {"images": (np.uint8, (3, 32, 64, 3)), "ego": (np.float32, (4,)), "command": (np.int64, ()),
-                "objects": (np.float32, (32, 9)), "num_objects": (np.int64, ()),
+    expected = {"images": (np.uint8, (3, 32, 64, 3)), "ego": (np.float32, (5,)), "command": (np.int64, ()),
+                "objects": (np.float32, (32, 9)), "num_objects": (np.int64, ()), "visibility": (np.float32, (32,)),
+                "objects_future": (np.float32, (32, 6, 3)), "objects_future_valid": (np.bool_, (32, 6)),
                 "bev_masks": (np.uint8, (2, 120, 64)), "future": (np.float32, (6, 2)),
                 "future_valid": (np.bool_, (6,)), "scenario_seed": (np.int64, ()), "t": (np.float32, ())}
     for split in ("train", "val", "test"):
@@ -120,7 +121,7 @@ def test_objects_in_range_and_consistent_with_the_simulator(tiny):
                        key=lambda o: (math.hypot(o.x, o.y), o.id))
         classes = {act.id: act.cls for act in sim.world.actors}
         st = sim.world.ego_state
-        ego = [st.speed, st.ax, st.yaw_rate, math.radians(st.steering_wheel_angle_deg)]
+        ego = [st.speed, st.ax, st.yaw_rate, math.radians(st.steering_wheel_angle_deg), d["ego"]["adas"]["acc_set_speed_kph"] / 3.6]
     finally:
         graph.close()
         path.unlink()
@@ -261,3 +262,24 @@ def test_cli_registers_perception_dataset():
                               "--scenarios", "cut_in,highway_traffic"])
     assert args.func is cli._cmd_dataset and args.frames == 5 and args.width == 256 and args.height == 128
     assert parser.parse_args(["perception", "extra"]).perception_command == "extra"
+
+
+def test_visibility_of_hand_made_boxes():
+    from perception.data.visibility import box_visibility
+    from vehicle_sim.camera import camera_info, default_rig
+
+    cams = []
+    for spec in default_rig(256, 128)[:3]:
+        info = camera_info(spec)
+        cams.append({"width": 256, "height": 128, "K": info.K.tolist(), "T_cam_to_ego": info.T_cam_to_ego.tolist()})
+    car = [0, 20.0, 0.0, 4.5, 1.9, 0.0, 0.0, 0.0, 1.5]
+    behind = [0, -8.0, 0.0, 4.5, 1.9, 0.0, 0.0, 0.0, 1.5]
+    truck = [1, 12.0, 0.0, 10.0, 2.5, 0.0, 0.0, 0.0, 3.8]
+    hidden = [0, 30.0, 0.0, 4.5, 1.9, 0.0, 0.0, 0.0, 1.5]
+    v = box_visibility(np.array([car, behind]), cams)
+    assert v[0] == 1.0 and v[1] == 0.0
+    v = box_visibility(np.array([truck, hidden]), cams)
+    assert v[0] > 0.8 and v[1] == 0.0                      # a car right behind a tall truck is hidden
+    hidden[2] = 7.0                                         # two lanes over it shows again
+    assert box_visibility(np.array([truck, hidden]), cams)[1] > 0.5
+    assert box_visibility(np.zeros((0, 9)), cams).shape == (0,)

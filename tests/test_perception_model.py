@@ -96,6 +96,22 @@ def test_collision_rate_overlap_and_disjoint():
     assert collision_rate(np.repeat(plan, 2, 0), np.repeat(obj, 2, 0), np.array([1, 0])) == 50.0
 
 
+def test_collision_rate_uses_where_objects_really_went():
+    plan = np.stack([np.arange(1, 7) * 2.0, np.zeros(6)], 1)[None]  # straight ahead, 4 m/s
+    obj = np.zeros((1, 1, 9), np.float32)
+    obj[0, 0] = [0, 8.0, 0.0, 4.5, 1.9, 0.0, 0.0, 0.0, 1.5]  # in the path now (zero velocity)...
+    fut = np.zeros((1, 1, 6, 3), np.float32)
+    fut[0, 0, :, 0] = 8.0
+    fut[0, 0, :, 1] = 6.0                                    # ...but it was one lane over at every waypoint time
+    valid = np.ones((1, 1, 6), bool)
+    assert collision_rate(plan, obj, np.array([1])) == 100.0
+    assert collision_rate(plan, obj, np.array([1]), objects_future=fut, objects_future_valid=valid) == 0.0
+    fut[0, 0, :, 1] = 0.0                                    # stays in the path: a hit
+    assert collision_rate(plan, obj, np.array([1]), objects_future=fut, objects_future_valid=valid) == 100.0
+    valid[:] = False                                         # gone from the world: nothing to hit
+    assert collision_rate(plan, obj, np.array([1]), objects_future=fut, objects_future_valid=valid) == 0.0
+
+
 def test_lane_iou_known_masks():
     gt = np.zeros((1, 2, 4, 4), np.uint8)
     pred = np.zeros_like(gt)
@@ -130,6 +146,52 @@ def test_forward_shapes_tiny():
     assert count_flops(model) > 0
 
 
+def test_bev_sampling_table_looks_through_the_right_camera():
+    from perception.data.generate import _meta  # noqa: F401  (the generator's rig is the simulator's)
+    from perception.model.network import bev_sampling_table, bev_cell_centres
+    from vehicle_sim.camera import camera_info, default_rig
+
+    rig = []
+    for spec in default_rig(256, 128)[:3]:
+        info = camera_info(spec)
+        rig.append({"name": spec.name, "width": 256, "height": 128, "K": info.K.tolist(),
+                    "T_cam_to_ego": info.T_cam_to_ego.tolist()})
+    assert [c["name"] for c in rig] == ["front", "front_left", "front_right"]
+    bev_range, bev_hw = (-10.0, 50.0, -16.0, 16.0), (30, 16)
+    idx, w, cam, mask = bev_sampling_table(rig, (128, 256), (16, 32), bev_range, bev_hw, [0.5, 1.5], 2)
+    cells = bev_cell_centres(bev_range, bev_hw)
+    assert idx.shape == (480, 8, 4) and w.shape == (480, 8, 4) and cam.shape == mask.shape == (480, 8)
+    ahead = int(np.argmin(np.hypot(cells[:, 0] - 21, cells[:, 1] - 1)))
+    assert np.all(mask[ahead] == 0) and np.all(cam[ahead] == 0)          # straight ahead: front camera
+    np.testing.assert_allclose(w[ahead].sum(-1), 1.0, atol=1e-6)         # bilinear weights
+    cols = idx[ahead] % 32
+    assert np.all(np.abs(cols - 15.5) <= 3)                              # near the image centre column
+    behind = int(np.argmin(np.hypot(cells[:, 0] + 7, cells[:, 1])))
+    assert np.all(mask[behind] < -1e3) and np.all(w[behind] == 0)        # no rear camera: masked
+    left = int(np.argmin(np.hypot(cells[:, 0] - 5, cells[:, 1] - 9)))
+    assert np.all(cam[left][mask[left] == 0] == 1) and np.any(mask[left] == 0)   # front_left
+
+
+def test_dense_targets_put_the_peak_on_the_object_cell():
+    from perception.model.losses import dense_targets
+
+    model, meta = tiny_model()
+    m = model.cfg
+    objects = torch.zeros(1, 6, 9)
+    objects[0, 0] = torch.tensor([2, 21.0, -3.0, 0.6, 0.6, 0.0, 1.0, 0.0, 1.7])   # pedestrian
+    objects[0, 1] = torch.tensor([0, 31.0, 5.0, 4.5, 1.9, 0.0, 0.0, 0.0, 1.5])    # car, not visible
+    batch = {"objects": objects, "num_objects": torch.tensor([2]), "visibility": torch.tensor([[1.0, 0, 0, 0, 0, 0]])}
+    heat, box_t, pos = dense_targets(batch, m)
+    hq, wq = m.bev_hw
+    x0, x1, y0, y1 = m.bev_range
+    row, col = int((x1 - 21.0) // ((x1 - x0) / hq)), int((y1 + 3.0) // ((y1 - y0) / wq))
+    assert heat[0, 2, row, col] == 1.0 and heat[0, 2].max() == 1.0
+    assert heat[0, 0].max() == 0.0                                       # the invisible car leaves no target
+    assert int(pos.sum()) == 1 and bool(pos[0, row * wq + col])
+    from perception.model import encode_boxes
+    torch.testing.assert_close(box_t[0, row * wq + col], encode_boxes(objects[0, 0], m))
+
+
 def test_few_steps_lower_the_loss():
     model, meta = tiny_model()
     arrays = make_arrays(8, meta, seed=3)
@@ -137,8 +199,8 @@ def test_few_steps_lower_the_loss():
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     losses = []
     for _ in range(25):
-        out = model(batch["images"], batch["ego"], batch["command"])
-        loss, _ = total_loss(out, batch, model.cfg, load_config(TINY).loss)
+        out, aux = model.forward_with_aux(batch["images"], batch["ego"], batch["command"])
+        loss, _ = total_loss(out, batch, model.cfg, load_config(TINY).loss, aux)
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -29,23 +29,26 @@ class ModelConfig:
     dim: int = 64
     heads: int = 4
     ffn_mult: int = 2
-    bev_hw: tuple[int, int] = (15, 8)               # BEV query grid (rows along x, cols along y)
+    bev_hw: tuple[int, int] = (30, 16)              # BEV query grid (rows along x, cols along y)
     bev_layers: int = 2
     pe_depths: list[float] = field(default_factory=lambda: [3.0, 6.0, 12.0, 24.0, 48.0])
-    geo_bias: float = 1.0                           # strength of the fixed projection prior on BEV->camera attention
-    geo_sigma_tokens: float = 1.5                   # its width, in feature-map cells
-    num_queries: int = 32
+    sample_heights: list[float] = field(default_factory=lambda: [0.25, 0.75, 1.5, 2.5])  # pillar points (m)
+    sample_xy: int = 2                              # pillar points per cell axis (sample_xy^2 * heights per cell)
+    num_queries: int = 32                           # top-K proposals refined by the DETR decoder
+    det_sigma_cells: float = 1.5                    # decoder cross-attention prior around a proposal (BEV cells)
     det_layers: int = 2
     plan_layers: int = 2
     seg_channels: int = 32
     vel_scale: float = 10.0                         # box vx, vy are predicted in units of vel_scale m/s
-    ego_scale: tuple[float, float, float, float] = (20.0, 3.0, 0.5, 5.0)  # divides ego status (speed, acc, yaw rate, steer)
+    ego_scale: tuple[float, ...] = (20.0, 3.0, 0.5, 5.0, 20.0)  # divides the ego input (perception.features.EGO_SCALE)
     num_commands: int = 3
     plan_prior: str = "ctrv"                        # "cv" (x = v t), "ctrv" (constant turn rate) or "none"
 
 
 @dataclass
 class LossConfig:
+    w_heat: float = 1.0            # dense CenterPoint heatmap focal loss (proposals)
+    w_dense_box: float = 2.0       # dense box L1 at the GT centre cells
     w_cls: float = 2.0
     w_box: float = 5.0
     w_center: float = 2.0          # extra weight on the box centre (inside the L1 box loss and the matching cost)

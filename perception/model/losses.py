@@ -11,22 +11,90 @@ import torch.nn.functional as F
 
 from .config import LossConfig, ModelConfig
 from .matcher import match_batch
+from ..data.visibility import MIN_VISIBILITY
 from .network import DrivingOutputs, encode_boxes
 
 EGO_CENTER_AHEAD_M = 1.4
 EGO_RADIUS_M = 1.2  # inflation of GT boxes by (roughly) the ego's half width + margin, orientation-free
 
 
-def gt_lists(batch: dict[str, torch.Tensor], mcfg: ModelConfig) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """Per-frame GT classes [G] and encoded boxes [G, 8] (rows past num_objects dropped)."""
+def visible_mask(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """bool [B, M]: the valid object rows detection is trained on (seen by a camera when the data say so)."""
     objs, num = batch["objects"], batch["num_objects"]
+    ok = torch.arange(objs.shape[1])[None, :] < num[:, None]
+    if "visibility" in batch:
+        ok = ok & (batch["visibility"] >= MIN_VISIBILITY)
+    return ok
+
+
+def gt_lists(batch: dict[str, torch.Tensor], mcfg: ModelConfig) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Per-frame GT classes [G] and encoded boxes [G, 8] of the visible objects."""
+    objs = batch["objects"]
     enc = encode_boxes(objs, mcfg)
+    ok = visible_mask(batch)
     cls, boxes = [], []
     for i in range(objs.shape[0]):
-        n = int(num[i])
-        cls.append(objs[i, :n, 0].long())
-        boxes.append(enc[i, :n])
+        cls.append(objs[i, ok[i], 0].long())
+        boxes.append(enc[i, ok[i]])
     return cls, boxes
+
+
+def dense_targets(batch: dict[str, torch.Tensor], mcfg: ModelConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """CenterPoint targets on the BEV query grid: heatmap [B, K, Hq, Wq] (Gaussian per object, 1 at its centre
+    cell), box targets [B, Nq, 8] and a bool mask [B, Nq] of the centre cells (the nearest object wins a cell)."""
+    x0, x1, y0, y1 = mcfg.bev_range
+    hq, wq = mcfg.bev_hw
+    objs = batch["objects"]
+    b, m = objs.shape[:2]
+    ok = visible_mask(batch)
+    cx, cy = (x1 - x0) / hq, (y1 - y0) / wq
+    rows = ((x1 - objs[..., 1]) / cx).floor().clamp(0, hq - 1)     # row 0 = farthest ahead
+    cols = ((y1 - objs[..., 2]) / cy).floor().clamp(0, wq - 1)     # col 0 = leftmost
+    rr = torch.arange(hq, dtype=objs.dtype)[None, None, :, None]
+    cc = torch.arange(wq, dtype=objs.dtype)[None, None, None, :]
+    sigma = (0.25 * torch.maximum(objs[..., 3] / cx, objs[..., 4] / cy)).clamp(min=0.5)      # cells
+    g = torch.exp(-((rr - rows[..., None, None]) ** 2 + (cc - cols[..., None, None]) ** 2)
+                  / (2 * sigma[..., None, None] ** 2)) * ok[..., None, None]                  # [B, M, Hq, Wq]
+    onehot = F.one_hot(objs[..., 0].long().clamp(0, mcfg.num_classes - 1), mcfg.num_classes).to(objs.dtype)
+    heat = (g[:, :, None] * onehot[..., None, None]).amax(dim=1)                              # [B, K, Hq, Wq]
+    enc = encode_boxes(objs, mcfg)
+    box_t = torch.zeros(b, hq * wq, 8, dtype=objs.dtype)
+    pos = torch.zeros(b, hq * wq, dtype=torch.bool)
+    cell = (rows * wq + cols).long()
+    for i in range(b):
+        for j in reversed(torch.nonzero(ok[i])[:, 0].tolist()):    # rows are nearest first: nearest written last
+            box_t[i, cell[i, j]] = enc[i, j]
+            pos[i, cell[i, j]] = True
+    # centre cells are exactly 1 (the Gaussian peak sits at the cell where the object's centre falls)
+    ones = torch.zeros_like(heat)
+    for i in range(b):
+        for j in torch.nonzero(ok[i])[:, 0].tolist():
+            ones[i, int(objs[i, j, 0]), int(rows[i, j]), int(cols[i, j])] = 1.0
+    heat = torch.maximum(heat, ones)
+    return heat, box_t, pos
+
+
+def heatmap_focal(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """CornerNet/CenterPoint penalty-reduced focal loss, normalized by the number of centre cells."""
+    p = logits.sigmoid().clamp(1e-4, 1 - 1e-4)
+    is_pos = target >= 1.0 - 1e-6
+    pos_l = -((1 - p) ** 2) * torch.log(p)
+    neg_l = -((1 - target) ** 4) * (p ** 2) * torch.log(1 - p)
+    loss = torch.where(is_pos, pos_l, neg_l).sum()
+    return loss / is_pos.sum().clamp(min=1)
+
+
+def dense_detection_loss(aux: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], mcfg: ModelConfig
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+    heat_t, box_t, pos = dense_targets(batch, mcfg)
+    l_heat = heatmap_focal(aux["heat"], heat_t)
+    if pos.any():
+        l1 = (aux["dense_boxes"][pos] - box_t[pos]).abs()
+        cells = torch.tensor(mcfg.bev_hw, dtype=l1.dtype)           # centre error in BEV cells
+        l_box = (l1[:, 2:].sum(-1) + (l1[:, :2] * cells).sum(-1)).mean()
+    else:
+        l_box = aux["dense_boxes"].sum() * 0.0
+    return l_heat, l_box
 
 
 def softmax_focal(logits: torch.Tensor, target: torch.Tensor, gamma: float, noobj_weight: float) -> torch.Tensor:
@@ -77,7 +145,8 @@ def planning_loss(plan: torch.Tensor, future: torch.Tensor, valid: torch.Tensor)
 
 
 def collision_penalty(plan: torch.Tensor, objects: torch.Tensor, num_objects: torch.Tensor, valid: torch.Tensor,
-                      dt: float) -> torch.Tensor:
+                      dt: float, future: torch.Tensor | None = None, future_valid: torch.Tensor | None = None
+                      ) -> torch.Tensor:
     """Mean over frames of sum_{t, obj} relu(1 - normalized distance) of the ego centre to each GT box (constant
     velocity, box inflated by EGO_RADIUS_M); zero when every waypoint is clear."""
     b, t, _ = plan.shape
@@ -88,8 +157,14 @@ def collision_penalty(plan: torch.Tensor, objects: torch.Tensor, num_objects: to
     centre = plan + EGO_CENTER_AHEAD_M * heading  # [B, T, 2]
     times = torch.arange(1, t + 1, dtype=plan.dtype) * dt
     obj_xy = objects[:, None, :, 1:3] + objects[:, None, :, 6:8] * times[None, :, None, None]  # [B, T, M, 2]
+    yaw = objects[..., 5][:, None].expand(-1, t, -1)                                           # [B, T, M]
+    if future is not None:   # where the objects really went (dataset v2)
+        fut = future.permute(0, 2, 1, 3)                                                       # [B, T, M, 3]
+        fv = future_valid.permute(0, 2, 1)[..., None]
+        obj_xy = torch.where(fv, fut[..., 0:2], obj_xy)
+        yaw = torch.where(fv[..., 0], fut[..., 2], yaw)
     rel = centre[:, :, None, :] - obj_xy
-    c, s = torch.cos(objects[..., 5])[:, None], torch.sin(objects[..., 5])[:, None]
+    c, s = torch.cos(yaw), torch.sin(yaw)
     lx = rel[..., 0] * c + rel[..., 1] * s
     ly = -rel[..., 0] * s + rel[..., 1] * c
     ax = objects[..., 3][:, None] / 2 + EGO_RADIUS_M
@@ -101,16 +176,21 @@ def collision_penalty(plan: torch.Tensor, objects: torch.Tensor, num_objects: to
     return pen.sum() / b
 
 
-def total_loss(out: DrivingOutputs, batch: dict[str, torch.Tensor], mcfg: ModelConfig, lcfg: LossConfig
-               ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Weighted sum and its parts (floats, for logging)."""
+def total_loss(out: DrivingOutputs, batch: dict[str, torch.Tensor], mcfg: ModelConfig, lcfg: LossConfig,
+               aux: dict[str, torch.Tensor] | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """Weighted sum and its parts (floats, for logging); `aux` = the dense heads of forward_with_aux."""
     l_cls, l_box = detection_loss(out, batch, mcfg, lcfg)
     l_bce, l_dice = segmentation_loss(out.seg_logits, batch["bev_masks"], lcfg)
     l_plan = planning_loss(out.plan, batch["future"], batch["future_valid"])
     parts = {"cls": l_cls, "box": l_box, "seg_bce": l_bce, "seg_dice": l_dice, "plan": l_plan}
     total = (lcfg.w_cls * l_cls + lcfg.w_box * l_box + lcfg.w_seg * l_bce + lcfg.w_dice * l_dice + lcfg.w_plan * l_plan)
+    if aux is not None:
+        l_heat, l_dbox = dense_detection_loss(aux, batch, mcfg)
+        parts["heat"], parts["dense_box"] = l_heat, l_dbox
+        total = total + lcfg.w_heat * l_heat + lcfg.w_dense_box * l_dbox
     if lcfg.w_collision > 0:
-        l_col = collision_penalty(out.plan, batch["objects"], batch["num_objects"], batch["future_valid"], mcfg.future_dt)
+        l_col = collision_penalty(out.plan, batch["objects"], batch["num_objects"], batch["future_valid"], mcfg.future_dt,
+                                  batch.get("objects_future"), batch.get("objects_future_valid"))
         parts["collision"] = l_col
         total = total + lcfg.w_collision * l_col
     return total, {k: float(v.detach()) for k, v in parts.items()} | {"total": float(total.detach())}

@@ -3,8 +3,9 @@
 Why this shape (see perception/MODEL.md): a shared strided CNN per camera gives camera tokens; a PETR-style
 positional encoding built from the fixed rig (frustum points in the ego frame) makes them 3D-aware; a small grid of
 learned BEV queries cross-attends to them (BEVFormer idea, but with plain matmul attention plus a fixed projection
-prior so it converges in CPU-hours, no deformable/custom ops); DETR-style anchored object queries, a BEV
-segmentation decoder and a UniAD/VAD-like ego query read the BEV tokens. Everything is static-shape with no
+sampling points so it converges in CPU-hours, no deformable/custom ops); dense CenterPoint-style heads propose
+objects whose top-K become DETR queries (two-stage query selection) refined by a decoder; a BEV segmentation decoder
+and a UniAD/VAD-like ego query read the BEV tokens. Everything is static-shape with no
 data-dependent control flow, so one standard ONNX graph (opset 17) is exported that takes raw uint8 images.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..features import EGO_DIM, EGO_FIELDS
 from .config import Config, ModelConfig
 
 INPUT_NAMES = ("images", "ego", "command")
@@ -97,40 +99,63 @@ def bev_cell_centres(bev_range: tuple[float, float, float, float], bev_hw: tuple
     return np.stack([xx.ravel(), yy.ravel()], axis=1)
 
 
-def projection_prior(rig: list[dict[str, Any]], image_hw: tuple[int, int], feat_hw: tuple[int, int],
-                     bev_range: tuple[float, float, float, float], bev_hw: tuple[int, int], sigma_tokens: float) -> np.ndarray:
-    """Fixed attention-logit prior [Nq, Ntok] in [-BIAS_CAP, 0]: -d^2 / (2 sigma^2), d = distance (in feature cells)
-    from a camera token to the nearest projection of points sampled in the BEV cell (3 x 3 x 3 heights 0..2 m).
+def bev_sampling_table(rig: list[dict[str, Any]], image_hw: tuple[int, int], feat_hw: tuple[int, int],
+                       bev_range: tuple[float, float, float, float], bev_hw: tuple[int, int],
+                       heights: list[float], n_xy: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Where every BEV cell looks in the cameras (BEVFormer's spatial cross-attention with fixed sampling points).
 
-    Why: learning the BEV<->pixel correspondence from scratch is what makes BEV transformers slow to train; the rig is
-    fixed, so the geometry is given for free and attention only has to learn the residual (depth, occlusion).
+    Each cell gets S = n_xy^2 * len(heights) pillar points (ego frame, heights above the ground); each point is
+    projected into the camera that sees it nearest to its image centre and bilinearly sampled from the feature map.
+    Returns idx int64 [Nq, S, 4] (flat camera-token indices of the 4 bilinear neighbours), w float32 [Nq, S, 4]
+    (bilinear weights, 0 when no camera sees the point), cam int64 [Nq, S] (camera of the point, 0 when unseen)
+    and bias float32 [Nq, S] (0 seen, -1e4 unseen: an attention-logit mask).
+
+    Why fixed points instead of learned offsets (deformable attention): the rig is fixed, so the geometry is known
+    exactly; gathers with constant indices are plain ONNX Gather ops that ONNX Runtime and TensorRT run as is.
     """
     x0, x1, y0, y1 = bev_range
     hq, wq = bev_hw
-    cx = bev_cell_centres(bev_range, bev_hw)
+    cells = bev_cell_centres(bev_range, bev_hw)
     dx, dy = (x1 - x0) / hq, (y1 - y0) / wq
-    off = np.array([-1 / 3, 0.0, 1 / 3])
-    ox, oy, oz = np.meshgrid(off * dx, off * dy, np.array([0.0, 1.0, 2.0]), indexing="ij")
-    samples = np.concatenate([cx[:, None, :] + np.stack([ox.ravel(), oy.ravel()], 1)[None], np.broadcast_to(
-        oz.ravel()[None, :, None], (len(cx), oz.size, 1))], axis=2)  # [Nq, S, 3]
-    pix = token_pixels(image_hw, feat_hw)
-    stride = np.array([image_hw[1] / feat_hw[1], image_hw[0] / feat_hw[0]])
-    blocks = []
-    for cam in rig:
+    off = (np.arange(n_xy) + 0.5) / n_xy - 0.5
+    ox, oy, oz = np.meshgrid(off * dx, off * dy, np.asarray(heights, dtype=np.float64), indexing="ij")
+    s = ox.size
+    pts = np.concatenate([cells[:, None, :] + np.stack([ox.ravel(), oy.ravel()], 1)[None],
+                          np.broadcast_to(oz.ravel()[None, :, None], (len(cells), s, 1))], axis=2)  # [Nq, S, 3]
+    hf, wf = feat_hw
+    stride_u, stride_v = image_hw[1] / wf, image_hw[0] / hf
+    best = np.full(pts.shape[:2], np.inf)
+    idx = np.zeros(pts.shape[:2] + (4,), np.int64)
+    w = np.zeros(pts.shape[:2] + (4,), np.float32)
+    cam_of = np.zeros(pts.shape[:2], np.int64)
+    for ci, cam in enumerate(rig):
         k = np.asarray(cam["K"], dtype=np.float64).copy()
         k[0] *= image_hw[1] / cam["width"]
         k[1] *= image_hw[0] / cam["height"]
         t = np.asarray(cam["T_cam_to_ego"], dtype=np.float64)
-        pc = (samples - t[:3, 3]) @ t[:3, :3]  # ego -> optical: R^T (p - t)
+        pc = (pts - t[:3, 3]) @ t[:3, :3]                           # ego -> optical: R^T (p - t)
         z = pc[..., 2]
-        front = z > 0.3
-        uv = (pc[..., :2] / np.maximum(z, 1e-6)[..., None]) * np.array([k[0, 0], k[1, 1]]) + np.array([k[0, 2], k[1, 2]])
-        inside = front & (uv[..., 0] > -stride[0]) & (uv[..., 0] < image_hw[1] + stride[0]) \
-            & (uv[..., 1] > -stride[1]) & (uv[..., 1] < image_hw[0] + stride[1])
-        d2 = (((uv[:, :, None, :] - pix[None, None]) / stride) ** 2).sum(-1)  # [Nq, S, T]
-        d2 = np.where(inside[..., None], d2, np.inf).min(axis=1)
-        blocks.append(-np.minimum(d2 / (2.0 * sigma_tokens ** 2), BIAS_CAP))
-    return np.concatenate(blocks, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            u = k[0, 0] * pc[..., 0] / z + k[0, 2]
+            v = k[1, 1] * pc[..., 1] / z + k[1, 2]
+        ok = (z > 0.3) & (u >= 0) & (u <= image_hw[1] - 1) & (v >= 0) & (v <= image_hw[0] - 1)
+        centrality = np.abs(u / image_hw[1] - 0.5)
+        take = ok & (centrality < best)
+        fu = np.clip((u + 0.5) / stride_u - 0.5, 0, wf - 1)
+        fv = np.clip((v + 0.5) / stride_v - 0.5, 0, hf - 1)
+        fu, fv = np.where(take, fu, 0), np.where(take, fv, 0)
+        c0, r0 = np.floor(fu).astype(np.int64), np.floor(fv).astype(np.int64)
+        c1, r1 = np.minimum(c0 + 1, wf - 1), np.minimum(r0 + 1, hf - 1)
+        au, av = fu - c0, fv - r0
+        base = ci * hf * wf
+        cand_idx = np.stack([base + r0 * wf + c0, base + r0 * wf + c1, base + r1 * wf + c0, base + r1 * wf + c1], -1)
+        cand_w = np.stack([(1 - au) * (1 - av), au * (1 - av), (1 - au) * av, au * av], -1)
+        idx = np.where(take[..., None], cand_idx, idx)
+        w = np.where(take[..., None], cand_w, w).astype(np.float32)
+        cam_of = np.where(take, ci, cam_of)
+        best = np.where(take, centrality, best)
+    bias = np.where(np.isfinite(best), 0.0, -1e4).astype(np.float32)
+    return idx, w, cam_of, bias
 
 
 def fourier(x: torch.Tensor, n_freq: int = 6) -> torch.Tensor:
@@ -249,11 +274,60 @@ def mlp(cin: int, hidden: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(cin, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, cout))
 
 
+class SampledCrossAttention(nn.Module):
+    """Each BEV query attends over its own S sampled camera features (BEVFormer spatial cross-attention with
+    fixed points). Keys and values are projected on the camera tokens *before* sampling (sampling is linear, so
+    this is exact and ~5x cheaper than projecting the [Nq, S] samples). Plain MatMul/Gather/Softmax in ONNX."""
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads, self.hd = heads, dim // heads
+        self.q, self.o = nn.Linear(dim, dim), nn.Linear(dim, dim)
+        self.kv = nn.Linear(dim, 2 * dim)
+        self.k_pos = nn.Linear(dim, dim, bias=False)
+
+    def forward(self, q: torch.Tensor, mem: torch.Tensor, k_pos: torch.Tensor, mask: torch.Tensor,
+                sample: Any) -> torch.Tensor:
+        b, nq, d = q.shape
+        kv = sample(self.kv(mem))                                                              # [B, Nq, S, 2d]
+        s = kv.shape[2]
+        k = kv[..., :d] + self.k_pos(k_pos)
+        qh = self.q(q).reshape(b, nq, self.heads, 1, self.hd)
+        kh = k.reshape(b, nq, s, self.heads, self.hd).permute(0, 1, 3, 4, 2)                  # [B, Nq, h, hd, S]
+        vh = kv[..., d:].reshape(b, nq, s, self.heads, self.hd).permute(0, 1, 3, 2, 4)        # [B, Nq, h, S, hd]
+        logits = torch.matmul(qh, kh) * (self.hd ** -0.5) + mask[:, None, None, :]             # [B, Nq, h, 1, S]
+        out = torch.matmul(logits.softmax(dim=-1), vh)                                        # [B, Nq, h, 1, hd]
+        return self.o(out.reshape(b, nq, d))
+
+
+class BevLayer(nn.Module):
+    """Sampled cross-attention to the cameras, a 3x3 conv block over the BEV grid (local context, cheaper than
+    BEV self-attention), FFN; pre-norm residuals."""
+
+    def __init__(self, dim: int, heads: int, ffn_mult: int, bev_hw: tuple[int, int]) -> None:
+        super().__init__()
+        self.bev_hw = tuple(bev_hw)
+        self.cross = SampledCrossAttention(dim, heads)
+        self.n1, self.n2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.conv = nn.Sequential(nn.Conv2d(dim, dim, 3, 1, 1, bias=False), nn.BatchNorm2d(dim), nn.ReLU(inplace=True),
+                                  nn.Conv2d(dim, dim, 3, 1, 1))
+        self.ffn = nn.Sequential(nn.Linear(dim, dim * ffn_mult), nn.GELU(), nn.Linear(dim * ffn_mult, dim))
+
+    def forward(self, x: torch.Tensor, pos: torch.Tensor, mem: torch.Tensor, k_pos: torch.Tensor,
+                mask: torch.Tensor, sample: Any) -> torch.Tensor:
+        b, nq, d = x.shape
+        x = x + self.cross(self.n1(x) + pos, mem, k_pos, mask, sample)
+        g = x.transpose(1, 2).reshape(b, d, self.bev_hw[0], self.bev_hw[1])
+        x = x + self.conv(g).reshape(b, d, nq).transpose(1, 2)
+        return x + self.ffn(self.n2(x))
+
+
 class E2EDrivingModel(nn.Module):
-    """forward(images uint8 [B, C, H, W, 3], ego float32 [B, 4], command int64 [B]) -> DrivingOutputs.
+    """forward(images uint8 [B, C, H, W, 3], ego float32 [B, EGO_DIM], command int64 [B]) -> DrivingOutputs.
 
     `rig` (list of {name, width, height, K, T_cam_to_ego}) comes from the dataset meta.json and is saved in the
     checkpoint; geometry buffers derived from it are non-persistent (rebuilt from rig + cfg on load).
+    `forward_with_aux` also returns the dense BEV heads the training loss supervises.
     """
 
     def __init__(self, cfg: Config | ModelConfig, rig: list[dict[str, Any]] | None = None) -> None:
@@ -263,6 +337,9 @@ class E2EDrivingModel(nn.Module):
         self.rig = rig if rig is not None else default_rig(m)
         if len(self.rig) != m.num_cameras:
             raise ValueError(f"rig has {len(self.rig)} cameras, config says num_cameras={m.num_cameras}")
+        if len(m.ego_scale) != EGO_DIM:
+            raise ValueError(f"model.ego_scale has {len(m.ego_scale)} entries, the ego input has {EGO_DIM} "
+                             f"({', '.join(EGO_FIELDS)})")
         d = m.dim
         self.backbone = Backbone(m.backbone)
         self.proj = nn.Sequential(nn.Conv2d(self.backbone.out_channels, d, 1))
@@ -273,40 +350,53 @@ class E2EDrivingModel(nn.Module):
         self.backbone.train()
         self.feat_hw = (int(hf), int(wf))
         model_hw = (h_in * m.input_downsample, w_in * m.input_downsample)  # pixels the features cover
+        # camera-aware positional encoding of every token (PETR: frustum points along its ray, in the ego frame)
         pts = normalize_xyz(frustum_points(self.rig, model_hw, self.feat_hw, m.pe_depths), m.bev_range)
         self.register_buffer("cam_coords", torch.tensor(pts.reshape(len(pts), -1), dtype=torch.float32), persistent=False)
         self.cam_pe = mlp(3 * len(m.pe_depths), d, d)
+        # BEV queries and where they look
         nq = m.bev_hw[0] * m.bev_hw[1]
         cells = bev_cell_centres(m.bev_range, m.bev_hw)
         x0, x1, y0, y1 = m.bev_range
         cells_n = (cells - np.array([x0, y0])) / np.array([x1 - x0, y1 - y0])
         self.register_buffer("bev_xy", torch.tensor(cells_n, dtype=torch.float32), persistent=False)
         self.register_buffer("bev_cells", torch.tensor(m.bev_hw, dtype=torch.float32), persistent=False)
-        prior = projection_prior(self.rig, model_hw, self.feat_hw, m.bev_range, m.bev_hw, m.geo_sigma_tokens)
-        self.register_buffer("geo_prior", torch.tensor(prior * m.geo_bias, dtype=torch.float32), persistent=False)
+        idx, w, cam_of, mask = bev_sampling_table(self.rig, model_hw, self.feat_hw, m.bev_range, m.bev_hw,
+                                                  list(m.sample_heights), m.sample_xy)
+        self.n_samples = idx.shape[1]
+        self.register_buffer("samp_idx", torch.tensor(idx.reshape(-1), dtype=torch.long), persistent=False)
+        self.register_buffer("samp_w", torch.tensor(w[:, :, None, :], dtype=torch.float32), persistent=False)
+        self.register_buffer("samp_cam", torch.tensor(cam_of, dtype=torch.long), persistent=False)
+        self.register_buffer("samp_mask", torch.tensor(mask, dtype=torch.float32), persistent=False)
+        self.samp_slot = nn.Parameter(torch.randn(self.n_samples, d) * 0.02)   # which pillar point (height, offset)
+        self.samp_camera = nn.Embedding(m.num_cameras, d)
         self.bev_query = nn.Parameter(torch.randn(nq, d) * 0.02)
         self.bev_pe = mlp(24, d, d)
-        self.bev_layers = nn.ModuleList(DecoderLayer(d, m.heads, m.ffn_mult) for _ in range(m.bev_layers))
+        self.bev_layers = nn.ModuleList(BevLayer(d, m.heads, m.ffn_mult, m.bev_hw) for _ in range(m.bev_layers))
         self.bev_norm = nn.LayerNorm(d)
-        # detection: anchored object queries (reference points on a grid over the BEV range, learnable)
-        g = math.ceil(math.sqrt(m.num_queries * 2))
-        gx, gy = np.meshgrid((np.arange(g) + 0.5) / g, (np.arange(max(1, m.num_queries // g + 1)) + 0.5)
-                             / max(1, m.num_queries // g + 1), indexing="ij")
-        ref = np.stack([gx.ravel(), gy.ravel()], 1)[: m.num_queries]
-        if len(ref) < m.num_queries:
-            ref = np.concatenate([ref, np.random.default_rng(0).uniform(0.1, 0.9, (m.num_queries - len(ref), 2))])
-        self.det_ref = nn.Parameter(torch.logit(torch.tensor(ref, dtype=torch.float32), eps=1e-3))
-        self.det_query = nn.Parameter(torch.randn(m.num_queries, d) * 0.02)
-        self.det_pe = mlp(24, d, d)
+        # dense detection heads on the BEV grid (CenterPoint-style: class heatmap + box at the centre cell)
+        k = m.num_classes
+        self.heat_head = nn.Sequential(conv_bn_relu(d, d), nn.Conv2d(d, k, 1))
+        nn.init.constant_(self.heat_head[-1].bias, -2.19)                   # prior p = 0.1
+        self.reg_head = nn.Sequential(conv_bn_relu(d, d), nn.Conv2d(d, 8, 1))
+        nn.init.zeros_(self.reg_head[-1].weight)
+        with torch.no_grad():
+            self.reg_head[-1].bias.copy_(torch.tensor([0, 0, math.log(4.0), math.log(1.8), 0, 1, 0, 0], dtype=torch.float32))
+        self.register_buffer("cell_size_uv", torch.tensor([1.0 / m.bev_hw[0], 1.0 / m.bev_hw[1]], dtype=torch.float32),
+                             persistent=False)
+        # DETR decoder over the top-K proposals (set prediction, Hungarian-matched in training)
+        self.det_in = nn.Linear(d, d)
+        self.det_pe = mlp(24 + 6, d, d)
         self.det_layers = nn.ModuleList(DecoderLayer(d, m.heads, m.ffn_mult) for _ in range(m.det_layers))
         self.det_norm = nn.LayerNorm(d)
-        self.cls_head = nn.Linear(d, m.num_classes + 1)
+        self.cls_head = nn.Linear(d, k + 1)
+        nn.init.zeros_(self.cls_head.weight)
+        nn.init.zeros_(self.cls_head.bias)
         self.box_head = mlp(d, d, 8)
         nn.init.zeros_(self.box_head[-1].weight)
-        with torch.no_grad():
-            self.box_head[-1].bias.copy_(torch.tensor([0, 0, math.log(4.0), math.log(1.8), 0, 1, 0, 0], dtype=torch.float32))
+        nn.init.zeros_(self.box_head[-1].bias)
         # segmentation decoder: BEV grid -> mask resolution
-        ups = max(0, int(round(math.log2(max(1.0, m.seg_hw[0] / m.bev_hw[0])))) - 1)
+        ups = max(0, int(round(math.log2(max(1.0, m.seg_hw[0] / m.bev_hw[0])))) - 1)   # last x2: bilinear logits
         ch = m.seg_channels
         seg: list[nn.Module] = [nn.Conv2d(d, ch, 1)]
         for _ in range(ups):
@@ -314,12 +404,12 @@ class E2EDrivingModel(nn.Module):
             ch = max(16, ch // 2)
         self.seg_up = nn.Sequential(*seg)
         self.seg_out = nn.Sequential(conv_bn_relu(ch, ch), nn.Conv2d(ch, 2, 1))
-        # planning: ego query from ego status + command, reads BEV tokens and object queries
-        self.ego_enc = mlp(4, d, d)
+        # planning: ego query from ego status + command, reads BEV tokens and the detected objects
+        self.ego_enc = mlp(EGO_DIM, d, d)
         self.cmd_embed = nn.Embedding(m.num_commands, d)
         self.plan_query_pos = nn.Parameter(torch.randn(1, 1, d) * 0.02)
         self.plan_layers = nn.ModuleList(DecoderLayer(d, m.heads, m.ffn_mult, self_attn=False) for _ in range(m.plan_layers))
-        self.plan_head = mlp(d, d, m.future_steps * 2)
+        self.plan_head = mlp(d * 2, d, m.future_steps * 2)
         nn.init.zeros_(self.plan_head[-1].weight)
         nn.init.zeros_(self.plan_head[-1].bias)
         self.register_buffer("times", torch.arange(1, m.future_steps + 1, dtype=torch.float32) * m.future_dt, persistent=False)
@@ -337,44 +427,71 @@ class E2EDrivingModel(nn.Module):
         f = f.reshape(b, c, m.dim, -1).permute(0, 1, 3, 2).reshape(b, -1, m.dim)
         return self.mem_norm(f)
 
+    def sample(self, tokens: torch.Tensor) -> torch.Tensor:
+        """[B, Ntok, d] -> [B, Nq, S, d]: bilinear samples at the BEV cells' projected pillar points."""
+        b, _, d = tokens.shape   # (any channel count: the attention samples projected keys and values)
+        nq = self.samp_mask.shape[0]
+        g = torch.index_select(tokens, 1, self.samp_idx).reshape(b, nq, self.n_samples, 4, d)
+        return torch.matmul(self.samp_w, g)[:, :, :, 0]           # [Nq, S, 1, 4] @ [B, Nq, S, 4, d]
+
     def forward(self, images: torch.Tensor, ego: torch.Tensor, command: torch.Tensor) -> DrivingOutputs:
+        return self.forward_with_aux(images, ego, command)[0]
+
+    def forward_with_aux(self, images: torch.Tensor, ego: torch.Tensor, command: torch.Tensor
+                         ) -> tuple[DrivingOutputs, dict[str, torch.Tensor]]:
         m = self.cfg
         b = images.shape[0]
-        mem = self.camera_tokens(images)
-        mem_pos = self.cam_pe(self.cam_coords)[None]
+        hq, wq = m.bev_hw
+        nq = hq * wq
+        mem = self.camera_tokens(images) + self.cam_pe(self.cam_coords)[None]
+        k_pos = (self.samp_slot[None] + self.samp_camera(self.samp_cam))[None]    # [1, Nq, S, d]
         bev_pos = self.bev_pe(fourier(self.bev_xy))[None]
         x = self.bev_query[None].expand(b, -1, -1)
         for layer in self.bev_layers:
-            x = layer(x, bev_pos, mem, mem_pos, cross_bias=self.geo_prior)
+            x = layer(x, bev_pos, mem, k_pos, self.samp_mask, self.sample)
         bev = self.bev_norm(x)  # [B, Nq, d]
-        # detection
-        ref = torch.sigmoid(self.det_ref)
-        det_pos = self.det_pe(fourier(ref))[None]
-        d2 = ((ref[:, None, :] - self.bev_xy[None, :, :]) * self.bev_cells).pow(2).sum(-1)
-        det_bias = -torch.clamp(d2 / (2.0 * 1.5 ** 2), max=BIAS_CAP) * m.geo_bias
-        q = self.det_query[None].expand(b, -1, -1)
+        grid = bev.transpose(1, 2).reshape(b, m.dim, hq, wq)
+        # dense heads
+        heat = self.heat_head(grid)                                               # [B, K, Hq, Wq]
+        reg = self.reg_head(grid)                                                 # [B, 8, Hq, Wq]
+        reg_t = reg.flatten(2).transpose(1, 2)                                    # [B, Nq, 8]
+        centre = self.bev_xy[None] + torch.tanh(reg_t[..., 0:2]) * self.cell_size_uv   # within +-1 cell
+        dense_boxes = torch.cat([centre, reg_t[..., 2:]], dim=-1)                 # contract parameterization
+        heat_t = heat.flatten(2).transpose(1, 2)                                  # [B, Nq, K]
+        # top-K proposals: local maxima of the class-agnostic score (3x3 max-pool NMS, as CenterPoint)
+        score = heat.max(dim=1, keepdim=True)[0]
+        peak = (score >= F.max_pool2d(score, 3, 1, 1)).to(score.dtype)
+        ranked = (score - (1.0 - peak) * 1e4).flatten(1)   # [B, Nq] logits: no ties, so torch/ONNX TopK agree
+        top = torch.topk(ranked, m.num_queries, dim=1)[1]                         # [B, Q]
+        gidx = top[..., None]
+        q_feat = torch.gather(bev, 1, gidx.expand(-1, -1, m.dim))
+        q_heat = torch.gather(heat_t, 1, gidx.expand(-1, -1, heat_t.shape[-1]))
+        q_box = torch.gather(dense_boxes, 1, gidx.expand(-1, -1, 8))
+        det_pos = self.det_pe(torch.cat([fourier(q_box[..., 0:2].detach()), q_box[..., 2:].detach()], dim=-1))
+        d2 = ((q_box[..., None, 0:2].detach() - self.bev_xy[None, None]) * self.bev_cells).pow(2).sum(-1)  # [B, Q, Nq]
+        det_bias = -torch.clamp(d2 / (2.0 * m.det_sigma_cells ** 2), max=BIAS_CAP)
+        det_bias = det_bias[:, None]                                              # [B, 1, Q, Nq]: all heads
+        q = self.det_in(q_feat)
         for layer in self.det_layers:
             q = layer(q, det_pos, bev, bev_pos, cross_bias=det_bias)
         q = self.det_norm(q)
-        logits = self.cls_head(q)
-        raw = self.box_head(q)
-        centre = torch.sigmoid(raw[..., 0:2] + self.det_ref[None])
-        boxes = torch.cat([centre, raw[..., 2:]], dim=-1)
+        no_obj = torch.zeros_like(q_heat[..., :1])
+        logits = self.cls_head(q) + torch.cat([q_heat, no_obj], dim=-1)
+        boxes = q_box + self.box_head(q)
         # segmentation
-        grid = bev.transpose(1, 2).reshape(b, m.dim, m.bev_hw[0], m.bev_hw[1])
-        seg = self.seg_up(grid)
+        seg = self.seg_out(self.seg_up(grid))
         seg = F.interpolate(seg, size=tuple(m.seg_hw), mode="bilinear", align_corners=False)
-        seg = self.seg_out(seg)
         # planning
         e = self.ego_enc(ego / self.ego_scale) + self.cmd_embed(command)
         p = e[:, None, :]
         pmem = torch.cat([bev, q], dim=1)
-        pmem_pos = torch.cat([bev_pos, det_pos], dim=1).expand(b, -1, -1)
+        pmem_pos = torch.cat([bev_pos.expand(b, -1, -1), det_pos], dim=1)
         for layer in self.plan_layers:
             p = layer(p, self.plan_query_pos, pmem, pmem_pos)
-        offs = self.plan_head(p[:, 0]).reshape(b, m.future_steps, 2)
+        offs = self.plan_head(torch.cat([p[:, 0], e], dim=-1)).reshape(b, m.future_steps, 2)
         plan = motion_prior(ego, self.times, m.plan_prior) + offs
-        return DrivingOutputs(logits, boxes, seg, plan)
+        aux = {"heat": heat, "dense_boxes": dense_boxes}
+        return DrivingOutputs(logits, boxes, seg, plan), aux
 
 
 # ----------------------------------------------------------------------------------------------------- utilities
@@ -387,7 +504,7 @@ def count_flops(model: nn.Module, batch: int = 1) -> int:
     was = model.training
     model.eval()
     with FlopCounterMode(display=False) as fc:  # (no torch.no_grad: its module tracker needs autograd)
-        model(imgs, torch.zeros(batch, 4), torch.zeros(batch, dtype=torch.long))
+        model(imgs, torch.zeros(batch, EGO_DIM), torch.zeros(batch, dtype=torch.long))
     model.train(was)
     return int(fc.get_total_flops())
 
@@ -396,7 +513,7 @@ def dummy_inputs(mcfg: ModelConfig, batch: int = 1, seed: int = 0) -> tuple[torc
     g = torch.Generator().manual_seed(seed)
     imgs = torch.randint(0, 256, (batch, mcfg.num_cameras, mcfg.image_hw[0], mcfg.image_hw[1], 3), generator=g,
                          dtype=torch.uint8)
-    ego = torch.tensor([[8.0, 0.3, 0.05, 0.1]], dtype=torch.float32).repeat(batch, 1)
+    ego = torch.tensor([[8.0, 0.3, 0.05, 0.1, 10.0]], dtype=torch.float32).repeat(batch, 1)
     return imgs, ego, torch.zeros(batch, dtype=torch.long)
 
 
