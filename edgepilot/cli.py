@@ -26,7 +26,8 @@ def _cmd_scenario_run(args: argparse.Namespace) -> int:
     result = run_scenario(
         RunRequest(scenario=args.scenario, driver=args.driver, seed=args.seed, mode=args.mode,
                    out_dir=Path(args.out), cameras=args.cameras,
-                   can_log=Path(args.can_log) if args.can_log else None)
+                   can_log=Path(args.can_log) if args.can_log else None,
+                   e2e_fallback_aeb=args.fallback, model_path=Path(args.model) if args.model else None)
     )
     print(format_summary(result))
     if args.json:
@@ -38,7 +39,8 @@ def _cmd_ncap_run(args: argparse.Namespace) -> int:
     from edgepilot.runner import run_ncap
 
     report = run_ncap(protocol=args.protocol, driver=args.driver, seed=args.seed, workers=args.workers,
-                      out_dir=Path(args.out) if args.out else None, speeds=args.speeds)
+                      out_dir=Path(args.out) if args.out else None, speeds=args.speeds,
+                      e2e_fallback_aeb=args.fallback, model_path=Path(args.model) if args.model else None)
     print(report["table"])
     if args.json:
         print(json.dumps({k: v for k, v in report.items() if k != "table"}, sort_keys=True))
@@ -48,7 +50,19 @@ def _cmd_ncap_run(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from edgepilot.runner import run_demo
 
-    return run_demo(out_dir=Path(args.out), mode=args.mode)
+    return run_demo(out_dir=Path(args.out), mode=args.mode, driver=args.driver, e2e_fallback_aeb=args.fallback,
+                    model_path=Path(args.model) if args.model else None)
+
+
+def _add_driver_args(p: argparse.ArgumentParser, default: str = "classical") -> None:
+    from edgepilot.runner import DRIVERS
+
+    p.add_argument("--driver", default=default, choices=list(DRIVERS),
+                   help=f"who drives: the classical ADAS or the end-to-end model (e2e) (default: {default})")
+    p.add_argument("--no-fallback", dest="fallback", action="store_false",
+                   help="driver e2e: no classical AEB fallback (nothing classical intervenes)")
+    p.add_argument("--model", default=None, metavar="ONNX",
+                   help="driver e2e: the driving model (default: perception/weights/e2e_fp32.onnx)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,8 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Run one scenario with the full node graph (sim, can_bridge, adas, "
                                         "safety) and write a JSON report and a PNG plot.")
     p.add_argument("scenario", help="scenario name from `edgepilot scenario list` or a path to a YAML file")
-    p.add_argument("--driver", default="classical", choices=["classical"],
-                   help="who drives: the classical ADAS (default)")
+    _add_driver_args(p)
     p.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's seed)")
     p.add_argument("--mode", default="lockstep", choices=["lockstep", "realtime"],
                    help="lockstep: all nodes in one process on simulation time (deterministic); "
@@ -95,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "parallel worker processes) and print a table with the NCAP score.")
     p.add_argument("--protocol", default="ccrs",
                    choices=["ccrs", "ccrm", "ccrb", "cpna", "cpfa", "cbla", "all"], help="protocol grid")
-    p.add_argument("--driver", default="classical", choices=["classical"], help="who drives")
+    _add_driver_args(p)
     p.add_argument("--seed", type=int, default=0, help="random seed for every run")
     p.add_argument("--workers", type=int, default=None, help="parallel worker processes (default: CPUs)")
     p.add_argument("--speeds", default=None,
@@ -123,9 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
     # demo
     p = sub.add_parser("demo", help="run the representative demo set and write reports to out/",
                        description="Run one CCRs, one CCRb, the cut-in and one CPNA scenario in real-time mode "
-                                   "(one process per node) and write reports and plots.")
+                                   "(one process per node), driven by the end-to-end model with the classical AEB "
+                                   "as fallback, and write reports and plots.")
     p.add_argument("--out", default="out", help="output directory")
     p.add_argument("--mode", default="realtime", choices=["lockstep", "realtime"], help="execution mode")
+    _add_driver_args(p, default="e2e")
     p.set_defaults(func=_cmd_demo)
     return parser
 

@@ -4,6 +4,10 @@ lockstep: the four nodes of sim_stack.launch.xml in this process on a LockstepEx
 `virtual` bus, parameters from the same config/*.yaml the launch file uses. Deterministic.
 realtime: `edgepilot launch edgepilot_nodes sim_stack.launch.xml` as a child process (one process per node,
 DDS on a private ROS_DOMAIN_ID, CAN on udp_multicast on a private port); the sim node writes the report.
+
+driver "e2e": the perception node (the end-to-end model on the cameras of its rig) joins the graph and the adas
+node follows its plan, with the classical AEB as fallback unless `e2e_fallback_aeb` is off. In lockstep the model
+runs with one intra-op thread, so results do not depend on how many NCAP workers share the CPU.
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 NODES_PKG = Path(__file__).resolve().parents[1] / "ros_ws" / "src" / "edgepilot_nodes"
-DRIVERS = ("classical",)
+DRIVERS = ("classical", "e2e")
 # The perception inputs of the ADAS come from the simulator's ground truth in simulation.
 GROUND_TRUTH_REMAPS = ("/perception/objects:=/sim/ground_truth/objects", "/perception/lanes:=/sim/ground_truth/lanes")
 
@@ -35,6 +39,36 @@ class RunRequest:
     can_log: Path | None = None        # record the vehicle CAN bus (.log/.asc/.blf)
     log_level: str | None = None       # node log level (e.g. "warn" for batch jobs); None: ROS default (info)
     extra_params: dict = field(default_factory=dict)
+    e2e_fallback_aeb: bool = True      # driver e2e: the classical AEB watches the object list and brakes if it must
+    model_path: Path | None = None     # driver e2e: ONNX model (None: perception/weights/e2e_fp32.onnx)
+
+
+def _model_path(req: RunRequest) -> Path:
+    from perception.driving import DEFAULT_MODEL
+
+    path = Path(req.model_path) if req.model_path else DEFAULT_MODEL
+    if not path.is_file():
+        raise FileNotFoundError(f"driver e2e needs the driving model {path}, which does not exist (train and export "
+                                f"it, see perception/MODEL.md, or pass --model)")
+    return path.resolve()
+
+
+def driver_info(req: RunRequest) -> dict:
+    """Who drove, for results and reports."""
+    if req.driver != "e2e":
+        return {"driver": req.driver}
+    return {"driver": req.driver, "e2e_fallback_aeb": bool(req.e2e_fallback_aeb), "model": str(_model_path(req))}
+
+
+def _annotate_report(result: dict, info: dict) -> None:
+    """Add the driver fields to the result and to the JSON report the sim node wrote."""
+    result.update(info)
+    path = result.get("report_path")
+    if path and Path(path).is_file():
+        doc = json.loads(Path(path).read_text())
+        if isinstance(doc, dict):
+            doc.update(info)
+            Path(path).write_text(json.dumps(doc, indent=2, sort_keys=True))
 
 
 def _ros_args(node: str, params: dict, remaps: tuple[str, ...] = (), log_level: str | None = None) -> list[str]:
@@ -66,6 +100,7 @@ class LockstepGraph:
     executor: object
     sim: object          # the SimNode; .sim is its vehicle_sim.simulator.Simulator
     nodes: list
+    perception: object | None = None   # the PerceptionNode of the e2e driver
 
     def spin_until(self, t_s: float) -> None:
         """Advance simulation time to t_s seconds (every node's timers fire on the way)."""
@@ -78,8 +113,8 @@ class LockstepGraph:
 
 
 def build_lockstep_graph(req: RunRequest) -> LockstepGraph:
-    """sim, can_bridge, adas and safety in this process on simulation time, CAN on a private virtual bus,
-    parameters from the same config/*.yaml files the launch file uses."""
+    """sim, can_bridge, adas and safety (and perception for the e2e driver) in this process on simulation time,
+    CAN on a private virtual bus, parameters from the same config/*.yaml files the launch file uses."""
     from edgepilot.ros.lockstep import LockstepExecutor
     from edgepilot_nodes.adas_node import AdasNode
     from edgepilot_nodes.can_bridge_node import CanBridgeNode
@@ -87,21 +122,39 @@ def build_lockstep_graph(req: RunRequest) -> LockstepGraph:
     from edgepilot_nodes.sim_node import SimNode
 
     _check_driver(req.driver)
+    e2e = req.driver == "e2e"
     bus = f"virtual:edgepilot-{uuid.uuid4().hex[:12]}"   # private bus: parallel runs never share frames
     ex = LockstepExecutor()
     sim_params = {"scenario": req.scenario, "seed": -1 if req.seed is None else req.seed,
                   "out_dir": str(req.out_dir), "can_bus": bus, "cameras": req.cameras,
-                  "exit_on_finish": False, "can_log": str(req.can_log or ""), **req.extra_params.get("sim", {})}
+                  "exit_on_finish": False, "can_log": str(req.can_log or "")}
+    adas_params = {"driver": req.driver}
+    if e2e:
+        from perception.runtime import model_metadata
+
+        model = _model_path(req)
+        # the sim renders exactly the cameras the model was trained on (its rig metadata), not the whole rig
+        sim_params["camera_names"] = ",".join(c["name"] for c in model_metadata(model)["rig"])
+        adas_params["e2e_fallback_aeb"] = bool(req.e2e_fallback_aeb)
+    sim_params.update(req.extra_params.get("sim", {}))
+    adas_params.update(req.extra_params.get("adas", {}))
     lvl = req.log_level
     sim = SimNode(context=ex.context, cli_args=_ros_args("sim", sim_params, log_level=lvl))
-    nodes = [
-        sim,
+    nodes = [sim]
+    perception = None
+    if e2e:
+        from edgepilot_nodes.perception_node import PerceptionNode
+
+        perception_params = {"model_path": str(model), "threads": 1, **req.extra_params.get("perception", {})}
+        perception = PerceptionNode(context=ex.context, cli_args=_ros_args("perception", perception_params,
+                                                                           log_level=lvl))
+        nodes.append(perception)
+    nodes += [
         CanBridgeNode(context=ex.context, cli_args=_ros_args("can_bridge", {"can_bus": bus}, log_level=lvl)),
-        AdasNode(context=ex.context, cli_args=_ros_args("adas", {"driver": req.driver}, GROUND_TRUTH_REMAPS,
-                                                        log_level=lvl)),
+        AdasNode(context=ex.context, cli_args=_ros_args("adas", adas_params, GROUND_TRUTH_REMAPS, log_level=lvl)),
         SafetyNode(context=ex.context, cli_args=_ros_args("safety", {}, log_level=lvl)),
     ]
-    return LockstepGraph(ex, sim, nodes)
+    return LockstepGraph(ex, sim, nodes, perception)
 
 
 def run_lockstep(req: RunRequest) -> dict:
@@ -115,10 +168,24 @@ def run_lockstep(req: RunRequest) -> dict:
         if sim.result is None:
             raise RuntimeError(f"scenario {sim.sim.scenario.name} did not finish within its duration")
         result = dict(sim.result)
+        stats = e2e_stats(graph)
     finally:
         graph.close()
-    result.update(mode="lockstep", driver=req.driver)
+    result["mode"] = "lockstep"
+    _annotate_report(result, {**driver_info(req), **stats})
     return result
+
+
+def e2e_stats(graph: LockstepGraph) -> dict:
+    """What the e2e driver did in a lockstep run: plans made and followed, stale-plan stops, inference time
+    (wall clock: the only field that is not deterministic)."""
+    if graph.perception is None:
+        return {}
+    adas = next(n for n in graph.nodes if getattr(n, "e2e", None) is not None)
+    p = graph.perception
+    return {"e2e": {"plans": p.frames, "plans_received": adas.plans_received,
+                    "plan_control_cycles": adas.e2e.plan_cycles, "stale_plan_stops": adas.e2e.stale_events,
+                    "inference_ms_mean": round(p.mean_latency_ms, 2), "inference_ms_max": round(p.latency_ms_max, 2)}}
 
 
 def run_realtime(req: RunRequest) -> dict:
@@ -126,6 +193,7 @@ def run_realtime(req: RunRequest) -> dict:
     from vehicle_sim.scenario import load_scenario
 
     _check_driver(req.driver)
+    info = driver_info(req)                  # fail early when the e2e model is missing
     scenario = load_scenario(req.scenario)   # fail early, with the loader's error, on a bad file
     out_dir = Path(req.out_dir).resolve()
     report = out_dir / f"{scenario.name}.json"
@@ -141,6 +209,8 @@ def run_realtime(req: RunRequest) -> dict:
            f"scenario:={scenario_arg}", f"seed:={-1 if req.seed is None else req.seed}", f"out_dir:={out_dir}",
            f"can_bus:=udp_multicast:default@{port}", f"driver:={req.driver}",
            f"cameras:={_param_text(req.cameras)}"]
+    if req.driver == "e2e":
+        cmd += [f"e2e_fallback_aeb:={_param_text(req.e2e_fallback_aeb)}", f"model_path:={info['model']}"]
     timeout = req.timeout_s or scenario.duration_s * 4 + 60
     t0 = time.monotonic()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
@@ -149,7 +219,8 @@ def run_realtime(req: RunRequest) -> dict:
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
         raise RuntimeError(f"real-time run of {scenario.name} wrote no report (launch exit {proc.returncode}):\n{tail}")
     result = json.loads(report.read_text())
-    result.update(mode="realtime", driver=req.driver, wall_time_s=round(wall, 2), launch_exit=proc.returncode)
+    result.update(mode="realtime", wall_time_s=round(wall, 2), launch_exit=proc.returncode)
+    _annotate_report(result, info)
     (out_dir / f"{scenario.name}.log").write_text(proc.stdout + proc.stderr)
     return result
 
@@ -167,8 +238,11 @@ def format_summary(r: dict) -> str:
         v = r.get(key)
         return "-" if v is None else fmt.format(v)
 
+    driver = str(r.get("driver"))
+    if r.get("driver") == "e2e":
+        driver += f", AEB fallback {'on' if r.get('e2e_fallback_aeb') else 'off'}"
     lines = [
-        f"scenario   {r['scenario']}  (seed {r.get('seed')}, {r.get('mode')}, driver {r.get('driver')})",
+        f"scenario   {r['scenario']}  (seed {r.get('seed')}, {r.get('mode')}, driver {driver})",
         f"result     {'PASS' if r['passed'] else 'FAIL'}" + (f"  ({'; '.join(r['reasons'])})" if r.get("reasons") else ""),
         f"collision  {'yes' if r['collision'] else 'no'}" + (f" at {num('impact_speed_kph', '{:.1f}')} km/h"
                                                             if r["collision"] else ""),
@@ -177,6 +251,10 @@ def format_summary(r: dict) -> str:
         f"lane dep.  {num('max_lane_departure_m')} m    time to stop {num('time_to_stop_s')} s",
         f"ended      {r.get('end_reason')} at {num('sim_time_s')} s",
     ]
+    if r.get("e2e"):
+        e = r["e2e"]
+        lines.append(f"e2e        {e['plans']} plans, inference {e['inference_ms_mean']:.1f} ms mean "
+                     f"(max {e['inference_ms_max']:.1f}), stale-plan stops {e['stale_plan_stops']}")
     if r.get("report_path"):
         lines.append(f"report     {r['report_path']}" + (f"  plot {r['plot_path']}" if r.get("plot_path") else ""))
     return "\n".join(lines)
@@ -184,7 +262,7 @@ def format_summary(r: dict) -> str:
 
 # ------------------------------------------------------------------------------------------------------- NCAP
 def _ncap_point(args: tuple) -> dict:
-    point, driver, seed, out_dir = args
+    point, driver, seed, out_dir, fallback, model_path = args
     from vehicle_sim.ncap import scenario_dict
 
     scenario = scenario_dict(point)
@@ -196,16 +274,21 @@ def _ncap_point(args: tuple) -> dict:
         path = Path(tmp) / f"{point.scenario_name}.yaml"
         path.write_text(yaml.safe_dump(scenario, sort_keys=False))
         out = Path(out_dir) if out_dir else Path(tmp) / "out"
-        result = run_lockstep(RunRequest(scenario=str(path), driver=driver, seed=seed, out_dir=out, log_level="warn"))
+        result = run_lockstep(RunRequest(scenario=str(path), driver=driver, seed=seed, out_dir=out, log_level="warn",
+                                         e2e_fallback_aeb=fallback, model_path=model_path))
     return result
 
 
 def run_ncap(protocol: str = "ccrs", driver: str = "classical", seed: int = 0, workers: int | None = None,
-             out_dir: Path | None = None, speeds: str | None = None) -> dict:
+             out_dir: Path | None = None, speeds: str | None = None, e2e_fallback_aeb: bool = True,
+             model_path: Path | None = None) -> dict:
     """Run a protocol grid (independent lockstep runs over worker processes) and score it."""
     from vehicle_sim import ncap
 
     _check_driver(driver)
+    info = driver_info(RunRequest(scenario="", driver=driver, e2e_fallback_aeb=e2e_fallback_aeb,
+                                  model_path=model_path))     # fails early when the e2e model is missing
+    model_path = Path(info["model"]) if "model" in info else None
     protocols = ["ccrs", "ccrm", "ccrb", "cpna", "cpfa", "cbla"] if protocol == "all" else [protocol]
     wanted = None
     if speeds:
@@ -217,13 +300,13 @@ def run_ncap(protocol: str = "ccrs", driver: str = "classical", seed: int = 0, w
     if not points:
         raise ValueError(f"no test points in protocol {protocol!r} for speeds {speeds!r}")
     workers = workers or os.cpu_count() or 1
-    jobs = [(p, driver, seed, str(out_dir) if out_dir else None) for p in points]
+    jobs = [(p, driver, seed, str(out_dir) if out_dir else None, e2e_fallback_aeb, model_path) for p in points]
     if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             results = list(pool.map(_ncap_point, jobs))
     else:
         results = [_ncap_point(j) for j in jobs]
-    report: dict = {"protocol": protocol, "driver": driver, "points": [], "scores": {}}
+    report: dict = {"protocol": protocol, **info, "points": [], "scores": {}}
     tables = []
     for proto in protocols:
         pairs = [(p, r) for p, r in zip(points, results) if p.protocol.startswith(proto) or
@@ -242,7 +325,8 @@ def run_ncap(protocol: str = "ccrs", driver: str = "classical", seed: int = 0, w
         })
     report["score"] = report["scores"][protocols[0]] if len(protocols) == 1 else \
         round(sum(report["scores"].values()) / len(report["scores"]), 4)
-    report["table"] = "\n\n".join(tables) + f"\n\nscore: {report['score']}"
+    who = f"driver: {driver}" + (f", AEB fallback {'on' if e2e_fallback_aeb else 'off'}" if driver == "e2e" else "")
+    report["table"] = "\n\n".join(tables) + f"\n\nscore: {report['score']}  ({who})"
     return report
 
 
@@ -256,13 +340,16 @@ def _score_input(r: dict) -> dict:
 DEMO_SCENARIOS = ("ccrs_50kph_100", "ccrb_6mps2_12m", "cut_in", "cpna25_40kph")
 
 
-def run_demo(out_dir: Path = Path("out"), mode: str = "realtime") -> int:
-    """The representative set, each run in its own node graph; writes reports and plots to out_dir."""
+def run_demo(out_dir: Path = Path("out"), mode: str = "realtime", driver: str = "e2e",
+             e2e_fallback_aeb: bool = True, model_path: Path | None = None) -> int:
+    """The representative set, each run in its own node graph; writes reports and plots to out_dir.
+    The end-to-end driver drives (classical AEB as fallback) unless `driver` says otherwise."""
     failures = 0
     rows = []
     for name in DEMO_SCENARIOS:
-        print(f"== {name} ({mode})", flush=True)
-        result = run_scenario(RunRequest(scenario=name, mode=mode, out_dir=out_dir))
+        print(f"== {name} ({mode}, driver {driver})", flush=True)
+        result = run_scenario(RunRequest(scenario=name, mode=mode, out_dir=out_dir, driver=driver,
+                                         e2e_fallback_aeb=e2e_fallback_aeb, model_path=model_path))
         print(format_summary(result), flush=True)
         failures += not result["passed"]
         rows.append(result)

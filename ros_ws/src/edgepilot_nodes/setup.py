@@ -20,7 +20,7 @@ setup(
     zip_safe=True,
     maintainer="EdgePilot maintainers",
     maintainer_email="maintainers@edgepilot.dev",
-    description="EdgePilot ROS 2 nodes (simulator, CAN bridge, ADAS, safety envelope) and their launch files.",
+    description="EdgePilot ROS 2 nodes (simulator, CAN bridge, ADAS, safety envelope, e2e perception) and their launch files.",
     license="Apache-2.0",
     tests_require=["pytest"],
     entry_points={
@@ -29,6 +29,7 @@ setup(
             "can_bridge_node = edgepilot_nodes.can_bridge_node:main",
             "adas_node = edgepilot_nodes.adas_node:main",
             "safety_node = edgepilot_nodes.safety_node:main",
+            "perception_node = edgepilot_nodes.perception_node:main",
         ],
     },
 )

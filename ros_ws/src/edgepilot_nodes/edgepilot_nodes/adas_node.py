@@ -1,17 +1,25 @@
-"""adas: classical planning and control (ACC, AEB with FCW, LKA) at a fixed rate.
+"""adas: classical planning and control (ACC, AEB with FCW, LKA) at a fixed rate, or the end-to-end driver's plan.
 
 Thin adapter over adas.planner.AdasPlanner. Inputs: /vehicle/state, /vehicle/adas_settings, and the object
 list and lanes on /perception/objects and /perception/lanes (remapped to the simulator's ground truth in
 sim_stack.launch.xml). Output: /adas/command (to the safety envelope, never to CAN directly) and /adas/hmi. /safety/status closes
 the loop: when the envelope disengages (driver override, stale input) the planner stays off until the
 driver re-engages.
+
+`driver:=e2e`: longitudinal and lateral control follow the perception node's plan on /perception/e2e/trajectory
+(adas.trajectory_follower.E2EPlanner); with `e2e_fallback_aeb` the classical AEB keeps watching
+/perception/objects and brakes when it must; without it nothing classical intervenes. A stale plan ends in a
+controlled stop. Either way the command goes through the same safety envelope.
 """
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from adas.config import AdasConfig
 from adas.planner import AdasPlanner
+from adas.trajectory_follower import E2EPlanner, FollowerConfig, TimedPlan
 from adas.types import DriverSettings, EgoState, LaneInfo, LaneLine, ObjectClass, TrackedObject
 from edgepilot.carparams import DEFAULT_CAR
 from edgepilot.ros import Node, get_message
@@ -26,6 +34,8 @@ LaneArray = get_message("edgepilot_interfaces/msg/LaneArray")
 ActuationCommand = get_message("edgepilot_interfaces/msg/ActuationCommand")
 AdasHmi = get_message("edgepilot_interfaces/msg/AdasHmi")
 SafetyStatus = get_message("edgepilot_interfaces/msg/SafetyStatus")
+PathMsg = get_message("nav_msgs/msg/Path")
+DRIVERS = ("classical", "e2e")
 
 
 def ego_from_msg(msg) -> EgoState:
@@ -54,6 +64,16 @@ def objects_from_msg(msg, base_to_centre_m: float) -> list[TrackedObject]:
     return out
 
 
+def plan_from_msg(msg) -> TimedPlan | None:
+    """nav_msgs/Path in base_link, header stamp = image time, pose stamps = when the plan reaches each pose."""
+    if not msg.poses:
+        return None
+    t0 = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+    pts = [(p.pose.position.x, p.pose.position.y) for p in msg.poses]
+    times = [p.header.stamp.sec + p.header.stamp.nanosec * 1e-9 - t0 for p in msg.poses]
+    return TimedPlan(points=np.array(pts, dtype=float), times=np.array(times, dtype=float), stamp_s=t0)
+
+
 def lanes_from_msg(msg) -> LaneInfo:
     lines = tuple(LaneLine(int(l.lane_index), int(l.type), tuple((p.x, p.y) for p in l.points))
                   for l in msg.lines)
@@ -66,8 +86,15 @@ class AdasNode(Node):
         super().__init__("adas", **kwargs)
         rate_hz = float(self.declare_parameter("rate_hz", 50.0).value)
         self.input_timeout_s = float(self.declare_parameter("input_timeout_s", 0.3).value)
-        self.declare_parameter("driver", "classical")
+        self.driver = str(self.declare_parameter("driver", "classical").value)
+        if self.driver not in DRIVERS:
+            raise ValueError(f"adas: unknown driver {self.driver!r}: choose one of {', '.join(DRIVERS)}")
+        fallback = bool(self.declare_parameter("e2e_fallback_aeb", True).value)
+        follower_cfg = declare_config(self, FollowerConfig)
         self.planner = AdasPlanner(declare_config(self, AdasConfig), DEFAULT_CAR)
+        self.e2e = E2EPlanner(self.planner, follower_cfg, fallback, DEFAULT_CAR) if self.driver == "e2e" else None
+        self.plan: TimedPlan | None = None
+        self.plans_received = 0
         self.base_to_centre_m = DEFAULT_CAR.wheelbase_m / 2.0
         self.ego: EgoState | None = None
         self.settings = DriverSettings()
@@ -80,6 +107,8 @@ class AdasNode(Node):
         self.create_subscription(ObjectArray, "/perception/objects", self.on_objects, 10)
         self.create_subscription(LaneArray, "/perception/lanes", self.on_lanes, 10)
         self.create_subscription(SafetyStatus, "/safety/status", self.on_safety_status, 10)
+        if self.e2e is not None:
+            self.create_subscription(PathMsg, "/perception/e2e/trajectory", self.on_plan, 10)
         self.controls_allowed = False
         self.cmd_pub = self.create_publisher(ActuationCommand, "/adas/command", 10)
         self.hmi_pub = self.create_publisher(AdasHmi, "/adas/hmi", 10)
@@ -100,10 +129,17 @@ class AdasNode(Node):
         self.lanes = lanes_from_msg(msg)
         self.lanes_t = seconds(self)
 
+    def on_plan(self, msg) -> None:
+        self.plan = plan_from_msg(msg)
+        self.plans_received += 1
+        if self.plans_received == 1:
+            self.get_logger().info(f"e2e: first plan (images of t = {self.plan.stamp_s if self.plan else 0.0:.2f} s) "
+                                   f"at t = {seconds(self):.2f} s")
+
     def on_safety_status(self, msg) -> None:
         if self.controls_allowed and not msg.controls_allowed:
             self.get_logger().info(f"disengaged by the safety envelope: {msg.reason or 'no reason given'}")
-            self.planner.notify_disengaged()
+            (self.e2e or self.planner).notify_disengaged()
         self.controls_allowed = msg.controls_allowed
 
     def on_timer(self) -> None:
@@ -112,7 +148,14 @@ class AdasNode(Node):
         now = seconds(self)
         objects = self.objects if now - self.objects_t <= self.input_timeout_s else []
         lanes = self.lanes if now - self.lanes_t <= self.input_timeout_s else None
-        request, hmi = self.planner.update(now, self.ego, objects, lanes, self.settings)
+        if self.e2e is not None:
+            stale_before = self.e2e.stale_events
+            request, hmi = self.e2e.update(now, self.ego, objects, lanes, self.settings, self.plan)
+            if self.e2e.stale_events > stale_before:
+                age = now - self.plan.stamp_s if self.plan is not None else float("nan")
+                self.get_logger().warn(f"e2e plan stale ({age:.2f} s old): controlled stop until re-engaged")
+        else:
+            request, hmi = self.planner.update(now, self.ego, objects, lanes, self.settings)
         self.cmd_pub.publish(stamp(self, fill(ActuationCommand(), request)))
         self.hmi_pub.publish(stamp(self, fill(AdasHmi(), hmi)))
 

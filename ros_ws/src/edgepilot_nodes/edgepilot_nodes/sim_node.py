@@ -49,7 +49,15 @@ class SimNode(Node):
         timeout = float(self.declare_parameter("actuation_timeout_s", 0.1).value)
 
         rig_file = str(self.declare_parameter("camera_rig", "").value)
-        rig = (cam.load_rig(rig_file) if rig_file else cam.default_rig(width, height)) if cameras else []
+        # camera_names: the cameras a consumer needs (the e2e model's rig), rendered whatever `cameras` says, and
+        # only those: every rendered camera costs simulation time. Empty: every camera of the rig if `cameras`.
+        names = [n.strip() for n in str(self.declare_parameter("camera_names", "").value).split(",") if n.strip()]
+        rig = (cam.load_rig(rig_file) if rig_file else cam.default_rig(width, height)) if cameras or names else []
+        if names:
+            unknown = [n for n in names if n not in {spec.name for spec in rig}]
+            if unknown:
+                raise ValueError(f"sim: camera_names {unknown} not in the rig ({', '.join(s.name for s in rig)})")
+            rig = [next(spec for spec in rig if spec.name == n) for n in names]
         self.sim = Simulator(load_scenario(scenario), None if seed < 0 else seed, cameras=rig,
                              actuation_timeout_s=timeout)
         can_log = str(self.declare_parameter("can_log", "").value)
