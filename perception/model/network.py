@@ -291,12 +291,13 @@ class SampledCrossAttention(nn.Module):
         b, nq, d = q.shape
         kv = sample(self.kv(mem))                                                              # [B, Nq, S, 2d]
         s = kv.shape[2]
-        k = kv[..., :d] + self.k_pos(k_pos)
-        qh = self.q(q).reshape(b, nq, self.heads, 1, self.hd)
-        kh = k.reshape(b, nq, s, self.heads, self.hd).permute(0, 1, 3, 4, 2)                  # [B, Nq, h, hd, S]
-        vh = kv[..., d:].reshape(b, nq, s, self.heads, self.hd).permute(0, 1, 3, 2, 4)        # [B, Nq, h, S, hd]
-        logits = torch.matmul(qh, kh) * (self.hd ** -0.5) + mask[:, None, None, :]             # [B, Nq, h, 1, S]
-        out = torch.matmul(logits.softmax(dim=-1), vh)                                        # [B, Nq, h, 1, hd]
+        k = (kv[..., :d] + self.k_pos(k_pos)).reshape(b, nq, s, self.heads, self.hd)
+        v = kv[..., d:].reshape(b, nq, s, self.heads, self.hd)
+        qh = self.q(q).reshape(b, nq, 1, self.heads, self.hd)
+        # S is small (8): elementwise products beat thousands of tiny batched matmuls on a CPU
+        logits = (qh * k).sum(-1) * (self.hd ** -0.5) + mask[:, :, None]                        # [B, Nq, S, h]
+        attn = logits.softmax(dim=2)
+        out = (attn[..., None] * v).sum(2)                                                     # [B, Nq, h, hd]
         return self.o(out.reshape(b, nq, d))
 
 
@@ -365,7 +366,7 @@ class E2EDrivingModel(nn.Module):
                                                   list(m.sample_heights), m.sample_xy)
         self.n_samples = idx.shape[1]
         self.register_buffer("samp_idx", torch.tensor(idx.reshape(-1), dtype=torch.long), persistent=False)
-        self.register_buffer("samp_w", torch.tensor(w[:, :, None, :], dtype=torch.float32), persistent=False)
+        self.register_buffer("samp_w", torch.tensor(w[..., None], dtype=torch.float32), persistent=False)
         self.register_buffer("samp_cam", torch.tensor(cam_of, dtype=torch.long), persistent=False)
         self.register_buffer("samp_mask", torch.tensor(mask, dtype=torch.float32), persistent=False)
         self.samp_slot = nn.Parameter(torch.randn(self.n_samples, d) * 0.02)   # which pillar point (height, offset)
@@ -432,7 +433,7 @@ class E2EDrivingModel(nn.Module):
         b, _, d = tokens.shape   # (any channel count: the attention samples projected keys and values)
         nq = self.samp_mask.shape[0]
         g = torch.index_select(tokens, 1, self.samp_idx).reshape(b, nq, self.n_samples, 4, d)
-        return torch.matmul(self.samp_w, g)[:, :, :, 0]           # [Nq, S, 1, 4] @ [B, Nq, S, 4, d]
+        return (g * self.samp_w).sum(dim=3)
 
     def forward(self, images: torch.Tensor, ego: torch.Tensor, command: torch.Tensor) -> DrivingOutputs:
         return self.forward_with_aux(images, ego, command)[0]
