@@ -5,9 +5,9 @@ Design notes (closed loop, `--driver e2e`):
 * One class, `E2EDriver`, owns the inference backend (ONNX Runtime by default, any `perception.runtime` backend)
   and the model metadata stored in the ONNX file (rig, BEV range, velocity scale, plan time step, class names).
   The ROS perception node is a thin adapter around it, so the same code runs in tests, in lockstep and on a car.
-* No torch: the vehicle image runs ONNX Runtime only. Box decoding is the numpy twin of
-  `perception.model.network.decode_boxes` (same math, checked by tests); detection post-processing is the one
-  of `perception.metrics.detections_from_outputs` (softmax, best real class, its probability as the score).
+* No torch: the vehicle image runs ONNX Runtime only. Box decoding and class scores live here and the
+  training/evaluation code (`perception.model.network.decode_boxes`, `perception.metrics`) calls them, so
+  the car and the metrics decode the network the same way.
 * Cameras are looked up by name in the order of the rig stored in the model, never by position: a sim or car
   that publishes the cameras in another order, or more cameras, still feeds the network what it was trained on.
   A missing or mis-sized camera is an error naming the camera.
@@ -70,7 +70,7 @@ def decode_boxes(boxes: np.ndarray, bev_range: tuple[float, float, float, float]
                  vel_scale: float) -> np.ndarray:
     """Network box parameters [..., 8] -> metric boxes [..., 7]: x, y, length, width, yaw, vx, vy (base_link).
 
-    Same math as perception.model.network.decode_boxes, without torch.
+    The one implementation (training and metrics call it too); inverse of perception.model.encode_boxes.
     """
     x0, x1, y0, y1 = (float(v) for v in bev_range)
     boxes = np.asarray(boxes, dtype=np.float32)

@@ -201,14 +201,10 @@ def _as_predict_fn(model: Any) -> tuple[PredictFn, Any]:
 
 def detections_from_outputs(det_logits: np.ndarray, det_boxes: np.ndarray, mcfg: Any) -> list[np.ndarray]:
     """Per frame [Q, 4] (class, x, y, score): best real class and its softmax probability for every query."""
-    from perception.model.network import decode_boxes
+    from perception.driving import class_scores, decode_boxes
 
-    z = det_logits - det_logits.max(-1, keepdims=True)
-    p = np.exp(z)
-    p /= p.sum(-1, keepdims=True)
-    cls = p[..., :-1].argmax(-1)
-    score = np.take_along_axis(p[..., :-1], cls[..., None], -1)[..., 0]
-    boxes = decode_boxes(det_boxes, mcfg)
+    cls, score = class_scores(det_logits)
+    boxes = decode_boxes(det_boxes, mcfg.bev_range, mcfg.vel_scale)
     return [np.stack([cls[i], boxes[i, :, 0], boxes[i, :, 1], score[i]], 1) for i in range(len(cls))]
 
 

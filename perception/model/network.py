@@ -184,15 +184,11 @@ def motion_prior(ego: torch.Tensor, times: torch.Tensor, kind: str) -> torch.Ten
 
 
 def decode_boxes(boxes: np.ndarray, mcfg: ModelConfig) -> np.ndarray:
-    """Network box parameters [..., 8] -> metric boxes [..., 7]: x, y, length, width, yaw, vx, vy (ego frame)."""
-    x0, x1, y0, y1 = mcfg.bev_range
-    out = np.empty(boxes.shape[:-1] + (7,), dtype=np.float32)
-    out[..., 0] = x0 + boxes[..., 0] * (x1 - x0)
-    out[..., 1] = y0 + boxes[..., 1] * (y1 - y0)
-    out[..., 2:4] = np.exp(np.clip(boxes[..., 2:4], -3.0, 4.0))
-    out[..., 4] = np.arctan2(boxes[..., 4], boxes[..., 5])
-    out[..., 5:7] = boxes[..., 6:8] * mcfg.vel_scale
-    return out
+    """Network box parameters [..., 8] -> metric boxes [..., 7]: x, y, length, width, yaw, vx, vy (ego frame).
+    (The torch-free implementation in perception.driving is the one the car runs.)"""
+    from perception.driving import decode_boxes as decode
+
+    return decode(boxes, mcfg.bev_range, mcfg.vel_scale)
 
 
 def encode_boxes(objects: torch.Tensor, mcfg: ModelConfig) -> torch.Tensor:
