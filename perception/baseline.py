@@ -69,5 +69,6 @@ def evaluate_ego_mlp(model: EgoMLP, arrays: dict[str, np.ndarray], dt: float = 0
 
     plan = model.predict(arrays["ego"], arrays["command"])
     out = l2_at(plan, arrays["future"], arrays["future_valid"], rate_hz=1.0 / dt)
-    out["collision_rate"] = collision_rate(plan, arrays["objects"], arrays["num_objects"], arrays["future_valid"], dt)
+    out["collision_rate"] = collision_rate(plan, arrays["objects"], arrays["num_objects"], arrays["future_valid"], dt,
+                                           arrays.get("objects_future"), arrays.get("objects_future_valid"))
     return out

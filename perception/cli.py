@@ -79,26 +79,33 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    import sys
+
     from perception.export import build_tensorrt_engine, export_onnx, quantize_int8
     from perception.model import load_model
 
+    if args.format == "onnx-int8" and not args.data:
+        print("error: --format onnx-int8 needs --data DIR: INT8 calibration uses simulator frames "
+              "(the dataset's train split)", file=sys.stderr)
+        return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    sample = calib = None
+    sample = calib = held = None
     if args.data:
         from perception.train import load_split
 
-        arrays = load_split(args.data, args.calibration_split, limit=args.calibration_frames)
-        calib = {k: arrays[k] for k in ("images", "ego", "command")}
+        keys = ("images", "ego", "command")
+        arrays = load_split(args.data, args.calibration_split, keys=keys, limit=args.calibration_frames)
+        calib = {k: arrays[k] for k in keys}
         sample = {k: v[:4] for k, v in calib.items()}
+        if args.held_out_split and (Path(args.data) / args.held_out_split).is_dir():
+            held = load_split(args.data, args.held_out_split, keys=keys, limit=args.held_out_frames)
     model = load_model(args.checkpoint)
     fp32 = export_onnx(model, out / "model.onnx", sample)
     reports = [fp32]
     if args.format == "onnx-int8":
-        if calib is None:
-            raise ValueError("--format onnx-int8 needs --data DIR: calibration uses simulator frames")
         reports.append(quantize_int8(fp32.path, out / "model.int8.onnx", calib, method=args.calibration,
-                                     count=args.calibration_frames))
+                                     count=args.calibration_frames, recipe=args.recipe, held_out=held))
     elif args.format == "tensorrt":
         reports.append(build_tensorrt_engine(fp32.path, out / ("model.fp16.engine" if args.fp16 else "model.engine"),
                                              fp16=args.fp16))
@@ -129,21 +136,60 @@ def add_model_parsers(perception_sub: argparse._SubParsersAction) -> None:
     e.set_defaults(func=_cmd_eval)
     x = perception_sub.add_parser("export", help="export to ONNX, INT8 ONNX or a TensorRT engine",
                                   description="ONNX export checked with onnx.checker and compared with torch; "
-                                              "INT8 by static QDQ calibrated on simulator frames; TensorRT "
-                                              "engines where a GPU with TensorRT is present.")
+                                              "INT8 by static QDQ calibrated on simulator frames, quantizing "
+                                              "only the ops that run faster in INT8 on the target CPU "
+                                              "(--recipe); TensorRT engines where a GPU with TensorRT is "
+                                              "present.")
     x.add_argument("--checkpoint", required=True)
     x.add_argument("--format", default="onnx", choices=["onnx", "onnx-int8", "tensorrt"])
     x.add_argument("--fp16", action="store_true", help="TensorRT: build in FP16")
     x.add_argument("--data", default=None, help="dataset for parity checks and INT8 calibration")
-    x.add_argument("--calibration", default="minmax", choices=["minmax", "entropy", "percentile"])
+    from perception.quantize import CALIBRATION_METHODS, DEFAULT_CALIBRATION, DEFAULT_RECIPE, RECIPES
+
+    x.add_argument("--calibration", default=DEFAULT_CALIBRATION, choices=list(CALIBRATION_METHODS),
+                   help=f"INT8 activation-range calibration (default {DEFAULT_CALIBRATION}; compare them with "
+                        "benchmarks/perception_bench.py --methods)")
+    x.add_argument("--recipe", default=DEFAULT_RECIPE, choices=list(RECIPES),
+                   help=f"which ops INT8 quantizes (perception/quantize.py; default {DEFAULT_RECIPE})")
     x.add_argument("--calibration-split", default="train")
     x.add_argument("--calibration-frames", type=int, default=64)
+    x.add_argument("--held-out-split", default="val", help="frames for the INT8-vs-FP32 check ('' to skip)")
+    x.add_argument("--held-out-frames", type=int, default=32)
     x.add_argument("--out", default="perception/models", help="output directory")
     x.set_defaults(func=_cmd_export)
 
 
+def _cmd_release(args: argparse.Namespace) -> int:
+    from perception.release import release
+
+    res = release(args.checkpoint, args.data, args.out, split=args.split)
+    rows = [(name, r) for name, r in res.items() if isinstance(r, dict) and "L2_3s" in r]
+    print(f"{'':<20} {'mAP':>7} {'L2_1s':>7} {'L2_2s':>7} {'L2_3s':>7} {'coll.%':>7}")
+    for name, r in rows:
+        print(f"{name:<20} {r.get('mAP', float('nan')):7.4f} {r['L2_1s']:7.3f} {r['L2_2s']:7.3f} {r['L2_3s']:7.3f} "
+              f"{r['collision_rate']:7.3f}")
+    print(f"files in {args.out}: {res['model']['sizes_bytes']}")
+    print(json.dumps({k: res[k] for k in ("split", "frames", "model")}, default=float))
+    return 0
+
+
+def add_release_parser(perception_sub: argparse._SubParsersAction) -> None:
+    from perception.release import WEIGHTS_DIR
+
+    r = perception_sub.add_parser("release", help="build the shipped model files (checkpoint, ONNX FP32/INT8, metrics)",
+                                  description="Strip the checkpoint, export ONNX FP32 and INT8 (default recipe), and "
+                                              "evaluate all three plus the ego-status baseline on a split; writes "
+                                              "e2e.pt, e2e_fp32.onnx, e2e_int8.onnx and metrics.json.")
+    r.add_argument("--checkpoint", required=True)
+    r.add_argument("--data", required=True, help="dataset: train split calibrates INT8, --split is evaluated")
+    r.add_argument("--split", default="test")
+    r.add_argument("--out", default=str(WEIGHTS_DIR), help="output directory (default: the shipped weights)")
+    r.set_defaults(func=_cmd_release)
+
+
 #: Functions that add subcommands to the `perception` parser.
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], object]] = [add_dataset_parser, add_model_parsers]
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], object]] = [add_dataset_parser, add_model_parsers,
+                                                                      add_release_parser]
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:

@@ -244,7 +244,9 @@ def evaluate(model_or_predict_fn: Any, arrays: dict[str, np.ndarray], mcfg: Any 
     gts = gt_for_detection(arrays)
     det = detection_map(preds, gts, classes=classes)
     plan = np.concatenate(plans) if plans else np.zeros((0, 6, 2))
-    res: dict[str, Any] = {"mAP": det["mAP"], "AP": det["AP"], "frames": n}
+    res: dict[str, Any] = {"mAP": det["mAP"], "AP": det["AP"], "frames": n,
+                           "AP_per_threshold": {c: {f"{t:g}m": v for t, v in d.items()}
+                                                for c, d in det["AP_per_threshold"].items() if c in det["AP"]}}
     res.update(l2_at(plan, arrays["future"], arrays["future_valid"], rate_hz=1.0 / mcfg.future_dt))
     res["collision_rate"] = collision_rate(plan, arrays["objects"], arrays["num_objects"], arrays["future_valid"],
                                            mcfg.future_dt, arrays.get("objects_future"),

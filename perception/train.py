@@ -232,3 +232,18 @@ def format_table(res: dict[str, Any]) -> str:
     rows += [(k, res[k]) for k in ("L2_1s", "L2_2s", "L2_3s", "collision_rate", "lane_iou", "drivable_iou")]
     rows += [(k, v) for k, v in res.items() if k.startswith("baseline_")]
     return "\n".join(f"{k:<24} {v:8.4f}" for k, v in rows)
+
+
+# -------------------------------------------------------------------------------------------------------- release
+def release_checkpoint(checkpoint: str | Path, out_path: str | Path) -> dict[str, Any]:
+    """A shippable copy of a training checkpoint: weights, config, rig, dataset meta, metrics and training time,
+    without the optimizer state (a third of the size). `load_model` reads it like any checkpoint."""
+    ckpt = load_checkpoint(checkpoint)
+    keep = ("cfg", "rig", "meta", "model", "epoch", "step", "metrics", "val_loss", "best_val_loss", "wall_time_s",
+            "output_names", "torch_version")
+    slim = {k: ckpt[k] for k in keep if k in ckpt}
+    slim["source"] = str(checkpoint)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(slim, out_path)
+    return slim
