@@ -1,98 +1,195 @@
-"""Driving-model latency per multi-camera frame at batch 1: torch eager, ONNX Runtime FP32 and INT8.
+"""Driving model per multi-camera frame at batch 1: torch eager, ONNX Runtime FP32 and ONNX Runtime INT8.
 
-    python benchmarks/perception_bench.py [--checkpoint best.pt] [--data DIR] [--runs 100] [--threads 2]
+    python benchmarks/perception_bench.py [--checkpoint best.pt] [--data DIR] [--runs 300] [--threads 2]
+        [--recipe conv-nostem] [--calibration minmax] [--methods] [--no-spin]
 
-Without --checkpoint an untrained default.yaml model is timed (latency does not depend on the weights);
-with --data the accuracy of each backend on the test split is printed too, and INT8 is calibrated on
-simulator frames from the train split (otherwise on random bytes, which is fine for timing only).
+One run prints one table: p50/p99 latency (the three backends measured interleaved, so a loaded CPU slows
+them alike), parameters, FLOPs, model file sizes and, with --data and --checkpoint, the accuracy of each backend
+on the --split (default test) via perception.metrics.evaluate; the INT8 model is calibrated on train-split
+frames (format v1 or v2 datasets). Without --checkpoint an untrained default.yaml model on the simulator rig is
+timed (latency does not depend on the weights). --methods adds the minmax/entropy/percentile calibration
+comparison (output error vs FP32 on held-out frames, and the metrics with a checkpoint). The last line is one
+JSON object. ONNX Runtime sessions are opened as perception.runtime.OnnxRuntimeBackend opens them
+(ORT_ENABLE_ALL, sequential, --threads intra-op threads); --no-spin turns thread-pool spinning off (ONNX
+Runtime's and, via OMP_WAIT_POLICY=PASSIVE, torch's), which a CPU shared with other processes needs.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+METRIC_KEYS = ("mAP", "L2_1s", "L2_3s", "collision_rate", "lane_iou", "drivable_iou")
 
 
-def _latency(fn, x, runs: int) -> tuple[float, float]:
-    for _ in range(5):
-        fn(*x)
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn(*x)
-        times.append(time.perf_counter() - t0)
-    return float(np.percentile(times, 50) * 1e3), float(np.percentile(times, 99) * 1e3)
+def _state_dict_bytes(model) -> int:
+    return int(sum(t.numel() * t.element_size() for t in model.state_dict().values()))
 
 
-def main() -> None:
+def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default=None)
     ap.add_argument("--config", default=str(ROOT / "perception" / "configs" / "default.yaml"))
-    ap.add_argument("--data", default=None)
-    ap.add_argument("--runs", type=int, default=100)
+    ap.add_argument("--data", default=None, help="dataset: calibration (train) and accuracy (--split) frames")
+    ap.add_argument("--split", default="test")
+    ap.add_argument("--eval-frames", type=int, default=None, help="limit the accuracy frames (default: all)")
+    ap.add_argument("--runs", type=int, default=300, help="timed runs per backend (interleaved in rounds of 5)")
     ap.add_argument("--threads", type=int, default=2)
-    a = ap.parse_args()
+    ap.add_argument("--no-spin", action="store_true", help="ONNX Runtime thread pools without spinning")
+    ap.add_argument("--recipe", default=None, help="INT8 recipe (perception/quantize.py; default the export's)")
+    ap.add_argument("--calibration", default="minmax", choices=["minmax", "entropy", "percentile"])
+    ap.add_argument("--calibration-frames", type=int, default=64)
+    ap.add_argument("--methods", action="store_true", help="compare the calibration methods too")
+    ap.add_argument("--out", default=None, help="keep the exported models here")
+    a = ap.parse_args(argv)
+    if a.no_spin:   # torch's OpenMP pool too: spinning threads on a shared 2-core CPU slow torch ~20x
+        import os
+
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
     import torch
 
     from perception.export import export_onnx, quantize_int8
-    from perception.model import E2EDrivingModel, count_flops, load_config, load_model
-    from perception.model.network import dummy_inputs
-    from perception.runtime import open_backend
+    from perception.model import count_flops, load_model
+    from perception.quantize import (DEFAULT_RECIPE, compare_calibration_methods, fit_ego, frames_for,
+                                     interleaved_latency, make_session)
 
     torch.set_num_threads(a.threads)
-    model = load_model(a.checkpoint) if a.checkpoint else E2EDrivingModel(load_config(a.config))
+    recipe = a.recipe or DEFAULT_RECIPE
+    if a.checkpoint:
+        model = load_model(a.checkpoint)
+    else:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from int8_profile import build_model
+
+        model = build_model(None, a.config, a.data)
     model.eval()
+    mcfg = model.cfg
+    ego_dim = int(model.ego_enc[0].in_features) if hasattr(model, "ego_enc") else 5
     params = sum(p.numel() for p in model.parameters())
     flops = count_flops(model)
-    arrays = None
+    out = Path(a.out) if a.out else Path(tempfile.mkdtemp(prefix="perception_bench_"))
+    out.mkdir(parents=True, exist_ok=True)
+
+    arrays = held = None
     if a.data:
         from perception.train import load_split
 
-        arrays = load_split(a.data, "test")
-        calib_src = load_split(a.data, "train")
-        calib = {k: calib_src[k][:64] for k in ("images", "ego", "command")}
-        x = (arrays["images"][:1], arrays["ego"][:1], arrays["command"][:1])
+        keys = ("images", "ego", "command")
+        src = load_split(a.data, "train", keys=keys, limit=a.calibration_frames * 4)
+        idx = np.linspace(0, len(src["ego"]) - 1, min(a.calibration_frames, len(src["ego"]))).astype(int)
+        calib = {k: v[idx] for k, v in src.items()}
+        held_split = "val" if (Path(a.data) / "val").is_dir() else a.split
+        held = load_split(a.data, held_split, keys=keys, limit=32)
+        if a.checkpoint:
+            arrays = load_split(a.data, a.split, limit=a.eval_frames)
+            arrays["ego"] = fit_ego(arrays["ego"], ego_dim)
+        calib_src = f"{len(idx)} train frames of {a.data}"
     else:
-        imgs, ego, cmd = (t.numpy() for t in dummy_inputs(model.cfg, batch=16))
-        calib = {"images": imgs, "ego": ego, "command": cmd}
-        x = (imgs[:1], ego[:1], cmd[:1])
+        from perception.model.network import dummy_inputs
 
-    tmp = Path(tempfile.mkdtemp())
-    fp32 = export_onnx(model, tmp / "model.onnx", {"images": x[0], "ego": x[1], "command": x[2]})
-    int8 = quantize_int8(fp32.path, tmp / "model.int8.onnx", calib, count=len(calib["images"]))
+        imgs, ego, cmd = (t.numpy() for t in dummy_inputs(mcfg, batch=16))
+        calib = {"images": imgs, "ego": ego, "command": cmd}
+        calib_src = "16 RANDOM frames (no --data: timing only)"
+
+    one = {k: v[:1] for k, v in (held or calib).items()}
+    fp32 = export_onnx(model, out / "model.onnx", {k: (held or calib)[k][:2] for k in ("images", "ego", "command")})
+    int8 = quantize_int8(fp32.path, out / "model.int8.onnx", calib, method=a.calibration,
+                         count=a.calibration_frames, recipe=recipe, held_out=held)
+    x = frames_for(fp32.path, one)
+    spin = not a.no_spin
+    sessions = {"fp32": make_session(fp32.path, a.threads, spinning=spin),
+                "int8": make_session(int8.path, a.threads, spinning=spin)}
 
     def torch_run(images, ego, command):
         with torch.inference_mode():
-            return model(torch.from_numpy(images), torch.from_numpy(ego), torch.from_numpy(command))
+            o = model(torch.from_numpy(images), torch.from_numpy(ego), torch.from_numpy(command))
+        return {k: v.numpy() for k, v in zip(("det_logits", "det_boxes", "seg_logits", "plan"), o)}
 
-    rows = [("torch eager FP32", torch_run, None, None)]
-    for name, rep in (("ONNX Runtime FP32", fp32), ("ONNX Runtime INT8 (QDQ)", int8)):
-        backend = open_backend("onnxruntime", rep.path, threads=a.threads)
-        rows.append((name, backend.run, rep.size_bytes, backend))
+    def ort_fn(session):
+        names = [o.name for o in session.get_outputs()]
 
-    print(f"model: {params / 1e6:.3f} M parameters, {flops / 1e9:.3f} GFLOP per frame "
-          f"({model.cfg.num_cameras} cameras {model.cfg.image_hw[1]}x{model.cfg.image_hw[0]}), "
-          f"{a.threads} threads, batch 1, {a.runs} runs\n")
-    header = f"{'backend':<26} {'p50 ms':>8} {'p99 ms':>8} {'file MB':>8}"
+        def run(images, ego, command):
+            feed = {"images": np.ascontiguousarray(images), "ego": fit_ego(ego, ego_dim),
+                    "command": np.asarray(command, dtype=np.int64)}
+            return dict(zip(names, session.run(names, feed)))
+        return run
+
+    backends = {"torch eager FP32": torch_run, "ONNX Runtime FP32": ort_fn(sessions["fp32"]),
+                "ONNX Runtime INT8": ort_fn(sessions["int8"])}
+    feeds = (x["images"], x["ego"], x["command"])
+    rounds = max(2, a.runs // 5)
+    lat = interleaved_latency({k: (lambda f=f: f(*feeds)) for k, f in backends.items()}, rounds=rounds, inner=5)
+    sizes = {"torch eager FP32": _state_dict_bytes(model), "ONNX Runtime FP32": fp32.size_bytes,
+             "ONNX Runtime INT8": int8.size_bytes}
+    acc = {}
     if arrays is not None:
-        header += f" {'mAP':>6} {'L2_3s':>6} {'coll%':>6}"
-    print(header)
-    print("-" * len(header))
-    for name, fn, size, backend in rows:
-        p50, p99 = _latency(fn, x, a.runs)
-        line = f"{name:<26} {p50:8.2f} {p99:8.2f} {'' if size is None else f'{size / 1e6:8.2f}':>8}"
+        from perception.metrics import evaluate
+
+        for name, fn in backends.items():
+            acc[name] = evaluate(fn, arrays, mcfg)
+
+    print(f"model: {params / 1e6:.3f} M parameters, {flops / 1e9:.3f} GFLOP per frame (2 FLOP/MAC; "
+          f"{mcfg.num_cameras} cameras {mcfg.image_hw[1]}x{mcfg.image_hw[0]}), batch 1, {a.threads} threads"
+          f"{'' if spin else ' (no spinning)'}, {rounds * 5} interleaved runs per backend")
+    print(f"INT8: {int8.notes[0]}; {a.calibration} calibration on {calib_src}")
+    for n in int8.notes[1:]:
+        print(f"      {n}")
+    print("(latency on a CPU shared with other jobs is inflated for all backends alike: read the ratios)\n")
+    head = f"{'backend':<20} {'p50 ms':>8} {'p99 ms':>8} {'vs FP32':>8} {'file MB':>8}"
+    if acc:
+        head += "".join(f" {k:>8}" for k in ("mAP", "L2_3s", "coll%", "laneIoU", "drvIoU"))
+    print(head)
+    print("-" * len(head))
+    base = float(np.median(lat["ONNX Runtime FP32"]))
+    result: dict = {"params": params, "flops": flops, "threads": a.threads, "spinning": spin, "recipe": recipe,
+                    "calibration": a.calibration, "runs": rounds * 5, "backends": {}}
+    for name, t in lat.items():
+        p50, p99 = float(np.median(t)), float(np.percentile(t, 99))
+        row = {"p50_ms": p50, "p99_ms": p99, "speedup_vs_ort_fp32": base / p50, "file_bytes": sizes[name]}
+        line = f"{name:<20} {p50:8.2f} {p99:8.2f} {base / p50:7.2f}x {sizes[name] / 1e6:8.2f}"
+        if name in acc:
+            r = acc[name]
+            row.update({k: r[k] for k in METRIC_KEYS})
+            line += (f" {r['mAP']:8.4f} {r['L2_3s']:8.3f} {r['collision_rate']:8.2f} {r['lane_iou']:8.3f} "
+                     f"{r['drivable_iou']:8.3f}")
+        result["backends"][name] = row
+        print(line)
+    print(f"\n(torch file = state dict; ONNX files include the constant-folded geometry; INT8 file "
+          f"{100 * int8.size_bytes / fp32.size_bytes:.0f}% of FP32)")
+    if acc:
+        d = 100 * (acc["ONNX Runtime FP32"]["mAP"] - acc["ONNX Runtime INT8"]["mAP"])
+        print(f"INT8 mAP drop vs ONNX Runtime FP32: {d:.2f} points")
+        result["int8_map_drop_points"] = d
+
+    if a.methods:
+        print(f"\ncalibration methods (recipe {recipe}, {a.calibration_frames} frames; INT8 vs FP32 on "
+              f"{len((held or calib)['ego'])} held-out frames{'; metrics on ' + a.split if arrays else ''})")
+        evaluate_fn = None
         if arrays is not None:
             from perception.metrics import evaluate
 
-            res = evaluate(model if backend is None else backend.run, arrays, mcfg=model.cfg)
-            line += f" {res['mAP']:6.3f} {res['L2_3s']:6.3f} {res['collision_rate']:6.2f}"
-        print(line)
+            def evaluate_fn(path):
+                r = evaluate(ort_fn(make_session(path, a.threads, spinning=spin)), arrays, mcfg)
+                return {k: r[k] for k in METRIC_KEYS}
+        res = compare_calibration_methods(fp32.path, calib, held or calib, out / "methods", recipe=recipe,
+                                          count=a.calibration_frames, evaluate_fn=evaluate_fn, threads=a.threads)
+        cols = ["plan_l2_mean_m", "seg_agreement", "det_class_agreement", "det_logits_rel_err"] + \
+            (list(METRIC_KEYS) if arrays is not None else [])
+        print(f"{'method':<11}" + "".join(f" {c[:12]:>12}" for c in cols))
+        for m, r in res.items():
+            print(f"{m:<11}" + "".join(f" {r[c]:12.4f}" for c in cols))
+        result["calibration_methods"] = {m: {c: r[c] for c in cols} for m, r in res.items()}
+    print(json.dumps(result, default=float))
+    return result
 
 
 if __name__ == "__main__":

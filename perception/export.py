@@ -2,21 +2,23 @@
 
 Every export is checked: the ONNX graph with `onnx.checker`, its outputs against torch on real frames, the
 INT8 model against the FP32 one. Calibration data are simulator frames from the dataset (never random
-tensors: activation ranges must be the ones the car will see).
+tensors: activation ranges must be the ones the car will see). Which nodes INT8 quantizes, and why not all of
+them, is perception/quantize.py's business (recipes, measured with benchmarks/int8_profile.py).
 """
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
+from .quantize import (CALIBRATION_METHODS, DEFAULT_CALIBRATION, DEFAULT_RECIPE, RECIPES,
+                       FrameCalibrationReader, compare_calibration_methods, frames_for, make_session, output_error,
+                       quantize_model, run_outputs)
 from .runtime import INPUT_NAMES, OUTPUT_NAMES, BackendUnavailable, _require_tensorrt
 
 OPSET = 17
-CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
 
 
 @dataclass
@@ -75,61 +77,61 @@ def write_metadata(path: str | Path, model) -> None:
 
 
 def compare_with_torch(model, onnx_path: str | Path, sample: dict[str, np.ndarray]) -> dict[str, float]:
-    """Max absolute difference per output between eager torch and ONNX Runtime on the same inputs."""
+    """Max absolute difference per output between eager torch and ONNX Runtime on the same inputs (the ego
+    columns are fitted to the model's input: dataset format v1 frames lack the set speed)."""
     import torch
 
-    from .runtime import OnnxRuntimeBackend
-
+    feeds = frames_for(onnx_path, sample)
     with torch.inference_mode():
-        ref = model(*(torch.from_numpy(np.ascontiguousarray(sample[k])) for k in INPUT_NAMES))
+        ref = model(*(torch.from_numpy(np.ascontiguousarray(feeds[k])) for k in INPUT_NAMES))
     if isinstance(ref, dict):
         ref = [ref[k] for k in OUTPUT_NAMES]
-    got = OnnxRuntimeBackend(Path(onnx_path)).run(*(sample[k] for k in INPUT_NAMES))
+    session = make_session(onnx_path, threads=2)
+    got = dict(zip(OUTPUT_NAMES, session.run(list(OUTPUT_NAMES), {k: feeds[k] for k in INPUT_NAMES})))
     return {k: float(np.max(np.abs(r.numpy() - got[k]))) for k, r in zip(OUTPUT_NAMES, ref)}
 
 
-class FrameCalibrationReader:
-    """onnxruntime.quantization CalibrationDataReader over dataset frames (images, ego, command)."""
-
-    def __init__(self, frames: dict[str, np.ndarray], count: int | None = None) -> None:
-        n = len(frames["images"]) if count is None else min(count, len(frames["images"]))
-        self._frames = frames
-        self._iter: Iterator[dict[str, np.ndarray]] = iter(
-            {"images": frames["images"][i:i + 1], "ego": frames["ego"][i:i + 1].astype(np.float32),
-             "command": frames["command"][i:i + 1].astype(np.int64)} for i in range(n))
-
-    def get_next(self) -> dict[str, np.ndarray] | None:
-        return next(self._iter, None)
-
-
 def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration: dict[str, np.ndarray], *,
-                  method: str = "minmax", per_channel: bool = True, count: int = 64,
-                  op_types: tuple[str, ...] | None = None, nodes_to_exclude: tuple[str, ...] = ()) -> ExportReport:
-    """Static QDQ INT8 (S8S8) with calibration on simulator frames; `quant_pre_process` first (shape
-    inference and the fusions that make quantized kernels applicable)."""
-    from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType, quant_pre_process,
-                                          quantize_static)
+                  method: str = DEFAULT_CALIBRATION, per_channel: bool = True, count: int = 64,
+                  op_types: tuple[str, ...] | None = None, nodes_to_exclude: tuple[str, ...] = (),
+                  recipe: str = DEFAULT_RECIPE, held_out: dict[str, np.ndarray] | None = None,
+                  **recipe_overrides) -> ExportReport:
+    """Static INT8 (QDQ) with calibration on simulator frames, by an op/shape recipe (perception.quantize.RECIPES;
+    the default keeps what INT8 does not speed up on an AVX2 CPU in FP32). `op_types` replaces the recipe's op
+    types, `nodes_to_exclude` adds exclusions, `recipe_overrides` replace recipe fields (activation_type="s8",
+    reduce_range=True, ...). The ONNX metadata (config, rig, classes) is copied from the FP32 file.
 
-    if method not in CALIBRATION_METHODS:
-        raise ValueError(f"calibration method {method!r}: choose one of {', '.join(CALIBRATION_METHODS)}")
+    The report's notes give the recipe, the node plan and the FP32-vs-INT8 output difference on the calibration
+    frames and, when `held_out` frames are given, on those (max_abs_diff is then measured on held_out).
+    """
+    import onnx
+
     fp32_path, out_path = Path(fp32_path), Path(out_path)
-    prep = out_path.with_suffix(".prep.onnx")
-    quant_pre_process(str(fp32_path), str(prep))
-    quantize_static(
-        str(prep), str(out_path), FrameCalibrationReader(calibration, count),
-        quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-        per_channel=per_channel,
-        calibrate_method={"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
-                          "percentile": CalibrationMethod.Percentile}[method],
-        op_types_to_quantize=list(op_types) if op_types else None,
-        nodes_to_exclude=list(nodes_to_exclude),
-        extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
-    )
-    prep.unlink(missing_ok=True)
-    report = ExportReport(str(out_path), "onnx-int8", out_path.stat().st_size, checker_ok=True,
-                          notes=[f"static QDQ S8S8, {method} calibration on {count} frames, "
-                                 f"per_channel={per_channel}"])
-    return report
+    info = quantize_model(fp32_path, out_path, calibration, recipe=recipe, method=method, count=count,
+                          op_types=op_types, nodes_to_exclude=nodes_to_exclude, per_channel=per_channel,
+                          **recipe_overrides)
+    onnx.checker.check_model(onnx.load(str(out_path)), full_check=True)
+    r = info["recipe"]
+    fp32_size, size = fp32_path.stat().st_size, out_path.stat().st_size
+    notes = [r.summary(),
+             f"{method} calibration on {info['frames']} frames; nodes: " +
+             ", ".join(f"{k} {v}" for k, v in info["plan"].counts().items()),
+             f"file {size / 1e6:.2f} MB = {100 * size / fp32_size:.0f}% of FP32 ({fp32_size / 1e6:.2f} MB)"]
+    s32, s8 = make_session(fp32_path), make_session(out_path)
+    checks = {"calibration": {k: np.asarray(v)[: min(8, info["frames"])] for k, v in calibration.items()}}
+    if held_out is not None:
+        checks["held-out"] = held_out
+    max_abs: dict[str, float] = {}
+    for label, frames in checks.items():
+        f = frames_for(fp32_path, frames)
+        err = output_error(run_outputs(s32, f), run_outputs(s8, f))
+        notes.append(f"INT8 vs FP32 on {len(f['ego'])} {label} frames: "
+                     f"plan L2 mean {err['plan_l2_mean_m']:.3f} m "
+                     f"(max {err['plan_l2_max_m']:.3f}), seg agreement {err['seg_agreement']:.4f}, detection class "
+                     f"agreement {err['det_class_agreement']:.3f}, "
+                     f"det logits rel. error {err['det_logits_rel_err']:.3f}")
+        max_abs = {k: err[f"max_abs_{k}"] for k in OUTPUT_NAMES if f"max_abs_{k}" in err}
+    return ExportReport(str(out_path), "onnx-int8", size, checker_ok=True, max_abs_diff=max_abs, notes=notes)
 
 
 def build_tensorrt_engine(onnx_path: str | Path, engine_path: str | Path, *, fp16: bool = True,
@@ -168,4 +170,5 @@ def build_tensorrt_engine(onnx_path: str | Path, engine_path: str | Path, *, fp1
 
 
 __all__ = ["ExportReport", "export_onnx", "compare_with_torch", "quantize_int8", "build_tensorrt_engine",
-           "FrameCalibrationReader", "BackendUnavailable", "CALIBRATION_METHODS", "OPSET"]
+           "FrameCalibrationReader", "BackendUnavailable", "CALIBRATION_METHODS", "OPSET", "RECIPES",
+           "DEFAULT_RECIPE", "compare_calibration_methods", "write_metadata"]

@@ -3,14 +3,23 @@ measure it (interleaved latency, ONNX Runtime op profiles, output error, calibra
 
 Why not "quantize everything": on an AVX2 CPU without VNNI (the target: 2-core AMD EPYC) ONNX Runtime's INT8
 kernels only beat FP32 where the GEMM behind an op is big enough to amortise the u8/s8 packing, and every
-quantized tensor that meets a float op costs a QuantizeLinear/DequantizeLinear pass. Measured per layer
-(benchmarks/int8_profile.py --micro): a 3x3 conv with >= 48 input channels runs 1.5-1.9x faster in INT8, one with
-16 input channels ~1.0x, the 3-channel stem 0.4x, 1x1 convs ~1.05x; QLinearSoftmax is 4x slower than Softmax and
-the activation x activation MatMuls of attention (head dim 16) gain nothing. So a recipe says which nodes are
-quantized (by op type *and* layer shape), in which format, and the rest stays FP32.
+quantized tensor that meets a float op costs a QuantizeLinear/DequantizeLinear pass. Measured in the model
+(benchmarks/int8_profile.py, 1 thread): 3x3 convs with 48-64 channels run 1.7-2.0x faster as QLinearConv, the
+16-channel conv after the stem ~1.3x, 1x1 convs ~1.5x; the 3-channel stem 0.4x and the 2-8 channel logit convs
+~0.8x (so they stay FP32); QLinearSoftmax, QLinearMul and the Q/DQ pairs around every element-wise op make the
+naive all-ops recipe 1.3x *slower* than FP32 (and it moves the plan by 0.6 m). The default recipe quantizes the
+convs only (`conv-nostem`); weight MatMuls gain nothing measurable here (their rows are few) and weight-only
+int8 MatMuls (DQ -> MatMul, run as MatMulNBits) are 2.5x slower than FP32.
 
-Recipes are applied to the graph after `quant_pre_process` (shape inference + ORT basic optimisations) so the
-node shapes are known. `RECIPES[DEFAULT_RECIPE]` is what `perception.export.quantize_int8` uses.
+Two graph details matter as much as the op set: (1) a Relu after a quantized Conv must be quantized with it (the
+quantizer then folds it into the u8 output range and ONNX Runtime fuses DQ-Conv-Q into one QLinearConv; left
+out, the conv is not fused at all); (2) the exporter shares identical weight/bias tensors between convs (e.g. the
+all-zero biases of BN-folded convs), so a bias quantized for one conv reaches an FP32 conv through a
+DequantizeLinear and that conv loses its NCHWc kernel (2x slower): every conv gets private initializers first.
+
+`RECIPES[DEFAULT_RECIPE]` is what `perception.export.quantize_int8` uses. Recipes are applied after shape
+inference (`quant_pre_process` without its ORT optimisation, so constant subgraphs stay small ops that ONNX
+Runtime folds at load instead of large stored tensors).
 """
 from __future__ import annotations
 
@@ -26,6 +35,9 @@ import numpy as np
 INPUT_NAMES = ("images", "ego", "command")
 OUTPUT_NAMES = ("det_logits", "det_boxes", "seg_logits", "plan")
 CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
+#: measured on the trained v2 checkpoint (benchmarks/perception_bench.py --methods, test split): minmax keeps mAP
+#: (0.1469 -> 0.1469), percentile 0.1450, entropy (KL on a 2048-bin histogram) 0.1453 and the worst output error
+DEFAULT_CALIBRATION = "minmax"
 
 
 # ------------------------------------------------------------------------------------------------ recipes
@@ -40,6 +52,10 @@ class QuantRecipe:
     #: Conv rules: input channels x kernel area (the GEMM depth K) and output channels, both at least
     conv_min_depth: int = 0
     conv_min_out_channels: int = 1
+    #: Convs with fewer input channels (the RGB stem: INT8 0.4x) stay FP32 ...
+    conv_min_in_channels: int = 1
+    #: ... and optionally the conv reading the stem too
+    keep_stem_consumer_fp32: bool = False
     #: MatMul/Gemm rules: only with a constant weight B, and only when A has at least this many rows
     #: (tokens x batch 1); None = no MatMul/Gemm
     matmul_min_rows: int | None = None
@@ -63,8 +79,16 @@ class QuantRecipe:
         ops = "all quantizable op types" if self.op_types is None else "+".join(self.op_types)
         rules = []
         if self.op_types is None or "Conv" in (self.op_types or ()):
-            if self.conv_min_depth or self.conv_min_out_channels > 1:
-                rules.append(f"Conv with Cin*k*k >= {self.conv_min_depth} and Cout >= {self.conv_min_out_channels}")
+            conv = []
+            if self.conv_min_in_channels > 1:
+                conv.append(f"Cin >= {self.conv_min_in_channels}" +
+                            (" (and not the conv after the stem)" if self.keep_stem_consumer_fp32 else ""))
+            if self.conv_min_depth:
+                conv.append(f"Cin*k*k >= {self.conv_min_depth}")
+            if self.conv_min_out_channels > 1:
+                conv.append(f"Cout >= {self.conv_min_out_channels}")
+            if conv:
+                rules.append("Conv with " + ", ".join(conv))
         if self.matmul_min_rows is not None:
             rules.append(f"MatMul/Gemm with constant B and >= {self.matmul_min_rows} rows")
         act = {"u8": "U8", "s8": "S8"}[self.activation_type] + {"u8": "U8", "s8": "S8"}[self.weight_type]
@@ -82,20 +106,18 @@ RECIPES: dict[str, QuantRecipe] = {r.name: r for r in (
                 activation_type="s8", compact=False, preprocess="optimize"),
     QuantRecipe("conv", "every Conv, U8S8 QDQ per-channel"),
     QuantRecipe("conv-nostem", "every Conv but the 3-channel stem and the < 16-channel logit convs",
-                conv_min_depth=28, conv_min_out_channels=16),
-    QuantRecipe("conv-nostem+kv", "conv-nostem + weight MatMuls over >= 512 rows (K/V projections of camera "
-                "tokens)", op_types=("Conv", "MatMul", "Gemm"), conv_min_depth=28, conv_min_out_channels=16,
+                conv_min_in_channels=8, conv_min_out_channels=16),
+    QuantRecipe("conv-nostem+kv", "conv-nostem + weight MatMuls over >= 512 rows (K/V projections of the camera "
+                "tokens)", op_types=("Conv", "MatMul", "Gemm"), conv_min_in_channels=8, conv_min_out_channels=16,
                 matmul_min_rows=512),
+    QuantRecipe("conv-nostem+matmul", "conv-nostem + every weight MatMul/Gemm", op_types=("Conv", "MatMul", "Gemm"),
+                conv_min_in_channels=8, conv_min_out_channels=16, matmul_min_rows=1),
+    QuantRecipe("conv-trunk", "conv-nostem, and the 16-channel conv after the stem stays FP32 too",
+                conv_min_in_channels=8, conv_min_out_channels=16, keep_stem_consumer_fp32=True),
     QuantRecipe("conv-body", "Convs whose GEMM depth Cin*k*k >= 200 (not the stem, 16-channel or 1x1 convs)",
-                conv_min_depth=_DEPTH, conv_min_out_channels=8),
-    QuantRecipe("conv-body+kv", "conv-body + weight MatMuls over >= 512 rows (K/V projections of camera tokens)",
-                op_types=("Conv", "MatMul", "Gemm"), conv_min_depth=_DEPTH, conv_min_out_channels=8,
-                matmul_min_rows=512),
-    QuantRecipe("conv-body+matmul", "conv-body + every weight MatMul/Gemm",
-                op_types=("Conv", "MatMul", "Gemm"), conv_min_depth=_DEPTH, conv_min_out_channels=8,
-                matmul_min_rows=1),
+                conv_min_depth=_DEPTH, conv_min_out_channels=16),
 )}
-DEFAULT_RECIPE = "conv-body"
+DEFAULT_RECIPE = "conv-nostem"
 
 
 def get_recipe(recipe: str | QuantRecipe, **overrides: Any) -> QuantRecipe:
@@ -153,6 +175,16 @@ def plan_nodes(model, recipe: QuantRecipe) -> NodePlan:
                 if a is not None:
                     inits.setdefault(o, a)
     plan = NodePlan()
+    if recipe.op_types is None:               # the naive recipe: everything ONNX Runtime can quantize
+        plan.quantize = [n.name for n in model.graph.node]
+        return plan
+    producer = {o: n for n in model.graph.node for o in n.output}
+    stems: set[str] = set()
+
+    def _source(t: str) -> str:   # through Relu/Clip to the tensor a conv produced
+        n = producer.get(t)
+        return _source(n.input[0]) if n is not None and n.op_type in ("Relu", "Clip") else t
+
     for node in model.graph.node:
         if recipe.op_types is not None and node.op_type not in recipe.op_types:
             continue
@@ -166,7 +198,12 @@ def plan_nodes(model, recipe: QuantRecipe) -> NodePlan:
                 continue
             cout, cin_g = int(w.dims[0]), int(w.dims[1])
             depth = cin_g * int(np.prod(w.dims[2:]))
-            if depth < recipe.conv_min_depth:
+            if cin_g < recipe.conv_min_in_channels:
+                plan.excluded[node.name] = f"stem conv (Cin < {recipe.conv_min_in_channels})"
+                stems.add(node.output[0])
+            elif recipe.keep_stem_consumer_fp32 and _source(node.input[0]) in stems:
+                plan.excluded[node.name] = "conv reading the FP32 stem"
+            elif depth < recipe.conv_min_depth:
                 plan.excluded[node.name] = f"conv GEMM depth Cin*k*k < {recipe.conv_min_depth}"
             elif cout < recipe.conv_min_out_channels:
                 plan.excluded[node.name] = f"conv with < {recipe.conv_min_out_channels} output channels"
@@ -258,7 +295,8 @@ def _qtype(name: str):
 
 
 def quantize_model(fp32_path: str | Path, out_path: str | Path, calibration: Mapping[str, np.ndarray], *,
-                   recipe: str | QuantRecipe = DEFAULT_RECIPE, method: str = "minmax", count: int | None = 64,
+                   recipe: str | QuantRecipe = DEFAULT_RECIPE, method: str = DEFAULT_CALIBRATION,
+                   count: int | None = 64,
                    op_types: Sequence[str] | None = None, nodes_to_exclude: Sequence[str] = (),
                    preprocess: bool = True, **overrides: Any) -> dict[str, Any]:
     """Static INT8 quantization of an ONNX model with a recipe; returns {recipe, plan, method, frames, ...}.
@@ -284,6 +322,7 @@ def quantize_model(fp32_path: str | Path, out_path: str | Path, calibration: Map
     if preprocess and r.preprocess != "none":
         quant_pre_process(str(fp32_path), str(prep), skip_optimization=r.preprocess != "optimize")
         src = prep
+    src = _unshare_weights(src, prep)
     plan = plan_nodes(src, r)
     for n in nodes_to_exclude:
         if n in plan.quantize:
@@ -293,25 +332,86 @@ def quantize_model(fp32_path: str | Path, out_path: str | Path, calibration: Map
     n_frames = len(frames["images"]) if count is None else min(count, len(frames["images"]))
     extra = {"ActivationSymmetric": r.activation_symmetric, "WeightSymmetric": r.weight_symmetric,
              **dict(r.extra_options)}
+    q_types = sorted(set(r.op_types) | {"Relu", "Clip"}) if r.op_types is not None else None
+    cache = out_path.with_name(out_path.stem + ".calib.json")
+    cache.unlink(missing_ok=True)
     try:
+        if method == "entropy":
+            # quantize_static cannot pass the histogram size: ORT's default (128 bins for 128 quantized bins)
+            # leaves the KL search a single candidate, the full range, i.e. entropy == minmax. Calibrate here with
+            # TensorRT's 2048 bins and hand the ranges over as a calibration cache.
+            _entropy_cache(src, cache, FrameCalibrationReader(frames, n_frames), q_types)
         quantize_static(
             str(src), str(out_path), FrameCalibrationReader(frames, n_frames),
+            calibration_cache_path=str(cache) if method == "entropy" else None,
             quant_format=QuantFormat.QDQ if r.quant_format == "qdq" else QuantFormat.QOperator,
             activation_type=_qtype(r.activation_type), weight_type=_qtype(r.weight_type),
             per_channel=r.per_channel, reduce_range=r.reduce_range,
             calibrate_method={"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                               "percentile": CalibrationMethod.Percentile}[method],
-            op_types_to_quantize=(sorted(set(r.op_types) | {"Relu", "Clip"}) if r.op_types is not None else None),
+            op_types_to_quantize=q_types,
             nodes_to_quantize=plan.quantize if r.op_types is not None else None,
-            nodes_to_exclude=list(plan.excluded) if r.op_types is None else list(nodes_to_exclude),
+            nodes_to_exclude=list(nodes_to_exclude),
             extra_options=extra)
     finally:
         prep.unlink(missing_ok=True)
+        cache.unlink(missing_ok=True)
     m = onnx.load(str(out_path))
     copy_metadata(onnx.load(str(fp32_path), load_external_data=False), m)
     compact = compact_constants(m) if r.compact else {}
     onnx.save(m, str(out_path))
     return {"recipe": r, "plan": plan, "method": method, "frames": n_frames, "compact": compact}
+
+
+def _entropy_cache(model_path: Path, cache: Path, reader, op_types, num_bins: int = 2048,
+                   num_quantized_bins: int = 128) -> None:
+    import tempfile as _tempfile
+
+    from onnxruntime.quantization.calibrate import CalibrationMethod, create_calibrator, save_tensors_data
+
+    with _tempfile.TemporaryDirectory(prefix="edgepilot_calib_") as td:
+        cal = create_calibrator(Path(model_path), op_types, augmented_model_path=str(Path(td) / "augmented.onnx"),
+                                calibrate_method=CalibrationMethod.Entropy,
+                                extra_options={"num_bins": num_bins, "num_quantized_bins": num_quantized_bins})
+        cal.collect_data(reader)
+        save_tensors_data(cal.compute_data(), cache, smooth_quant=False)
+
+
+def _unshare_weights(src: Path, dst: Path) -> Path:
+    """Give every Conv/MatMul/Gemm its own weight and bias initializers. The exporter shares identical
+    tensors (e.g. the all-zero biases of BN-folded convs of an untrained net): a bias quantized for one conv
+    would then reach an FP32 conv through a DequantizeLinear, and ONNX Runtime only runs an FP32 conv with its
+    NCHWc kernels when weight and bias are plain constants."""
+    import onnx
+
+    m = onnx.load(str(src))
+    inits = {i.name: i for i in m.graph.initializer}
+    identity = {n.output[0]: n.input[0] for n in m.graph.node if n.op_type == "Identity"}
+    uses = collections.Counter(i for n in m.graph.node for i in n.input)
+    seen: collections.Counter = collections.Counter()
+    changed = False
+    for node in m.graph.node:
+        if node.op_type not in ("Conv", "MatMul", "Gemm"):
+            continue
+        for k, name in enumerate(node.input):
+            root, via_identity = name, False
+            while root in identity:                 # the exporter dedups initializers through Identity nodes
+                root, via_identity = identity[root], True
+            if k == 0 or root not in inits or (uses[root] < 2 and not via_identity):
+                continue
+            seen[root] += 1
+            if seen[root] == 1 and not via_identity:
+                continue           # the first direct user keeps the original
+            copy = onnx.TensorProto()
+            copy.CopyFrom(inits[root])
+            copy.name = f"{root}__{node.name or seen[root]}"
+            m.graph.initializer.append(copy)
+            node.input[k] = copy.name
+            changed = True
+    if not changed:
+        return src
+    onnx.save(m, str(dst))
+    return dst
 
 
 def copy_metadata(src, dst) -> None:
@@ -330,8 +430,9 @@ def compact_constants(model, min_elements: int = 4096) -> dict[str, int]:
     * an initializer [H, ...] whose H slices are scalar multiples of one tensor (the projection prior times the
       learned per-head scale, constant-folded by the exporter once per attention layer) becomes Mul(scale[H,1..],
       base), the base stored once for all layers that share it;
-    * float initializers with >= min_elements values that feed no quantized op (bases, positional encodings,
-      learned queries) are stored as FP16 + Cast.
+    * float tensors with >= min_elements values (initializers and Constant nodes) that feed no quantized op
+      (FP32-run weights, positional encodings, bilinear tables) are stored as FP16 + Cast, large int64 index
+      tables as int32 + Cast.
     Both are folded back by ONNX Runtime's constant folding when the session is created (no runtime cost).
     Returns byte counts before/after. Modifies `model` (ModelProto) in place.
     """
@@ -339,6 +440,15 @@ def compact_constants(model, min_elements: int = 4096) -> dict[str, int]:
     from onnx import helper, numpy_helper
 
     g = model.graph
+    # large Constant nodes (the exporter's folded geometry tables) become initializers, so they get compacted too
+    for node in list(g.node):
+        if node.op_type == "Constant" and len(node.attribute) == 1 and node.attribute[0].name == "value" \
+                and int(np.prod(node.attribute[0].t.dims)) >= min_elements:
+            t = onnx.TensorProto()
+            t.CopyFrom(node.attribute[0].t)
+            t.name = node.output[0]
+            g.initializer.append(t)
+            g.node.remove(node)
     consumers: dict[str, list] = collections.defaultdict(list)
     for node in g.node:
         for i, name in enumerate(node.input):
@@ -381,26 +491,33 @@ def compact_constants(model, min_elements: int = 4096) -> dict[str, int]:
         new_nodes.append(helper.make_node("Mul", [sname, bname], [init.name], name=init.name + "_unfold"))
     del g.initializer[:]
     g.initializer.extend(keep)
-    # FP16 storage of the large float constants left (none of them is a quantized weight: those are int8)
+    # FP16 storage of the large float constants left (none of them is a quantized weight: those are int8),
+    # int32 storage of large int64 index tables
     out = []
     for init in list(g.initializer):
         quantized_use = any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n, _ in consumers[init.name])
-        if init.data_type == onnx.TensorProto.FLOAT and int(np.prod(init.dims)) >= min_elements and not quantized_use:
-            a = numpy_helper.to_array(init)
-            h = numpy_helper.from_array(a.astype(np.float16), init.name + "_fp16")
-            new_nodes.append(helper.make_node("Cast", [h.name], [init.name], to=onnx.TensorProto.FLOAT,
-                                              name=init.name + "_cast"))
-            out.append(h)
+        big = int(np.prod(init.dims)) >= min_elements and not quantized_use
+        a = numpy_helper.to_array(init) if big and init.data_type in (onnx.TensorProto.FLOAT,
+                                                                       onnx.TensorProto.INT64) else None
+        if a is not None and a.dtype == np.float32:
+            store, to = a.astype(np.float16), onnx.TensorProto.FLOAT
+        elif a is not None and a.dtype == np.int64 and a.size and np.abs(a).max() < 2 ** 31:
+            store, to = a.astype(np.int32), onnx.TensorProto.INT64
         else:
             out.append(init)
+            continue
+        h = numpy_helper.from_array(store, init.name + ("_fp16" if store.dtype == np.float16 else "_i32"))
+        new_nodes.append(helper.make_node("Cast", [h.name], [init.name], to=to, name=init.name + "_cast"))
+        out.append(h)
     del g.initializer[:]
     g.initializer.extend(out)
-    for n in reversed(new_nodes):
+    ordered = [n for n in new_nodes if n.op_type == "Cast"] + [n for n in new_nodes if n.op_type != "Cast"]
+    for n in reversed(ordered):          # Casts first: an unfolded prior's base may itself be FP16-stored
         g.node.insert(0, n)
     after = sum(len(i.raw_data) or i.ByteSize() for i in g.initializer)
     return {"initializer_bytes_before": int(before), "initializer_bytes_after": int(after),
             "unfolded": sum(1 for n in new_nodes if n.op_type == "Mul"),
-            "fp16": sum(1 for n in new_nodes if n.op_type == "Cast")}
+            "cast": sum(1 for n in new_nodes if n.op_type == "Cast")}
 
 
 # ------------------------------------------------------------------------------------------ measuring tools
@@ -420,6 +537,10 @@ def make_session(path: str | Path, threads: int = 2, *, fixed_batch: int | None 
     o.intra_op_num_threads = threads
     o.inter_op_num_threads = 1
     o.enable_profiling = profile
+    if profile:   # the chrome-trace JSON goes to a temporary directory, not the working directory
+        import tempfile
+
+        o.profile_file_prefix = str(Path(tempfile.mkdtemp(prefix="ort_profile_")) / "ort_profile")
     if fixed_batch:
         o.add_free_dimension_override_by_name("batch", int(fixed_batch))
     if not spinning:
@@ -427,21 +548,30 @@ def make_session(path: str | Path, threads: int = 2, *, fixed_batch: int | None 
     return ort.InferenceSession(str(path), sess_options=o, providers=["CPUExecutionProvider"])
 
 
-def interleaved_latency(runs: Mapping[str, Any], rounds: int = 30, inner: int = 5, warmup: int = 3
-                        ) -> dict[str, np.ndarray]:
+def interleaved_latency(runs: Mapping[str, Any], rounds: int = 30, inner: int = 5, warmup: int = 3,
+                        cpu_times: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Latency samples (ms) of several callables measured in alternation (A B C C B A ...), so that a CPU shared
-    with other jobs slows them all alike; compare medians (ratio of medians), not single runs."""
+    with other jobs slows them all alike; compare medians (ratio of medians), not single runs.
+
+    `cpu_times` (a dict, filled when given): the calling thread's CPU time per run (ms). With one intra-op
+    thread ONNX Runtime computes on the calling thread, so this excludes the time the OS gave to other jobs:
+    the cleanest kernel-cost comparison on a loaded machine (it is not a latency)."""
     fns = list(runs.items())
     for _, fn in fns:
         for _ in range(warmup):
             fn()
     samples: dict[str, list[float]] = {k: [] for k, _ in fns}
+    cpu: dict[str, list[float]] = {k: [] for k, _ in fns}
     for r in range(rounds):
         for k, fn in (fns if r % 2 == 0 else fns[::-1]):
             for _ in range(inner):
+                c0 = time.thread_time_ns()
                 t0 = time.perf_counter()
                 fn()
                 samples[k].append((time.perf_counter() - t0) * 1e3)
+                cpu[k].append((time.thread_time_ns() - c0) / 1e6)
+    if cpu_times is not None:
+        cpu_times.update({k: np.asarray(v) for k, v in cpu.items()})
     return {k: np.asarray(v) for k, v in samples.items()}
 
 
@@ -473,7 +603,9 @@ def profile_sessions(sessions: Mapping[str, Any], feeds: Mapping[str, Mapping[st
             s.run(None, dict(feeds[k]))
     out = {}
     for k, s in items:
-        events = json.loads(Path(s.end_profiling()).read_text())
+        trace = Path(s.end_profiling())
+        events = json.loads(trace.read_text())
+        trace.unlink(missing_ok=True)
         per: dict[str, list[float]] = collections.defaultdict(list)
         ops: dict[str, str] = {}
         for e in events:
@@ -593,4 +725,4 @@ __all__ = ["QuantRecipe", "RECIPES", "DEFAULT_RECIPE", "get_recipe", "NodePlan",
            "frames_for", "FrameCalibrationReader", "quantize_model", "copy_metadata", "compact_constants",
            "make_session", "interleaved_latency", "profile_sessions", "format_profile_table", "run_outputs",
            "output_error", "compare_outputs", "compare_calibration_methods", "CALIBRATION_METHODS",
-           "OP_CATEGORY", "recipe_dict"]
+           "OP_CATEGORY", "recipe_dict", "DEFAULT_CALIBRATION"]

@@ -49,14 +49,28 @@ def test_backends_give_the_same_outputs(exported, tmp_path):
         np.testing.assert_allclose(a[k], b[k], atol=1e-3)
 
 
-def test_int8_stays_close_to_fp32(exported):
+@pytest.fixture(scope="module")
+def quantized(exported):
     _, frames, report, d = exported
     calib = {k: frames[k][:16] for k in ("images", "ego", "command")}
-    q = quantize_int8(report.path, d / "tiny.int8.onnx", calib, count=16)
-    assert q.format == "onnx-int8" and q.size_bytes > 0   # size targets are measured on default.yaml (benchmark)
-    x = (frames["images"][16:24], frames["ego"][16:24], frames["command"][16:24])
-    fp32 = open_backend("onnxruntime", report.path).run(*x)
-    int8 = open_backend("onnxruntime", q.path).run(*x)
+    held = {k: frames[k][16:24] for k in ("images", "ego", "command")}
+    q = quantize_int8(report.path, d / "tiny.int8.onnx", calib, count=16, held_out=held)
+    return q, calib, held
+
+
+def test_int8_stays_close_to_fp32(exported, quantized):
+    from perception.quantize import frames_for, make_session, run_outputs
+
+    _, frames, report, d = exported
+    q, _, held = quantized
+    assert q.format == "onnx-int8" and q.size_bytes > 0 and q.checker_ok
+    # the report says what was quantized and how far INT8 is from FP32 on the held-out frames
+    assert any("recipe 'conv-nostem'" in n for n in q.notes)
+    assert any("held-out frames" in n and "plan L2" in n for n in q.notes)
+    assert set(q.max_abs_diff) == {"det_logits", "det_boxes", "seg_logits", "plan"}
+    x = frames_for(report.path, held)
+    fp32 = run_outputs(make_session(report.path), x)
+    int8 = run_outputs(make_session(q.path), x)
     # planning waypoints (metres, up to ~20 m ahead here): an untrained tiny net on random pixels moves
     # them by a few percent under INT8; a broken quantization moves them by metres
     err = np.abs(fp32["plan"] - int8["plan"])
@@ -65,6 +79,124 @@ def test_int8_stays_close_to_fp32(exported):
     # segmentation decisions mostly agree
     agree = np.mean((fp32["seg_logits"] > 0) == (int8["seg_logits"] > 0))
     assert agree > 0.9
+    # class logits stay close (top-K proposals of an untrained net may reorder, so no box check here)
+    assert np.mean(np.abs(fp32["det_logits"] - int8["det_logits"])) < 0.1 * np.mean(np.abs(fp32["det_logits"])) + 0.05
+
+
+def test_int8_file_keeps_the_metadata(exported, quantized):
+    from perception.runtime import model_metadata
+
+    _, _, report, _ = exported
+    q, _, _ = quantized
+    assert model_metadata(q.path) == model_metadata(report.path)
+    assert model_metadata(q.path)["rig"] and model_metadata(q.path)["classes"]
+
+
+def test_int8_recipe_quantizes_what_it_says(exported, quantized):
+    """conv-nostem: the 3-channel stem and the < 16-channel logit convs stay FP32; every other Conv becomes INT8
+    (QDQ with its Relu folded in); no MatMul, Softmax or LayerNorm is quantized."""
+    import onnx
+
+    from perception.quantize import RECIPES, plan_nodes
+
+    _, _, report, _ = exported
+    q, _, _ = quantized
+    fp = onnx.load(report.path)
+    inits = {i.name: i for i in fp.graph.initializer}
+    convs = {n.name: n for n in fp.graph.node if n.op_type == "Conv"}
+    plan = plan_nodes(fp, RECIPES["conv-nostem"])
+    reasons = plan.excluded
+    stem = [n for n, c in convs.items() if inits[c.input[1]].dims[1] == 3]
+    assert len(stem) == 1 and reasons[stem[0]].startswith("stem conv")
+    assert sum(r.startswith("conv reading the FP32 stem") for r in reasons.values()) == 0
+    trunk = plan_nodes(fp, RECIPES["conv-trunk"]).excluded
+    assert sum(r.startswith("conv reading the FP32 stem") for r in trunk.values()) == 1
+    logits = [n for n, c in convs.items() if inits[c.input[1]].dims[0] < 16 and n not in stem]
+    assert logits and all(reasons[n].startswith("conv with < 16 output channels") for n in logits)
+    chosen = [n for n in plan.quantize if n in convs]
+    assert chosen and set(chosen) | set(reasons) >= set(convs)
+
+    m = onnx.load(q.path)
+    producer = {o: n for n in m.graph.node for o in n.output}
+    qconv = {n.name for n in m.graph.node if n.op_type == "Conv" and n.input[1] in producer
+             and producer[n.input[1]].op_type == "DequantizeLinear"}
+    fconv = {n.name for n in m.graph.node if n.op_type == "Conv" and n.name not in qconv}
+    assert qconv == set(chosen)
+    assert set(stem) <= fconv and set(logits) <= fconv
+    # the FP32 stem keeps plain constant weight and bias (what ONNX Runtime's NCHWc conv needs)
+    stem_node = next(n for n in m.graph.node if n.name == stem[0])
+    assert all(i not in producer or producer[i].op_type == "Cast" for i in stem_node.input[1:])
+    for node in m.graph.node:
+        if node.op_type in ("MatMul", "Softmax", "LayerNormalization", "Gemm"):
+            assert all(i not in producer or producer[i].op_type != "DequantizeLinear" for i in node.input), node.name
+
+
+def test_naive_recipe_quantizes_matmuls_the_default_does_not(exported, tmp_path):
+    """The naive recipe (every op) quantizes MatMuls and Softmax; the default one does not."""
+    import onnx
+
+    from perception.quantize import quantize_model
+
+    _, frames, report, _ = exported
+    calib = {k: frames[k][:8] for k in ("images", "ego", "command")}
+    info = quantize_model(report.path, tmp_path / "naive.onnx", calib, recipe="all-ops", count=8)
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "naive.onnx")).graph.node}
+    assert info["recipe"].op_types is None and "QuantizeLinear" in ops
+    q = onnx.load(str(tmp_path / "naive.onnx"))
+    producer = {o: n for n in q.graph.node for o in n.output}
+    assert any(n.op_type == "MatMul" and any(i in producer and producer[i].op_type == "DequantizeLinear"
+                                             for i in n.input) for n in q.graph.node)
+
+
+def test_compact_constants_stores_scaled_priors_once_and_fp16(tmp_path):
+    """Per-head scaled copies of one prior are stored once (+ scales); other big constants as FP16: ONNX Runtime
+    folds both back at load."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from perception.quantize import compact_constants, make_session
+
+    rng = np.random.default_rng(0)
+    prior = -rng.uniform(0, 20, (6, 50)).astype(np.float32)
+    c1 = np.array([1.0, 0.5, 2.0], np.float32)[:, None, None] * prior[None]
+    c2 = np.array([0.3, 1.5, 1.0], np.float32)[:, None, None] * prior[None]
+    table = rng.normal(0, 1, (80, 64)).astype(np.float32)
+    nodes = [helper.make_node("Add", ["x", "c1"], ["a"]), helper.make_node("Add", ["a", "c2"], ["b"]),
+             helper.make_node("MatMul", ["y", "table"], ["z"])]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 6, 50]),
+                                       helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 80])],
+                          [helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 3, 6, 50]),
+                           helper.make_tensor_value_info("z", TensorProto.FLOAT, [2, 64])],
+                          [numpy_helper.from_array(c1, "c1"), numpy_helper.from_array(c2, "c2"),
+                           numpy_helper.from_array(table, "table")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.save(m, str(tmp_path / "a.onnx"))
+    stats = compact_constants(m, min_elements=256)
+    assert stats["unfolded"] == 2 and stats["initializer_bytes_after"] < 0.5 * stats["initializer_bytes_before"]
+    onnx.checker.check_model(m)
+    onnx.save(m, str(tmp_path / "b.onnx"))
+    feed = {"x": rng.normal(0, 1, (1, 3, 6, 50)).astype(np.float32), "y": rng.normal(0, 1, (2, 80)).astype(np.float32)}
+    a = make_session(tmp_path / "a.onnx").run(None, feed)
+    b = make_session(tmp_path / "b.onnx").run(None, feed)
+    # both priors come back from one FP16-stored base times their scales; the table from FP16
+    np.testing.assert_allclose(a[0], b[0], rtol=2e-3, atol=2e-2)
+    np.testing.assert_allclose(a[1], b[1], rtol=2e-3, atol=2e-2)
+
+
+def test_calibration_methods_are_compared(exported, tmp_path):
+    from perception.quantize import CALIBRATION_METHODS, compare_calibration_methods
+
+    _, frames, report, _ = exported
+    calib = {k: frames[k][:8] for k in ("images", "ego", "command")}
+    held = {k: frames[k][16:20] for k in ("images", "ego", "command")}
+    res = compare_calibration_methods(report.path, calib, held, tmp_path, count=8,
+                                      evaluate_fn=lambda p: {"size": float(p.stat().st_size)})
+    assert set(res) == set(CALIBRATION_METHODS)
+    for r in res.values():
+        assert 0.0 <= r["seg_agreement"] <= 1.0 and r["plan_l2_mean_m"] >= 0.0 and r["size"] > 0
+    with pytest.raises(ValueError, match="calibration method 'kl'"):
+        quantize_int8(report.path, tmp_path / "x.onnx", calib, method="kl")
 
 
 def test_backend_selection_and_errors(exported, tmp_path):
@@ -110,6 +242,7 @@ def test_export_cli_writes_checked_onnx_and_int8(tmp_path, capsys):
     assert (tmp_path / "models" / "model.onnx").is_file() and (tmp_path / "models" / "model.int8.onnx").is_file()
     out = capsys.readouterr().out
     assert '"checker_ok": true' in out and '"format": "onnx-int8"' in out
+    assert '"format": "onnx-int8"' in out and "recipe 'conv-nostem'" in out and "held-out frames" in out
     with pytest.raises(SystemExit):
         main(["perception", "export", "--checkpoint", "x.pt", "--format", "tflite"])
     assert main(["perception", "export", "--checkpoint", str(tmp_path / "run" / "last.pt"), "--format",
