@@ -234,7 +234,7 @@ SCRIPTS = {
     "sim": textwrap.dedent("""
         import os, time
         p, want = os.environ['EP_WAIT_FOR'], os.environ.get('EP_WAIT_CONTENT', 'ready')
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60   # generous: a loaded CI box starts Python slowly
         while time.monotonic() < deadline and not (os.path.exists(p) and open(p).read() == want):
             time.sleep(0.05)
         print('scenario done')
@@ -245,7 +245,7 @@ SCRIPTS = {
             open(os.environ['EP_WAIT_FOR'], 'w').write('ready')
             time.sleep(60)
         except KeyboardInterrupt:
-            print('sleeper stopping')
+            print('sleeper stopping', flush=True)
     """),
 }
 
