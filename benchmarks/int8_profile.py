@@ -158,8 +158,8 @@ def micro_conv(threads: int, spinning: bool, rounds: int) -> list[dict]:
     tmp = Path(tempfile.mkdtemp(prefix="int8_micro_"))
     rows = []
     for cin, cout, h, w, s, k, n in shapes:
-        w = rng.normal(0, 1, (cout, cin, k, k)) / np.sqrt(cin * k * k)
-        W = numpy_helper.from_array(w.astype(np.float32), "W")
+        wt = rng.normal(0, 1, (cout, cin, k, k)) / np.sqrt(cin * k * k)
+        W = numpy_helper.from_array(wt.astype(np.float32), "W")
         B = numpy_helper.from_array(rng.normal(0, 0.1, cout).astype(np.float32), "B")
         nodes = [helper.make_node("Conv", ["x", "W", "B"], ["c"], pads=[k // 2] * 4, strides=[s, s],
                                   kernel_shape=[k, k]),

@@ -81,6 +81,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     import sys
 
+    import numpy as np
+
     from perception.export import build_tensorrt_engine, export_onnx, quantize_int8
     from perception.model import load_model
 
@@ -95,8 +97,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
         from perception.train import load_split
 
         keys = ("images", "ego", "command")
-        arrays = load_split(args.data, args.calibration_split, keys=keys, limit=args.calibration_frames)
-        calib = {k: arrays[k] for k in keys}
+        # frames spread over 4x as many (several runs/scenes), not one scene's consecutive frames
+        arrays = load_split(args.data, args.calibration_split, keys=keys, limit=4 * args.calibration_frames)
+        idx = np.linspace(0, len(arrays["ego"]) - 1, min(args.calibration_frames, len(arrays["ego"]))).astype(int)
+        calib = {k: arrays[k][idx] for k in keys}
         sample = {k: v[:4] for k, v in calib.items()}
         if args.held_out_split and (Path(args.data) / args.held_out_split).is_dir():
             held = load_split(args.data, args.held_out_split, keys=keys, limit=args.held_out_frames)
