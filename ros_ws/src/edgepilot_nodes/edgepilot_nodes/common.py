@@ -6,6 +6,9 @@ from typing import Any
 
 import can
 
+#: Object class name -> edgepilot_interfaces/DetectedObject CLASS_* (ground truth and model detections alike).
+CLASS_IDS = {"car": 1, "truck": 2, "pedestrian": 3, "cyclist": 4, "obstacle": 5}
+
 
 def drain(bus: can.BusABC, limit: int = 10_000) -> list[can.Message]:
     """Every frame waiting on the bus right now (non-blocking)."""

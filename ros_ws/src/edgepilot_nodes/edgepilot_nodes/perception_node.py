@@ -22,7 +22,7 @@ from edgepilot.ros import Node, get_message, qos_profile_sensor_data
 from edgepilot.ros.run_node import main_for
 from perception.driving import DEFAULT_MODEL, E2EDriver, ego_from_vehicle
 
-from .common import seconds
+from .common import CLASS_IDS, seconds
 
 Image = get_message("sensor_msgs/msg/Image")
 CameraInfo = get_message("sensor_msgs/msg/CameraInfo")
@@ -33,8 +33,6 @@ DetectedObject = get_message("edgepilot_interfaces/msg/DetectedObject")
 PathMsg = get_message("nav_msgs/msg/Path")
 PoseStamped = get_message("geometry_msgs/msg/PoseStamped")
 
-#: model class name -> DetectedObject.CLASS_* (same table as the sim's ground truth)
-CLASS_IDS = {"car": 1, "truck": 2, "pedestrian": 3, "cyclist": 4, "obstacle": 5}
 
 
 def _ns(stamp) -> int:

@@ -15,7 +15,7 @@ from vehicle_sim import camera as cam
 from vehicle_sim.scenario import load_scenario
 from vehicle_sim.simulator import Simulator
 
-from .common import drain, seconds
+from .common import CLASS_IDS, drain, seconds
 
 Clock = get_message("rosgraph_msgs/msg/Clock")
 Image = get_message("sensor_msgs/msg/Image")
@@ -27,7 +27,6 @@ LaneLine = get_message("edgepilot_interfaces/msg/LaneLine")
 Point = get_message("geometry_msgs/msg/Point")
 SimStatus = get_message("edgepilot_interfaces/msg/SimStatus")
 
-CLASS_IDS = {"car": 1, "truck": 2, "pedestrian": 3, "cyclist": 4, "obstacle": 5}
 LINE_TYPES = {"dashed": 0, "solid": 1, "none": 0}
 STATUS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
                         durability=DurabilityPolicy.TRANSIENT_LOCAL, history=HistoryPolicy.KEEP_LAST)
