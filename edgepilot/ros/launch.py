@@ -657,6 +657,7 @@ def resolve_launch_target(tokens: Sequence[str]) -> tuple[Path, dict[str, str]]:
 
 # ---------------------------------------------------------------------------------------------- execution
 
+READER_JOIN_TIMEOUT_S = 10.0
 _CLEAN_ON_SHUTDOWN = {0, -signal.SIGINT, -signal.SIGTERM, 128 + signal.SIGINT, 128 + signal.SIGTERM}
 
 
@@ -761,8 +762,10 @@ class LaunchService:
         self.log(f"{verb} node '{proc.label}' (pid {popen.pid})")
 
     def _join_readers(self, proc: _Proc) -> None:
+        # The node has exited: its last lines are in the pipe. Wait for them (a loaded CPU may not schedule the
+        # reader for a while: 1 s lost lines in CI) but not forever (a grandchild may hold the pipe open).
         for t in proc.readers:
-            t.join(timeout=1.0)   # a grandchild may hold the pipe open; do not hang on it
+            t.join(timeout=READER_JOIN_TIMEOUT_S)
 
     def _reap(self, proc: _Proc, code: int, shutting_down: bool) -> None:
         self._join_readers(proc)
