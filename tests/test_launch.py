@@ -242,7 +242,9 @@ SCRIPTS = {
     "sleeper": textwrap.dedent("""
         import os, time
         try:
-            open(os.environ['EP_WAIT_FOR'], 'w').write('ready')
+            p = os.environ['EP_WAIT_FOR']
+            open(p + '.tmp', 'w').write('ready')
+            os.replace(p + '.tmp', p)
             time.sleep(60)
         except KeyboardInterrupt:
             print('sleeper stopping', flush=True)
@@ -309,9 +311,12 @@ DRIVER = textwrap.dedent("""
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     if name == 'parent':
         gc = ("import os, sys, time, signal; signal.signal(signal.SIGINT, lambda *a: sys.exit(0)); "
-              "open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(60)")
+              "open(sys.argv[1] + '.tmp', 'w').write(str(os.getpid())); os.replace(sys.argv[1] + '.tmp', sys.argv[1]); "
+              "time.sleep(60)")
         subprocess.Popen([sys.executable, '-c', gc, os.path.join(sys.argv[2], 'grandchild.pid')])
-    open(os.path.join(sys.argv[2], name + '.pid'), 'w').write(str(os.getpid()))
+    pid_file = os.path.join(sys.argv[2], name + '.pid')
+    open(pid_file + '.tmp', 'w').write(str(os.getpid()))
+    os.replace(pid_file + '.tmp', pid_file)   # atomic: the test never reads a half-written file
     try:
         time.sleep(60)
     except KeyboardInterrupt:
