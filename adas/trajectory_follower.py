@@ -272,10 +272,11 @@ class E2EPlanner:
     """The e2e driver's ADAS step: follower on the plan + the classical planner for engagement, HMI and AEB."""
 
     def __init__(self, classical: Any, cfg: FollowerConfig | None = None, fallback_aeb: bool = True,
-                 car_params: CarParams = DEFAULT_CAR) -> None:
+                 car_params: CarParams = DEFAULT_CAR, model_aeb: bool = True) -> None:
         self.classical = classical                     # adas.planner.AdasPlanner
         self.cfg = cfg or FollowerConfig()
         self.fallback_aeb = bool(fallback_aeb)
+        self.model_aeb = bool(model_aeb)
         self.cp = car_params
         self.follower = TrajectoryFollower(self.cfg, car_params, classical.cfg.lka_understeer_comp)
         self._t: float | None = None
@@ -304,12 +305,18 @@ class E2EPlanner:
             and abs(ego.driver_steering_torque_nm) <= c.lka_driver_torque_override_nm
 
     def update(self, t: float, ego: EgoState, objects: Sequence[TrackedObject], lanes: LaneInfo | None,
-               settings: DriverSettings, plan: TimedPlan | None) -> tuple[ActuationRequest, HmiState]:
+               settings: DriverSettings, plan: TimedPlan | None, model_objects: Sequence[TrackedObject] = ()
+               ) -> tuple[ActuationRequest, HmiState]:
+        """`objects`: the independent object list (radar-like; the sim's ground truth in simulation) the fallback
+        AEB watches; `model_objects`: the driving model's own tracks, which the AEB watches instead when the
+        fallback is off and `model_aeb` is on (the e2e stack then brakes on what its own cameras saw)."""
         dt = self.classical.cfg.dt_s if self._t is None or not (t > self._t) else min(t - self._t, 0.2)
         self._t = t
         if self.fallback_aeb:
             classic_req, hmi = self.classical.update(t, ego, objects, lanes, settings)
-        else:   # nothing classical may act: no objects, AEB (and FCW) off
+        elif self.model_aeb:
+            classic_req, hmi = self.classical.update(t, ego, list(model_objects), lanes, settings)
+        else:   # nothing may brake but the plan: no objects, AEB (and FCW) off
             classic_req, hmi = self.classical.update(t, ego, [], lanes, dataclasses.replace(settings, aeb_enabled=False))
         ego_ok = all(math.isfinite(v) for v in (ego.speed_mps, ego.accel_long_mps2, ego.yaw_rate_rps,
                                                  ego.steering_wheel_angle_deg, ego.driver_steering_torque_nm))

@@ -27,7 +27,8 @@ def _cmd_scenario_run(args: argparse.Namespace) -> int:
         RunRequest(scenario=args.scenario, driver=args.driver, seed=args.seed, mode=args.mode,
                    out_dir=Path(args.out), cameras=args.cameras,
                    can_log=Path(args.can_log) if args.can_log else None,
-                   e2e_fallback_aeb=args.fallback, model_path=Path(args.model) if args.model else None)
+                   e2e_fallback_aeb=args.fallback, e2e_model_aeb=args.model_aeb,
+                   model_path=Path(args.model) if args.model else None)
     )
     print(format_summary(result))
     if args.json:
@@ -40,7 +41,8 @@ def _cmd_ncap_run(args: argparse.Namespace) -> int:
 
     report = run_ncap(protocol=args.protocol, driver=args.driver, seed=args.seed, workers=args.workers,
                       out_dir=Path(args.out) if args.out else None, speeds=args.speeds,
-                      e2e_fallback_aeb=args.fallback, model_path=Path(args.model) if args.model else None)
+                      e2e_fallback_aeb=args.fallback, e2e_model_aeb=args.model_aeb,
+                      model_path=Path(args.model) if args.model else None)
     print(report["table"])
     if args.json:
         print(json.dumps({k: v for k, v in report.items() if k != "table"}, sort_keys=True))
@@ -51,7 +53,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from edgepilot.runner import run_demo
 
     return run_demo(out_dir=Path(args.out), mode=args.mode, driver=args.driver, e2e_fallback_aeb=args.fallback,
-                    model_path=Path(args.model) if args.model else None)
+                    model_path=Path(args.model) if args.model else None, e2e_model_aeb=args.model_aeb)
 
 
 def _add_driver_args(p: argparse.ArgumentParser, default: str = "classical") -> None:
@@ -60,7 +62,10 @@ def _add_driver_args(p: argparse.ArgumentParser, default: str = "classical") -> 
     p.add_argument("--driver", default=default, choices=list(DRIVERS),
                    help=f"who drives: the classical ADAS or the end-to-end model (e2e) (default: {default})")
     p.add_argument("--no-fallback", dest="fallback", action="store_false",
-                   help="driver e2e: no classical AEB fallback (nothing classical intervenes)")
+                   help="driver e2e: no AEB on the sim's independent object list; the AEB then watches the "
+                        "model's own tracks (unless --no-model-aeb)")
+    p.add_argument("--no-model-aeb", dest="model_aeb", action="store_false",
+                   help="driver e2e with --no-fallback: no AEB at all (only the plan can slow the car)")
     p.add_argument("--model", default=None, metavar="ONNX",
                    help="driver e2e: the driving model (default: perception/weights/e2e_fp32.onnx)")
 

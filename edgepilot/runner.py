@@ -6,7 +6,8 @@ realtime: `edgepilot launch edgepilot_nodes sim_stack.launch.xml` as a child pro
 DDS on a private ROS_DOMAIN_ID, CAN on udp_multicast on a private port); the sim node writes the report.
 
 driver "e2e": the perception node (the end-to-end model on the cameras of its rig) joins the graph and the adas
-node follows its plan, with the classical AEB as fallback unless `e2e_fallback_aeb` is off. In lockstep the model
+node follows its plan, with the classical AEB on the sim's object list as fallback unless `e2e_fallback_aeb` is off;
+then the AEB watches the model's own tracks (`e2e_model_aeb`, on by default) or nothing. In lockstep the model
 runs with one intra-op thread, so results do not depend on how many NCAP workers share the CPU.
 """
 from __future__ import annotations
@@ -40,6 +41,7 @@ class RunRequest:
     log_level: str | None = None       # node log level (e.g. "warn" for batch jobs); None: ROS default (info)
     extra_params: dict = field(default_factory=dict)
     e2e_fallback_aeb: bool = True      # driver e2e: the classical AEB watches the object list and brakes if it must
+    e2e_model_aeb: bool = True         # driver e2e without fallback: the AEB watches the model's own tracks
     model_path: Path | None = None     # driver e2e: ONNX model (None: perception/weights/e2e_fp32.onnx)
 
 
@@ -53,11 +55,19 @@ def _model_path(req: RunRequest) -> Path:
     return path.resolve()
 
 
+def aeb_source(fallback: bool, model_aeb: bool) -> str:
+    """What the e2e driver's AEB watched, in words (tables and summaries)."""
+    if fallback:
+        return "AEB fallback on (sim object list)"
+    return "AEB fallback off, AEB on the model's tracks" if model_aeb else "AEB fallback off, no AEB"
+
+
 def driver_info(req: RunRequest) -> dict:
     """Who drove, for results and reports."""
     if req.driver != "e2e":
         return {"driver": req.driver}
-    return {"driver": req.driver, "e2e_fallback_aeb": bool(req.e2e_fallback_aeb), "model": str(_model_path(req))}
+    return {"driver": req.driver, "e2e_fallback_aeb": bool(req.e2e_fallback_aeb),
+            "e2e_model_aeb": bool(req.e2e_model_aeb), "model": str(_model_path(req))}
 
 
 def _annotate_report(result: dict, info: dict) -> None:
@@ -136,6 +146,7 @@ def build_lockstep_graph(req: RunRequest) -> LockstepGraph:
         # the sim renders exactly the cameras the model was trained on (its rig metadata), not the whole rig
         sim_params["camera_names"] = ",".join(c["name"] for c in model_metadata(model)["rig"])
         adas_params["e2e_fallback_aeb"] = bool(req.e2e_fallback_aeb)
+        adas_params["e2e_model_aeb"] = bool(req.e2e_model_aeb)
     sim_params.update(req.extra_params.get("sim", {}))
     adas_params.update(req.extra_params.get("adas", {}))
     lvl = req.log_level
@@ -183,7 +194,7 @@ def e2e_stats(graph: LockstepGraph) -> dict:
         return {}
     adas = next(n for n in graph.nodes if getattr(n, "e2e", None) is not None)
     p = graph.perception
-    return {"e2e": {"plans": p.frames, "plans_received": adas.plans_received,
+    return {"e2e": {"plans": p.frames, "plans_refined": p.plans_refined, "plans_received": adas.plans_received,
                     "plan_control_cycles": adas.e2e.plan_cycles, "stale_plan_stops": adas.e2e.stale_events,
                     "inference_ms_mean": round(p.mean_latency_ms, 2), "inference_ms_max": round(p.latency_ms_max, 2)}}
 
@@ -210,7 +221,8 @@ def run_realtime(req: RunRequest) -> dict:
            f"can_bus:=udp_multicast:default@{port}", f"driver:={req.driver}",
            f"cameras:={_param_text(req.cameras)}"]
     if req.driver == "e2e":
-        cmd += [f"e2e_fallback_aeb:={_param_text(req.e2e_fallback_aeb)}", f"model_path:={info['model']}"]
+        cmd += [f"e2e_fallback_aeb:={_param_text(req.e2e_fallback_aeb)}",
+                f"e2e_model_aeb:={_param_text(req.e2e_model_aeb)}", f"model_path:={info['model']}"]
     timeout = req.timeout_s or scenario.duration_s * 4 + 60
     t0 = time.monotonic()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
@@ -240,7 +252,7 @@ def format_summary(r: dict) -> str:
 
     driver = str(r.get("driver"))
     if r.get("driver") == "e2e":
-        driver += f", AEB fallback {'on' if r.get('e2e_fallback_aeb') else 'off'}"
+        driver += ", " + aeb_source(bool(r.get("e2e_fallback_aeb")), bool(r.get("e2e_model_aeb")))
     lines = [
         f"scenario   {r['scenario']}  (seed {r.get('seed')}, {r.get('mode')}, driver {driver})",
         f"result     {'PASS' if r['passed'] else 'FAIL'}" + (f"  ({'; '.join(r['reasons'])})" if r.get("reasons") else ""),
@@ -262,7 +274,7 @@ def format_summary(r: dict) -> str:
 
 # ------------------------------------------------------------------------------------------------------- NCAP
 def _ncap_point(args: tuple) -> dict:
-    point, driver, seed, out_dir, fallback, model_path = args
+    point, driver, seed, out_dir, fallback, model_aeb, model_path = args
     from vehicle_sim.ncap import scenario_dict
 
     scenario = scenario_dict(point)
@@ -275,19 +287,20 @@ def _ncap_point(args: tuple) -> dict:
         path.write_text(yaml.safe_dump(scenario, sort_keys=False))
         out = Path(out_dir) if out_dir else Path(tmp) / "out"
         result = run_lockstep(RunRequest(scenario=str(path), driver=driver, seed=seed, out_dir=out, log_level="warn",
-                                         e2e_fallback_aeb=fallback, model_path=model_path))
+                                         e2e_fallback_aeb=fallback, e2e_model_aeb=model_aeb,
+                                         model_path=model_path))
     return result
 
 
 def run_ncap(protocol: str = "ccrs", driver: str = "classical", seed: int = 0, workers: int | None = None,
              out_dir: Path | None = None, speeds: str | None = None, e2e_fallback_aeb: bool = True,
-             model_path: Path | None = None) -> dict:
+             model_path: Path | None = None, e2e_model_aeb: bool = True) -> dict:
     """Run a protocol grid (independent lockstep runs over worker processes) and score it."""
     from vehicle_sim import ncap
 
     _check_driver(driver)
     info = driver_info(RunRequest(scenario="", driver=driver, e2e_fallback_aeb=e2e_fallback_aeb,
-                                  model_path=model_path))     # fails early when the e2e model is missing
+                                  e2e_model_aeb=e2e_model_aeb, model_path=model_path))     # fails early when the e2e model is missing
     model_path = Path(info["model"]) if "model" in info else None
     protocols = ["ccrs", "ccrm", "ccrb", "cpna", "cpfa", "cbla"] if protocol == "all" else [protocol]
     wanted = None
@@ -300,7 +313,8 @@ def run_ncap(protocol: str = "ccrs", driver: str = "classical", seed: int = 0, w
     if not points:
         raise ValueError(f"no test points in protocol {protocol!r} for speeds {speeds!r}")
     workers = workers or os.cpu_count() or 1
-    jobs = [(p, driver, seed, str(out_dir) if out_dir else None, e2e_fallback_aeb, model_path) for p in points]
+    jobs = [(p, driver, seed, str(out_dir) if out_dir else None, e2e_fallback_aeb, e2e_model_aeb, model_path)
+            for p in points]
     if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             results = list(pool.map(_ncap_point, jobs))
@@ -325,7 +339,7 @@ def run_ncap(protocol: str = "ccrs", driver: str = "classical", seed: int = 0, w
         })
     report["score"] = report["scores"][protocols[0]] if len(protocols) == 1 else \
         round(sum(report["scores"].values()) / len(report["scores"]), 4)
-    who = f"driver: {driver}" + (f", AEB fallback {'on' if e2e_fallback_aeb else 'off'}" if driver == "e2e" else "")
+    who = f"driver: {driver}" + (", " + aeb_source(e2e_fallback_aeb, e2e_model_aeb) if driver == "e2e" else "")
     report["table"] = "\n\n".join(tables) + f"\n\nscore: {report['score']}  ({who})"
     return report
 
@@ -341,7 +355,7 @@ DEMO_SCENARIOS = ("ccrs_50kph_100", "ccrb_6mps2_12m", "cut_in", "cpna25_40kph")
 
 
 def run_demo(out_dir: Path = Path("out"), mode: str = "realtime", driver: str = "e2e",
-             e2e_fallback_aeb: bool = True, model_path: Path | None = None) -> int:
+             e2e_fallback_aeb: bool = True, model_path: Path | None = None, e2e_model_aeb: bool = True) -> int:
     """The representative set, each run in its own node graph; writes reports and plots to out_dir.
     The end-to-end driver drives (classical AEB as fallback) unless `driver` says otherwise."""
     failures = 0
@@ -349,7 +363,8 @@ def run_demo(out_dir: Path = Path("out"), mode: str = "realtime", driver: str = 
     for name in DEMO_SCENARIOS:
         print(f"== {name} ({mode}, driver {driver})", flush=True)
         result = run_scenario(RunRequest(scenario=name, mode=mode, out_dir=out_dir, driver=driver,
-                                         e2e_fallback_aeb=e2e_fallback_aeb, model_path=model_path))
+                                         e2e_fallback_aeb=e2e_fallback_aeb, e2e_model_aeb=e2e_model_aeb,
+                                         model_path=model_path))
         print(format_summary(result), flush=True)
         failures += not result["passed"]
         rows.append(result)

@@ -63,7 +63,8 @@ def add_dataset_parser(perception_sub: argparse._SubParsersAction) -> argparse.A
 def _cmd_train(args: argparse.Namespace) -> int:
     from perception.train import train
 
-    res = train(args.config, args.data, args.out, resume=args.resume, max_minutes=args.max_minutes)
+    res = train(args.config, args.data, args.out, resume=args.resume, max_minutes=args.max_minutes,
+                epochs=args.epochs)
     print(json.dumps({k: v for k, v in res.items() if k != "metrics"}, default=float))
     return 0
 
@@ -128,6 +129,8 @@ def add_model_parsers(perception_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output directory (last.pt, best.pt, train_log.jsonl)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     p.add_argument("--max-minutes", type=float, default=None, help="wall-time budget; stops cleanly with a checkpoint")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="override the epoch count; with --resume on a finished run, extends it (warm restart)")
     p.set_defaults(func=_cmd_train)
     e = perception_sub.add_parser("eval", help="evaluate a checkpoint (mAP, L2, collision rate, lane IoU)",
                                   description="Metrics on a split, with the ego-status MLP baseline in the same "

@@ -13,9 +13,12 @@ Design notes (closed loop, `--driver e2e`):
   A missing or mis-sized camera is an error naming the camera.
 * `ego` is built only with `perception.features.ego_vector` (the dataset generator uses the same function), so
   the train/deploy input definition cannot drift apart.
-* The plan is returned as the network gives it: ego (x, y) at `plan_dt`, 2 `plan_dt`, ... in base_link (rear
-  axle, x forward, y left) at the time the images were taken. Turning it into actuation is the ADAS side's job
-  (`adas.trajectory_follower`), behind the same safety envelope as the classical planner.
+* The plan: ego (x, y) at `plan_dt`, 2 `plan_dt`, ... in base_link (rear axle, x forward, y left) at the time the
+  images were taken. When frames come with their time stamps (`step(..., stamp_s=...)`, as on the car), the
+  detections are tracked across frames (`perception.tracking`: velocity from motion, which one image cannot show)
+  and the plan is slowed along its own path to keep clear of the confirmed tracks (`perception.refine`, UniAD's
+  post-optimisation step); `plan_raw` keeps the network's own plan. Turning the plan into actuation is the ADAS
+  side's job (`adas.trajectory_follower`), behind the same safety envelope as the classical planner.
 """
 from __future__ import annotations
 
@@ -29,6 +32,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from .features import COMMANDS, EGO_DIM, ego_vector
+from .refine import RefineConfig, refine_plan
+from .tracking import MultiObjectTracker, Track, TrackerConfig
 
 #: Where the shipped models live (the lead drops the trained files here).
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -64,6 +69,9 @@ class DrivingFrame:
     plan_times: np.ndarray           # float32 [T]: seconds after the image time
     latency_ms: float                # wall time of the inference call (not deterministic)
     ego: np.ndarray = field(default_factory=lambda: np.zeros(EGO_DIM, np.float32))   # what the network was fed
+    plan_raw: np.ndarray | None = None   # the network's plan before refinement (None: same as `plan`)
+    tracks: list[Track] = field(default_factory=list)   # confirmed tracks (empty without stamps)
+    refined_by: int = -1             # track_id of the track that slowed the plan most, -1 if none
 
 
 def decode_boxes(boxes: np.ndarray, bev_range: tuple[float, float, float, float] | list[float],
@@ -129,7 +137,8 @@ class E2EDriver:
 
     def __init__(self, model_path: str | os.PathLike = DEFAULT_MODEL, backend: str = "onnxruntime",
                  score_threshold: float = DEFAULT_SCORE_THRESHOLD, threads: int = 2,
-                 metadata: Mapping[str, Any] | None = None) -> None:
+                 metadata: Mapping[str, Any] | None = None, refine: RefineConfig | None = RefineConfig(),
+                 tracker: TrackerConfig = TrackerConfig()) -> None:
         from .runtime import model_metadata, open_backend
 
         path = Path(model_path)
@@ -156,6 +165,8 @@ class E2EDriver:
         self.score_threshold = float(score_threshold)
         options = {"threads": threads} if backend == "onnxruntime" else {}
         self.backend = open_backend(backend, path, **options)
+        self.refine = refine if refine is not None and refine.enabled else None
+        self.tracker = MultiObjectTracker(tracker)
 
     def images_array(self, images: Mapping[str, np.ndarray]) -> np.ndarray:
         """{camera name: HxWx3 uint8} -> uint8 [1, C, H, W, 3] in the model's rig order (extra cameras ignored)."""
@@ -170,13 +181,17 @@ class E2EDriver:
             frames.append(img)
         return np.stack(frames)[None]
 
-    def step(self, images: Mapping[str, np.ndarray], ego: np.ndarray, command: int = 0) -> DrivingFrame:
-        """Run the network on one set of images. `ego`: perception.features.ego_vector(...) of the same instant."""
+    def step(self, images: Mapping[str, np.ndarray], ego: np.ndarray, command: int = 0,
+             stamp_s: float | None = None) -> DrivingFrame:
+        """Run the network on one set of images. `ego`: perception.features.ego_vector(...) of the same instant;
+        `stamp_s`: the images' time, which turns on tracking and plan refinement (frames must come in order)."""
         ego = np.asarray(ego, dtype=np.float32).reshape(-1)
         if ego.shape != (EGO_DIM,) or not np.all(np.isfinite(ego)):
             raise ValueError(f"ego: expected {EGO_DIM} finite values from perception.features.ego_vector, got {ego}")
         if not 0 <= int(command) < len(COMMANDS):
             raise ValueError(f"command {command}: expected 0..{len(COMMANDS) - 1} ({', '.join(COMMANDS)})")
+        if stamp_s is not None and not math.isfinite(stamp_s):
+            raise ValueError(f"stamp_s must be finite, got {stamp_s}")
         batch = self.images_array(images)
         t0 = time.perf_counter()
         out = self.backend.run(batch, ego[None], np.array([int(command)], np.int64))
@@ -186,8 +201,19 @@ class E2EDriver:
         seg = out["seg_logits"][0]
         plan = np.asarray(out["plan"][0], dtype=np.float32)
         times = (np.arange(1, len(plan) + 1) * self.plan_dt).astype(np.float32)
-        return DrivingFrame(detections=dets, lane_mask=seg[0] > 0, drivable_mask=seg[1] > 0, plan=plan,
-                            plan_times=times, latency_ms=latency_ms, ego=ego)
+        frame = DrivingFrame(detections=dets, lane_mask=seg[0] > 0, drivable_mask=seg[1] > 0, plan=plan,
+                             plan_times=times, latency_ms=latency_ms, ego=ego)
+        if stamp_s is None:
+            return frame
+        boxes = np.array([[d.x, d.y, d.length, d.width, d.yaw, d.vx, d.vy] for d in dets]).reshape(-1, 7)
+        frame.tracks = self.tracker.update(float(stamp_s), float(ego[0]), float(ego[2]), boxes,
+                                           np.array([d.class_id for d in dets]), np.array([d.score for d in dets]))
+        if self.refine is not None and frame.tracks:
+            res = refine_plan(plan, times, MultiObjectTracker.as_boxes(frame.tracks), None, self.refine)
+            if res.constrained:
+                frame.plan_raw, frame.plan = plan, res.plan
+                frame.refined_by = frame.tracks[res.blocking].track_id
+        return frame
 
 
 def ego_from_vehicle(speed_mps: float, accel_mps2: float, yaw_rate_rps: float, steering_wheel_angle_deg: float,

@@ -92,8 +92,13 @@ def validation_loss(model: E2EDrivingModel, arrays: dict[str, np.ndarray], cfg: 
 
 # ---------------------------------------------------------------------------------------------------------- train
 def train(config: str | Path | Config, data_dir: str | Path, out_dir: str | Path, resume: bool = False,
-          max_minutes: float | None = None, progress: bool = True) -> dict[str, Any]:
-    """Train (or resume) and return {"epoch", "step", "metrics", "best", "wall_time_s", "stopped_early"}."""
+          max_minutes: float | None = None, progress: bool = True, epochs: int | None = None) -> dict[str, Any]:
+    """Train (or resume) and return {"epoch", "step", "metrics", "best", "wall_time_s", "stopped_early"}.
+
+    `epochs` overrides the configured (or, on resume, the checkpoint's) epoch count. Resuming a finished run with
+    more epochs extends it: the learning rate continues on the cosine schedule of the new length, so it jumps up
+    from the old schedule's end (a warm restart), which is what lets a converged-looking run keep improving.
+    """
     from perception.metrics import evaluate
 
     t_start = time.monotonic()
@@ -109,6 +114,10 @@ def train(config: str | Path | Config, data_dir: str | Path, out_dir: str | Path
     else:
         cfg = apply_meta(cfg, meta)
         rig = rig_from_meta(meta)
+    if epochs is not None:
+        if epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {epochs}")
+        cfg.train.epochs = int(epochs)
     tc = cfg.train
     torch.set_num_threads(tc.num_threads)
     torch.manual_seed(tc.seed)

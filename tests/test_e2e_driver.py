@@ -136,18 +136,25 @@ def test_e2e_planner_follows_the_plan_and_stops_on_a_stale_one():
     assert req.controls_active and req.accel_mps2 > -0.5   # ... and on again: driving on the plan
 
 
-def test_fallback_aeb_acts_only_when_enabled():
+def test_aeb_watches_the_object_list_the_model_tracks_or_nothing():
     wall = TrackedObject(id=7, classification=ObjectClass.CAR, x_m=8.0, y_m=0.0, vx_mps=0.0)   # 0.4 s ahead
     results = {}
-    for fallback in (True, False):
-        e2e = E2EPlanner(AdasPlanner(AdasConfig(), DEFAULT_CAR), FollowerConfig(), fallback_aeb=fallback)
+    # (fallback, model_aeb, sensor list, model tracks): the AEB acts on the list its mode names, only on that one
+    cases = {"fallback": (True, True, [wall], []), "fallback_ignores_model": (True, True, [], [wall]),
+             "model": (False, True, [], [wall]), "model_ignores_sensor": (False, True, [wall], []),
+             "none": (False, False, [wall], [wall])}
+    for name, (fallback, model_aeb, sensor, tracks) in cases.items():
+        e2e = E2EPlanner(AdasPlanner(AdasConfig(), DEFAULT_CAR), FollowerConfig(), fallback_aeb=fallback,
+                         model_aeb=model_aeb)
         req = None
         for i in range(5):
             t = i * 0.02
-            req, _ = e2e.update(t, EGO, [wall], None, SETTINGS, TimedPlan(straight_plan(20.0), TIMES, t))
-        results[fallback] = req
-    assert results[True].aeb_active and results[True].accel_mps2 <= -results[True].aeb_decel_mps2 < -5.0
-    assert not results[False].aeb_active and results[False].accel_mps2 > -0.5   # nothing classical intervenes
+            req, _ = e2e.update(t, EGO, sensor, None, SETTINGS, TimedPlan(straight_plan(20.0), TIMES, t), tracks)
+        results[name] = req
+    for name in ("fallback", "model"):
+        assert results[name].aeb_active and results[name].accel_mps2 <= -results[name].aeb_decel_mps2 < -5.0, name
+    for name in ("fallback_ignores_model", "model_ignores_sensor", "none"):
+        assert not results[name].aeb_active and results[name].accel_mps2 > -0.5, name
 
 
 def test_no_plan_yet_means_not_engaged():
@@ -212,7 +219,7 @@ def test_shipped_model_drives_a_closed_loop_scenario(tmp_path):
     try:
         p = graph.perception
         assert p is not None and sorted(pub.topic for pub in p.publishers) == [
-            "/perception/e2e/objects", "/perception/e2e/trajectory"]
+            "/perception/e2e/objects", "/perception/e2e/tracks", "/perception/e2e/trajectory"]
         assert {f"/sensing/camera/{c}/image_raw" for c in p.driver.camera_names} <= {s.topic for s in p.subscriptions}
         assert [c.name for c in graph.sim.sim.cameras] == p.driver.camera_names   # only the model's cameras
         config = Path(__file__).resolve().parents[1] / "ros_ws/src/edgepilot_nodes/config/perception.yaml"
@@ -224,7 +231,7 @@ def test_shipped_model_drives_a_closed_loop_scenario(tmp_path):
     runs = [run_lockstep(RunRequest(scenario=str(scenario), driver="e2e", seed=3, out_dir=tmp_path / d,
                                     log_level="warn")) for d in ("a", "b")]
     a, b = runs
-    assert a["driver"] == "e2e" and a["e2e_fallback_aeb"] is True and a["model"] == str(SHIPPED_MODEL.resolve())
+    assert a["driver"] == "e2e" and a["e2e_fallback_aeb"] is True and a["e2e_model_aeb"] is True and a["model"] == str(SHIPPED_MODEL.resolve())
     assert a["e2e"]["plans"] >= 35 and a["e2e"]["plans_received"] == a["e2e"]["plans"]   # 10 Hz over 4 s
     assert a["e2e"]["plan_control_cycles"] > 150 and a["e2e"]["stale_plan_stops"] == 0
     assert a["adas"]["controls_engaged_s"] is not None and a["adas"]["controls_engaged_s"] < 0.5
@@ -248,7 +255,9 @@ def test_cli_driver_options_parse():
     from edgepilot.cli import build_parser
 
     args = build_parser().parse_args(["ncap", "run", "--driver", "e2e", "--no-fallback"])
-    assert (args.driver, args.fallback) == ("e2e", False)
+    assert (args.driver, args.fallback, args.model_aeb) == ("e2e", False, True)
+    args = build_parser().parse_args(["ncap", "run", "--driver", "e2e", "--no-fallback", "--no-model-aeb"])
+    assert (args.fallback, args.model_aeb) == (False, False)
     args = build_parser().parse_args(["scenario", "run", "cut_in", "--driver", "e2e", "--model", "m.onnx"])
     assert (args.driver, args.fallback, args.model) == ("e2e", True, "m.onnx")
     assert build_parser().parse_args(["demo"]).driver == "e2e"
@@ -262,9 +271,9 @@ def test_launch_file_adds_the_perception_node_for_e2e_only():
     launch = find_package_share("edgepilot_nodes") / "launch" / "sim_stack.launch.xml"
     classical = parse_launch_file(launch, {})
     assert [n.name for n in classical.nodes] == ["sim", "can_bridge", "adas", "safety"]
-    e2e = parse_launch_file(launch, {"driver": "e2e", "e2e_fallback_aeb": "false"})
+    e2e = parse_launch_file(launch, {"driver": "e2e", "e2e_fallback_aeb": "false", "e2e_model_aeb": "false"})
     assert [n.name for n in e2e.nodes] == ["sim", "can_bridge", "adas", "perception", "safety"]
     adas = next(n for n in e2e.nodes if n.name == "adas").ros_arguments()
-    assert "driver:=e2e" in adas and "e2e_fallback_aeb:=false" in adas
+    assert "driver:=e2e" in adas and "e2e_fallback_aeb:=false" in adas and "e2e_model_aeb:=false" in adas
     sim = next(n for n in e2e.nodes if n.name == "sim").ros_arguments()
     assert any(a.endswith("config/driver_e2e.yaml") for a in sim)

@@ -670,6 +670,20 @@ def _describe_exit(code: int) -> str:
     return f"exit code {code}"
 
 
+
+def _stop_signal_ignored() -> bool:
+    """True when this process ignores SIGINT or SIGTERM, which its children would inherit through exec."""
+    return any(signal.getsignal(s) is signal.SIG_IGN for s in (signal.SIGINT, signal.SIGTERM))
+
+
+def _default_stop_signals() -> None:
+    """In the child before exec: SIGINT and SIGTERM back to their defaults. A launch started where SIGINT is
+    ignored (a `&` job of a non-interactive shell, nohup) would otherwise pass that on, and a Python node that
+    starts with SIGINT ignored never gets KeyboardInterrupt: it could not shut down cleanly on Ctrl-C or when a
+    required node exits, and would be killed by SIGTERM after the timeout with its last words lost."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
 @dataclass
 class _Proc:
     node: NodeAction
@@ -742,7 +756,8 @@ class LaunchService:
         proc.stderr_tail.clear()
         try:
             popen = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=env, process_group=0)
+                                     stderr=subprocess.PIPE, env=env, process_group=0,
+                                     preexec_fn=_default_stop_signals if _stop_signal_ignored() else None)
         except OSError as exc:
             self.log(f"ERROR: cannot start node '{proc.label}' ({node.source}): {exc}")
             proc.finished, proc.last_code = True, 127

@@ -7,8 +7,9 @@ the loop: when the envelope disengages (driver override, stale input) the planne
 driver re-engages.
 
 `driver:=e2e`: longitudinal and lateral control follow the perception node's plan on /perception/e2e/trajectory
-(adas.trajectory_follower.E2EPlanner); with `e2e_fallback_aeb` the classical AEB keeps watching
-/perception/objects and brakes when it must; without it nothing classical intervenes. A stale plan ends in a
+(adas.trajectory_follower.E2EPlanner); with `e2e_fallback_aeb` the AEB keeps watching the independent object
+list /perception/objects and brakes when it must; without it, and with `e2e_model_aeb`, the AEB watches the
+driving model's own tracks (/perception/e2e/tracks) instead; with neither, only the plan can slow the car. A stale plan ends in a
 controlled stop. Either way the command goes through the same safety envelope.
 """
 from __future__ import annotations
@@ -90,9 +91,10 @@ class AdasNode(Node):
         if self.driver not in DRIVERS:
             raise ValueError(f"adas: unknown driver {self.driver!r}: choose one of {', '.join(DRIVERS)}")
         fallback = bool(self.declare_parameter("e2e_fallback_aeb", True).value)
+        model_aeb = bool(self.declare_parameter("e2e_model_aeb", True).value)
         follower_cfg = declare_config(self, FollowerConfig)
         self.planner = AdasPlanner(declare_config(self, AdasConfig), DEFAULT_CAR)
-        self.e2e = E2EPlanner(self.planner, follower_cfg, fallback, DEFAULT_CAR) if self.driver == "e2e" else None
+        self.e2e = E2EPlanner(self.planner, follower_cfg, fallback, DEFAULT_CAR, model_aeb) if self.driver == "e2e" else None
         self.plan: TimedPlan | None = None
         self.plans_received = 0
         self.base_to_centre_m = DEFAULT_CAR.wheelbase_m / 2.0
@@ -100,6 +102,8 @@ class AdasNode(Node):
         self.settings = DriverSettings()
         self.objects: list[TrackedObject] = []
         self.objects_t = -1e9
+        self.model_objects: list[TrackedObject] = []
+        self.model_objects_t = -1e9
         self.lanes: LaneInfo | None = None
         self.lanes_t = -1e9
         self.create_subscription(VehicleState, "/vehicle/state", self.on_state, 10)
@@ -109,6 +113,7 @@ class AdasNode(Node):
         self.create_subscription(SafetyStatus, "/safety/status", self.on_safety_status, 10)
         if self.e2e is not None:
             self.create_subscription(PathMsg, "/perception/e2e/trajectory", self.on_plan, 10)
+            self.create_subscription(ObjectArray, "/perception/e2e/tracks", self.on_model_objects, 10)
         self.controls_allowed = False
         self.cmd_pub = self.create_publisher(ActuationCommand, "/adas/command", 10)
         self.hmi_pub = self.create_publisher(AdasHmi, "/adas/hmi", 10)
@@ -124,6 +129,10 @@ class AdasNode(Node):
     def on_objects(self, msg) -> None:
         self.objects = objects_from_msg(msg, self.base_to_centre_m)
         self.objects_t = seconds(self)
+
+    def on_model_objects(self, msg) -> None:
+        self.model_objects = objects_from_msg(msg, self.base_to_centre_m)
+        self.model_objects_t = seconds(self)
 
     def on_lanes(self, msg) -> None:
         self.lanes = lanes_from_msg(msg)
@@ -150,7 +159,8 @@ class AdasNode(Node):
         lanes = self.lanes if now - self.lanes_t <= self.input_timeout_s else None
         if self.e2e is not None:
             stale_before = self.e2e.stale_events
-            request, hmi = self.e2e.update(now, self.ego, objects, lanes, self.settings, self.plan)
+            model_objects = self.model_objects if now - self.model_objects_t <= self.input_timeout_s else []
+            request, hmi = self.e2e.update(now, self.ego, objects, lanes, self.settings, self.plan, model_objects)
             if self.e2e.stale_events > stale_before:
                 age = now - self.plan.stamp_s if self.plan is not None else float("nan")
                 self.get_logger().warn(f"e2e plan stale ({age:.2f} s old): controlled stop until re-engaged")

@@ -3,9 +3,11 @@
 Thin adapter over perception.driving.E2EDriver. Inputs: /sensing/camera/<cam>/image_raw for every camera of the
 rig stored in the model (and camera_info, checked once against that rig), /vehicle/state and
 /vehicle/adas_settings (the ego input: speed, accel, yaw rate, steering, ACC set speed). Outputs, stamped with
-the images' time in base_link: /perception/e2e/objects (ObjectArray) and /perception/e2e/trajectory
-(nav_msgs/Path; each pose's stamp is the time the plan reaches it), which the adas node follows with
-`driver:=e2e`.
+the images' time in base_link: /perception/e2e/objects (ObjectArray: this frame's detections),
+/perception/e2e/tracks (ObjectArray: confirmed tracks, id = track id, velocity from the tracker; the AEB watches
+these when the sim's object list is not used as fallback) and /perception/e2e/trajectory (nav_msgs/Path; each
+pose's stamp is the time the plan reaches it; slowed along its path to keep clear of the tracks unless
+`plan_refine` is off), which the adas node follows with `driver:=e2e`.
 
 Rate: the network runs on each complete, synchronized camera set (all cameras with the same stamp), at most
 `rate_hz` times a second. Running on arrival rather than on a free-running timer adds no phase delay between
@@ -21,6 +23,7 @@ import numpy as np
 from edgepilot.ros import Node, get_message, qos_profile_sensor_data
 from edgepilot.ros.run_node import main_for
 from perception.driving import DEFAULT_MODEL, E2EDriver, ego_from_vehicle
+from perception.refine import RefineConfig
 
 from .common import CLASS_IDS, seconds
 
@@ -55,10 +58,12 @@ class PerceptionNode(Node):
         score = float(self.declare_parameter("score_threshold", 0.3).value)
         self.command = int(self.declare_parameter("command", 0).value)
         self.state_timeout_s = float(self.declare_parameter("state_timeout_s", 0.3).value)
+        plan_refine = bool(self.declare_parameter("plan_refine", True).value)
         if rate_hz <= 0.0:
             raise ValueError(f"rate_hz must be > 0, got {rate_hz}")
         self.min_period_ns = int(round(1e9 / rate_hz)) - 1_000_000    # 1 ms slack for stamp jitter
-        self.driver = E2EDriver(Path(model_path), backend=backend, score_threshold=score, threads=threads)
+        self.driver = E2EDriver(Path(model_path), backend=backend, score_threshold=score, threads=threads,
+                                refine=RefineConfig() if plan_refine else None)
         self.state = None
         self.state_t = -1e9
         self.settings = None
@@ -68,10 +73,12 @@ class PerceptionNode(Node):
         self.rig_error = ""
         self.warned_no_images = False
         self.frames = 0                 # camera sets run through the network
+        self.plans_refined = 0          # plans slowed down to keep clear of a tracked object
         self.latency_ms_sum = 0.0
         self.latency_ms_max = 0.0
         self.objects_pub = self.create_publisher(ObjectArray, "/perception/e2e/objects", 10)
         self.plan_pub = self.create_publisher(PathMsg, "/perception/e2e/trajectory", 10)
+        self.tracks_pub = self.create_publisher(ObjectArray, "/perception/e2e/tracks", 10)
         for name in self.driver.camera_names:
             self.create_subscription(Image, f"/sensing/camera/{name}/image_raw",
                                      lambda msg, n=name: self.on_image(n, msg), qos_profile_sensor_data)
@@ -143,8 +150,9 @@ class PerceptionNode(Node):
         if not np.all(np.isfinite(ego)):
             return
         self.last_processed_ns = stamp_ns
-        frame = self.driver.step({n: self.images[n][1] for n in names}, ego, self.command)
+        frame = self.driver.step({n: self.images[n][1] for n in names}, ego, self.command, stamp_s=stamp_ns * 1e-9)
         self.frames += 1
+        self.plans_refined += frame.plan_raw is not None
         if self.frames == 1:
             self.get_logger().info(f"first plan from the images of t = {stamp_ns * 1e-9:.2f} s "
                                    f"({frame.latency_ms:.0f} ms inference)")
@@ -152,6 +160,24 @@ class PerceptionNode(Node):
         self.latency_ms_max = max(self.latency_ms_max, frame.latency_ms)
         self.objects_pub.publish(self._objects_msg(frame, stamp_ns))
         self.plan_pub.publish(self._path_msg(frame, stamp_ns))
+        self.tracks_pub.publish(self._tracks_msg(frame, stamp_ns))
+
+    def _tracks_msg(self, frame, stamp_ns: int):
+        """Confirmed tracks: id = track id, velocity from the tracker (what the e2e AEB acts on)."""
+        msg = ObjectArray()
+        msg.header.stamp = _time_msg(stamp_ns)
+        msg.header.frame_id = "base_link"
+        for t in frame.tracks:
+            o = DetectedObject()
+            o.id = int(t.track_id)
+            o.classification = CLASS_IDS.get(self.driver.classes[t.cls], 0)
+            o.confidence = float(t.score)
+            o.pose.position.x, o.pose.position.y = float(t.x[0]), float(t.x[1])
+            o.pose.orientation.z, o.pose.orientation.w = math.sin(t.yaw / 2), math.cos(t.yaw / 2)
+            o.size.x, o.size.y = float(t.size[0]), float(t.size[1])
+            o.velocity.x, o.velocity.y = float(t.x[2]), float(t.x[3])
+            msg.objects.append(o)
+        return msg
 
     def _objects_msg(self, frame, stamp_ns: int):
         msg = ObjectArray()

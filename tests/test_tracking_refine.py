@@ -1,0 +1,145 @@
+"""Tracking of the model's detections across frames and the collision-aware refinement of its plan."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from perception.metrics import EGO_CENTER_AHEAD_M, EGO_LENGTH_M, EGO_WIDTH_M, box_polygon, boxes_overlap, ego_poses
+from perception.refine import RefineConfig, refine_plan
+from perception.tracking import MultiObjectTracker, TrackerConfig
+
+TIMES = np.arange(1, 7) * 0.5
+
+
+def straight(v: float) -> np.ndarray:
+    return np.stack([v * TIMES, np.zeros_like(TIMES)], 1).astype(np.float32)
+
+
+def car(x: float, y: float = 0.0, vx: float = 0.0, vy: float = 0.0, length: float = 4.5, width: float = 1.8,
+        yaw: float = 0.0) -> list[float]:
+    return [x, y, length, width, yaw, vx, vy]
+
+
+# ------------------------------------------------------------------------------------------------- refine
+def test_stopped_car_in_the_path_stops_the_plan_short_of_it():
+    cfg = RefineConfig()
+    res = refine_plan(straight(14.0), TIMES, np.array([car(30.0)]), cfg=cfg)
+    assert res.constrained and res.blocking == 0
+    x = res.plan[:, 0]
+    assert np.all(np.diff(x) >= -1e-6) and np.all(res.plan[:, 1] == 0.0)   # along its own path, never backwards
+    front = x[-1] + EGO_CENTER_AHEAD_M + EGO_LENGTH_M / 2
+    rear_of_target = 30.0 - 4.5 / 2
+    assert rear_of_target - cfg.gap_m - 1.0 <= front <= rear_of_target - cfg.gap_m + 0.05   # keeps the gap
+    v = np.diff(np.concatenate([[0.0], x])) / 0.5           # mean speed per waypoint interval
+    assert np.all(np.diff(v) <= 1e-4) and v[0] < 14.0 and v[-1] < 0.3 * 14.0
+    assert np.all(-np.diff(v) / 0.5 <= cfg.decel_mps2 + 0.5)     # never brakes harder than planned for
+
+
+def test_no_collision_with_the_refined_plan_for_obstacles_in_the_path():
+    for x0, v in ((20.0, 10.0), (35.0, 20.0), (50.0, 25.0), (12.0, 5.0)):
+        obj = car(x0)
+        res = refine_plan(straight(v), TIMES, np.array([obj]))
+        target = box_polygon(obj[0], obj[1], obj[2], obj[3], obj[4])
+        for ex, ey, eyaw in ego_poses(res.plan):
+            assert not boxes_overlap(box_polygon(ex, ey, EGO_LENGTH_M, EGO_WIDTH_M, eyaw), target), (x0, v)
+
+
+@pytest.mark.parametrize("obj", [
+    car(30.0, y=3.5),                 # next lane
+    car(20.0, vx=16.0),               # lead car faster than us
+    car(30.0, vx=14.0),               # lead car at our speed
+    car(-8.0, vx=20.0),               # catching up from behind: braking would not help
+    car(25.0, y=-3.0, vy=-1.5, length=0.6, width=0.6),  # pedestrian walking away from the road
+])
+def test_objects_that_do_not_block_leave_the_plan_untouched(obj):
+    plan = straight(14.0)
+    res = refine_plan(plan, TIMES, np.array([obj]))
+    assert not res.constrained and res.blocking == -1 and res.plan is plan
+
+
+def test_crossing_pedestrian_that_would_be_hit_slows_the_plan():
+    ped = car(21.0, y=-3.0, vy=2.0, length=0.6, width=0.6)    # reaches the lane centre at 1.5 s, as we do
+    res = refine_plan(straight(14.0), TIMES, np.array([ped]))
+    assert res.constrained and res.plan[-1, 0] < straight(14.0)[-1, 0] - 5.0
+
+
+def test_score_threshold_and_disable():
+    plan, obj = straight(14.0), np.array([car(30.0)])
+    assert refine_plan(plan, TIMES, obj, scores=np.array([0.9])).constrained
+    assert not refine_plan(plan, TIMES, obj, scores=np.array([0.1])).constrained
+    assert refine_plan(plan, TIMES, obj, cfg=RefineConfig(enabled=False)).plan is plan
+    stopped = np.zeros((6, 2), np.float32)                     # a plan that already stays: nothing to refine
+    assert refine_plan(stopped, TIMES, obj).plan is stopped
+
+
+def test_bad_inputs_are_named():
+    with pytest.raises(ValueError, match="plan \\[T, 2\\]"):
+        refine_plan(np.zeros((6, 3)), TIMES, np.zeros((0, 7)))
+    with pytest.raises(ValueError, match="increasing"):
+        refine_plan(straight(10.0), TIMES[::-1], np.zeros((0, 7)))
+    with pytest.raises(ValueError, match="decel_mps2"):
+        RefineConfig(decel_mps2=0.0)
+
+
+# ------------------------------------------------------------------------------------------------ tracking
+def drive(tracker: MultiObjectTracker, world: list[tuple[float, float, float, float]], ego_v: float, frames: int,
+          dt: float = 0.1, yaw_rate: float = 0.0, net_v: float | None = None, noise: float = 0.0, seed: int = 0):
+    """Objects moving in a world frame (x, y, vx, vy); the ego drives at ego_v (turning at yaw_rate); each frame
+    the tracker gets the objects in the ego frame (optionally with position noise) and a network velocity."""
+    rng = np.random.default_rng(seed)
+    ex = ey = eyaw = 0.0
+    out = []
+    for k in range(frames):
+        t = k * dt
+        if k:
+            eyaw += yaw_rate * dt / 2
+            ex += ego_v * dt * math.cos(eyaw)
+            ey += ego_v * dt * math.sin(eyaw)
+            eyaw += yaw_rate * dt / 2
+        c, s = math.cos(eyaw), math.sin(eyaw)
+        boxes = []
+        for (x, y, vx, vy) in world:
+            wx, wy = x + vx * t - ex, y + vy * t - ey
+            lx, ly = c * wx + s * wy, -s * wx + c * wy
+            lvx, lvy = c * vx + s * vy, -s * vx + c * vy
+            nv = (ego_v if net_v is None else net_v)
+            boxes.append(car(lx + rng.normal(0, noise), ly + rng.normal(0, noise), vx=nv, vy=0.0))
+        out = tracker.update(t, ego_v, yaw_rate, np.array(boxes).reshape(-1, 7), np.zeros(len(boxes), int),
+                             np.full(len(boxes), 0.9))
+    return out
+
+
+def test_stopped_car_gets_zero_velocity_although_the_network_said_ego_speed():
+    tr = MultiObjectTracker()
+    tracks = drive(tr, [(45.0, 0.0, 0.0, 0.0)], ego_v=14.0, frames=15, noise=0.5)
+    assert len(tracks) == 1
+    assert abs(tracks[0].x[2]) < 1.5 and abs(tracks[0].x[3]) < 1.0
+
+
+def test_lead_car_at_our_speed_is_tracked_at_our_speed():
+    tracks = drive(MultiObjectTracker(), [(25.0, 0.0, 20.0, 0.0)], ego_v=20.0, frames=15, net_v=0.0, noise=0.3)
+    assert len(tracks) == 1 and abs(tracks[0].x[2] - 20.0) < 1.5
+
+
+def test_ego_rotation_is_compensated():
+    tracks = drive(MultiObjectTracker(), [(30.0, 5.0, 0.0, 0.0)], ego_v=10.0, yaw_rate=0.2, frames=20, net_v=0.0)
+    assert len(tracks) == 1 and np.hypot(*tracks[0].x[2:]) < 0.5
+
+
+def test_confirmation_separate_ids_misses_and_reset():
+    tr = MultiObjectTracker(TrackerConfig(confirm_hits=3, max_misses=2))
+    two = np.array([car(20.0), car(20.0, y=3.5)])
+    for k in range(2):
+        assert tr.update(k * 0.1, 0.0, 0.0, two, np.zeros(2, int), np.ones(2)) == []   # not confirmed yet
+    tracks = tr.update(0.2, 0.0, 0.0, two, np.zeros(2, int), np.ones(2))
+    assert sorted(t.track_id for t in tracks) == [0, 1]
+    for k in range(3, 6):
+        tr.update(k * 0.1, 0.0, 0.0, np.zeros((0, 7)), np.zeros(0, int), np.zeros(0))
+    assert tr.tracks == []                                     # dropped after more than max_misses empty frames
+    tr.update(0.7, 0.0, 0.0, two, np.zeros(2, int), np.ones(2))
+    tr.update(0.1, 0.0, 0.0, two, np.zeros(2, int), np.ones(2))   # time went backwards (replay): start over
+    assert [t.hits for t in tr.tracks] == [1, 1]
+    with pytest.raises(ValueError, match="finite"):
+        tr.update(float("nan"), 0.0, 0.0, two, np.zeros(2, int), np.ones(2))
