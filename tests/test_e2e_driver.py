@@ -277,3 +277,21 @@ def test_launch_file_adds_the_perception_node_for_e2e_only():
     assert "driver:=e2e" in adas and "e2e_fallback_aeb:=false" in adas and "e2e_model_aeb:=false" in adas
     sim = next(n for n in e2e.nodes if n.name == "sim").ros_arguments()
     assert any(a.endswith("config/driver_e2e.yaml") for a in sim)
+
+
+def test_without_the_fallback_the_aeb_brakes_on_the_models_own_tracks(tmp_path):
+    """CCRs 50 km/h, ACC off (NCAP): only an AEB can brake. On the model's tracks it brakes (impact well below
+    the test speed, or none); with no AEB at all the car hits the target at the test speed."""
+    import yaml as _yaml
+
+    from edgepilot.runner import RunRequest, run_lockstep
+    from vehicle_sim.ncap import find_point, scenario_dict
+
+    path = tmp_path / "ccrs.yaml"
+    path.write_text(_yaml.safe_dump(scenario_dict(find_point("ccrs_50kph_100")), sort_keys=False))
+    res = {m: run_lockstep(RunRequest(scenario=str(path), driver="e2e", seed=0, out_dir=tmp_path / str(m),
+                                      log_level="warn", e2e_fallback_aeb=False, e2e_model_aeb=m))
+           for m in (True, False)}
+    assert res[False]["collision"] and res[False]["impact_speed_kph"] > 45.0
+    assert not res[True]["collision"] or res[True]["impact_speed_kph"] < 30.0
+    assert res[True]["e2e_model_aeb"] is True and res[True]["e2e_fallback_aeb"] is False

@@ -243,6 +243,11 @@ def test_train_time_budget_then_resume(tmp_path):
     assert [e.get("resumed_from_epoch") for e in log if e.get("event") == "start"] == [None, 0]
     assert [e["epoch"] for e in log if "val_loss" in e] == [1, 2]
     assert (out / "best.pt").exists()
+    res3 = train(TINY, data, out, resume=True, progress=False, epochs=3)      # extend the finished run by one
+    assert res3["epoch"] == 3 and res3["step"] == res2["step"] * 3 // 2
+    assert torch.load(out / "last.pt", weights_only=False)["cfg"]["train"]["epochs"] == 3
+    with pytest.raises(ValueError, match="epochs must be >= 1"):
+        train(TINY, data, out, resume=True, progress=False, epochs=0)
     model = load_model(out / "last.pt")
     arrays = load_split(data, "test")
     from perception.metrics import evaluate

@@ -14,6 +14,7 @@ controlled stop. Either way the command goes through the same safety envelope.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -131,7 +132,10 @@ class AdasNode(Node):
         self.objects_t = seconds(self)
 
     def on_model_objects(self, msg) -> None:
-        self.model_objects = objects_from_msg(msg, self.base_to_centre_m)
+        # the model's tracker is constant-velocity: say so (ax = 0) rather than let the planner differentiate
+        # its velocities, whose frame-to-frame noise reads as hard braking of the lead and triggers the AEB
+        self.model_objects = [dataclasses.replace(o, ax_mps2=0.0)
+                              for o in objects_from_msg(msg, self.base_to_centre_m)]
         self.model_objects_t = seconds(self)
 
     def on_lanes(self, msg) -> None:

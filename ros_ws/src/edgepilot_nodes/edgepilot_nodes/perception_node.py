@@ -6,8 +6,8 @@ rig stored in the model (and camera_info, checked once against that rig), /vehic
 the images' time in base_link: /perception/e2e/objects (ObjectArray: this frame's detections),
 /perception/e2e/tracks (ObjectArray: confirmed tracks, id = track id, velocity from the tracker; the AEB watches
 these when the sim's object list is not used as fallback) and /perception/e2e/trajectory (nav_msgs/Path; each
-pose's stamp is the time the plan reaches it; slowed along its path to keep clear of the tracks unless
-`plan_refine` is off), which the adas node follows with `driver:=e2e`.
+pose's stamp is the time the plan reaches it; with `plan_refine`, slowed along its path to keep clear of the
+tracks), which the adas node follows with `driver:=e2e`.
 
 Rate: the network runs on each complete, synchronized camera set (all cameras with the same stamp), at most
 `rate_hz` times a second. Running on arrival rather than on a free-running timer adds no phase delay between
@@ -58,7 +58,7 @@ class PerceptionNode(Node):
         score = float(self.declare_parameter("score_threshold", 0.3).value)
         self.command = int(self.declare_parameter("command", 0).value)
         self.state_timeout_s = float(self.declare_parameter("state_timeout_s", 0.3).value)
-        plan_refine = bool(self.declare_parameter("plan_refine", True).value)
+        plan_refine = bool(self.declare_parameter("plan_refine", False).value)
         if rate_hz <= 0.0:
             raise ValueError(f"rate_hz must be > 0, got {rate_hz}")
         self.min_period_ns = int(round(1e9 / rate_hz)) - 1_000_000    # 1 ms slack for stamp jitter
