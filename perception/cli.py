@@ -60,6 +60,26 @@ def add_dataset_parser(perception_sub: argparse._SubParsersAction) -> argparse.A
     return p
 
 
+def _cmd_prune(args: argparse.Namespace) -> int:
+    import torch
+
+    from perception.model import load_checkpoint, load_config
+    from perception.prune import prune_backbone
+    from perception.train import train
+
+    if not 0.0 < args.lr_scale <= 1.0:
+        raise SystemExit(f"--lr-scale must be in (0, 1], got {args.lr_scale}")
+    pruned, report = prune_backbone(load_checkpoint(args.checkpoint), args.keep)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(pruned, out / "pruned_init.pt")
+    cfg = load_config(args.config or Path(__file__).resolve().parent / "configs" / "default.yaml")
+    cfg.train.lr *= args.lr_scale
+    res = train(cfg, args.data, out, init=pruned, epochs=args.epochs, max_minutes=args.max_minutes)
+    print(json.dumps({"prune": report, **{k: v for k, v in res.items() if k != "metrics"}}, default=float))
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from perception.train import train
 
@@ -132,6 +152,19 @@ def add_model_parsers(perception_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=None,
                    help="override the epoch count; with --resume on a finished run, extends it (warm restart)")
     p.set_defaults(func=_cmd_train)
+    pr = perception_sub.add_parser("prune", help="structured pruning of the image backbone, then fine-tuning",
+                                   description="Keep the KEEP fraction of each backbone stage's channels (ranked by "
+                                               "|BN gamma|), then fine-tune from the pruned weights; prints the "
+                                               "parameter counts and the run's result as JSON.")
+    pr.add_argument("--checkpoint", required=True, help="trained checkpoint (RUN/best.pt)")
+    pr.add_argument("--keep", type=float, required=True, help="fraction of backbone channels kept, e.g. 0.5")
+    pr.add_argument("--data", required=True, help="dataset directory for fine-tuning")
+    pr.add_argument("--out", required=True, help="output directory (pruned_init.pt, last.pt, best.pt)")
+    pr.add_argument("--config", default=None, help="loss/train YAML (default: perception/configs/default.yaml)")
+    pr.add_argument("--epochs", type=int, default=2, help="fine-tuning epochs (default 2)")
+    pr.add_argument("--lr-scale", type=float, default=0.25, help="fine-tuning lr = config lr x this (default 0.25)")
+    pr.add_argument("--max-minutes", type=float, default=None)
+    pr.set_defaults(func=_cmd_prune)
     e = perception_sub.add_parser("eval", help="evaluate a checkpoint (mAP, L2, collision rate, lane IoU)",
                                   description="Metrics on a split, with the ego-status MLP baseline in the same "
                                               "table; --json prints one JSON object as the last line.")

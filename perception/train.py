@@ -92,12 +92,15 @@ def validation_loss(model: E2EDrivingModel, arrays: dict[str, np.ndarray], cfg: 
 
 # ---------------------------------------------------------------------------------------------------------- train
 def train(config: str | Path | Config, data_dir: str | Path, out_dir: str | Path, resume: bool = False,
-          max_minutes: float | None = None, progress: bool = True, epochs: int | None = None) -> dict[str, Any]:
+          max_minutes: float | None = None, progress: bool = True, epochs: int | None = None,
+          init: str | Path | dict[str, Any] | None = None) -> dict[str, Any]:
     """Train (or resume) and return {"epoch", "step", "metrics", "best", "wall_time_s", "stopped_early"}.
 
     `epochs` overrides the configured (or, on resume, the checkpoint's) epoch count. Resuming a finished run with
     more epochs extends it: the learning rate continues on the cosine schedule of the new length, so it jumps up
     from the old schedule's end (a warm restart), which is what lets a converged-looking run keep improving.
+    `init`: a checkpoint (path or dict) whose architecture, rig and weights a new run starts from, with a fresh
+    optimizer and the config's loss/train settings (fine-tuning, e.g. after `perception.prune`).
     """
     from perception.metrics import evaluate
 
@@ -114,6 +117,11 @@ def train(config: str | Path | Config, data_dir: str | Path, out_dir: str | Path
     else:
         cfg = apply_meta(cfg, meta)
         rig = rig_from_meta(meta)
+    init_ckpt = None
+    if init is not None and ckpt is None:
+        init_ckpt = init if isinstance(init, dict) else load_checkpoint(init)
+        cfg.model = config_from_dict(init_ckpt["cfg"]).model
+        rig = init_ckpt["rig"]
     if epochs is not None:
         if epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {epochs}")
@@ -122,6 +130,8 @@ def train(config: str | Path | Config, data_dir: str | Path, out_dir: str | Path
     torch.set_num_threads(tc.num_threads)
     torch.manual_seed(tc.seed)
     model = E2EDrivingModel(cfg, rig)
+    if init_ckpt is not None:
+        model.load_state_dict(init_ckpt["model"])
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     start_epoch, step, best, prior_wall = 0, 0, float("inf"), 0.0
     if ckpt is not None:

@@ -269,3 +269,33 @@ def test_eval_cli_prints_json_last(tmp_path, capsys):
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert {"mAP", "L2_1s", "L2_2s", "L2_3s", "collision_rate", "lane_iou", "baseline_L2_3s",
             "baseline_collision_rate"} <= set(last)
+
+
+# ---------------------------------------------------------------------------------------------------- pruning
+def test_prune_keeps_the_strongest_channels_and_fine_tunes(tmp_path):
+    from perception.model import load_checkpoint
+    from perception.prune import prune_backbone
+
+    data = write_dataset(tmp_path / "data", {"train": 16, "val": 4, "test": 4})
+    train(TINY, data, tmp_path / "run", progress=False)
+    ckpt = load_checkpoint(tmp_path / "run" / "last.pt")
+    bn0 = ckpt["model"]["backbone.body.0.1.weight"]
+    pruned, report = prune_backbone(ckpt, 0.5)
+    spec = ckpt["cfg"]["model"]["backbone"]
+    assert [s[0] for s in report["backbone"]["after"]] == [max(8, round(c * 0.5)) for c, _, _ in spec]
+    assert report["backbone_parameters"]["after"] < report["backbone_parameters"]["before"]
+    # the kept stem channels are those with the largest |gamma|, in their original order
+    k = report["backbone"]["after"][0][0]
+    want = torch.sort(torch.topk(bn0.abs(), k).indices).values
+    assert torch.equal(pruned["model"]["backbone.body.0.1.weight"], bn0[want])
+    model = load_model(pruned)                                    # an ordinary, smaller model
+    imgs, ego, cmd = dummy_inputs(model.cfg, batch=1)
+    with torch.no_grad():
+        out = model(imgs, ego, cmd)
+    assert all(torch.isfinite(t).all() for t in out)
+    res = train(TINY, data, tmp_path / "ft", progress=False, init=pruned, epochs=1)
+    assert res["epoch"] == 1
+    tuned = load_checkpoint(tmp_path / "ft" / "last.pt")
+    assert tuned["cfg"]["model"]["backbone"] == report["backbone"]["after"]
+    with pytest.raises(ValueError, match="keep must be in"):
+        prune_backbone(ckpt, 0.0)
