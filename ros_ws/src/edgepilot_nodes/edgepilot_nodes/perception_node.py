@@ -48,6 +48,24 @@ def _time_msg(ns: int):
     return Time(nanoseconds=int(ns)).to_msg()
 
 
+def _object_array(stamp_ns: int, rows) -> ObjectArray:
+    """ObjectArray in base_link from (id, class name, score, x, y, yaw, length, width, vx, vy) rows."""
+    msg = ObjectArray()
+    msg.header.stamp = _time_msg(stamp_ns)
+    msg.header.frame_id = "base_link"
+    for oid, cls, score, x, y, yaw, length, width, vx, vy in rows:
+        o = DetectedObject()
+        o.id = int(oid)
+        o.classification = CLASS_IDS.get(cls, 0)
+        o.confidence = float(score)
+        o.pose.position.x, o.pose.position.y = float(x), float(y)
+        o.pose.orientation.z, o.pose.orientation.w = math.sin(yaw / 2), math.cos(yaw / 2)
+        o.size.x, o.size.y = float(length), float(width)
+        o.velocity.x, o.velocity.y = float(vx), float(vy)
+        msg.objects.append(o)
+    return msg
+
+
 class PerceptionNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("perception", **kwargs)
@@ -164,36 +182,13 @@ class PerceptionNode(Node):
 
     def _tracks_msg(self, frame, stamp_ns: int):
         """Confirmed tracks: id = track id, velocity from the tracker (what the e2e AEB acts on)."""
-        msg = ObjectArray()
-        msg.header.stamp = _time_msg(stamp_ns)
-        msg.header.frame_id = "base_link"
-        for t in frame.tracks:
-            o = DetectedObject()
-            o.id = int(t.track_id)
-            o.classification = CLASS_IDS.get(self.driver.classes[t.cls], 0)
-            o.confidence = float(t.score)
-            o.pose.position.x, o.pose.position.y = float(t.x[0]), float(t.x[1])
-            o.pose.orientation.z, o.pose.orientation.w = math.sin(t.yaw / 2), math.cos(t.yaw / 2)
-            o.size.x, o.size.y = float(t.size[0]), float(t.size[1])
-            o.velocity.x, o.velocity.y = float(t.x[2]), float(t.x[3])
-            msg.objects.append(o)
-        return msg
+        return _object_array(stamp_ns, [(t.track_id, self.driver.classes[t.cls], t.score, t.x[0], t.x[1], t.yaw,
+                                          t.size[0], t.size[1], t.x[2], t.x[3]) for t in frame.tracks])
 
     def _objects_msg(self, frame, stamp_ns: int):
-        msg = ObjectArray()
-        msg.header.stamp = _time_msg(stamp_ns)
-        msg.header.frame_id = "base_link"
-        for d in frame.detections:
-            o = DetectedObject()
-            o.id = d.query
-            o.classification = CLASS_IDS.get(d.cls, 0)
-            o.confidence = d.score
-            o.pose.position.x, o.pose.position.y = d.x, d.y
-            o.pose.orientation.z, o.pose.orientation.w = math.sin(d.yaw / 2), math.cos(d.yaw / 2)
-            o.size.x, o.size.y = d.length, d.width
-            o.velocity.x, o.velocity.y = d.vx, d.vy
-            msg.objects.append(o)
-        return msg
+        """This frame's detections: id = DETR query, velocity from the network."""
+        return _object_array(stamp_ns, [(d.query, d.cls, d.score, d.x, d.y, d.yaw, d.length, d.width, d.vx, d.vy)
+                                        for d in frame.detections])
 
     def _path_msg(self, frame, stamp_ns: int):
         msg = PathMsg()
