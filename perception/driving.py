@@ -19,8 +19,8 @@ Design notes (closed loop, `--driver e2e`):
   the AEB acts on these tracks when the sim's object list is not used). With `refine` the plan is also slowed
   along its own path to keep clear of the tracks (`perception.refine`, UniAD's post-optimisation step; off by
   default: measured on the test split it costs L2 and avoids no collision, see MODEL.md); `plan_raw` then keeps
-  the network's own plan. Turning the plan into actuation is the ADAS
-  side's job (`adas.trajectory_follower`), behind the same safety envelope as the classical planner.
+  the network's own plan. Turning the plan into actuation is the ADAS side's job (`adas.trajectory_follower`),
+  behind the same safety envelope as the classical planner.
 """
 from __future__ import annotations
 

@@ -16,8 +16,8 @@ planned trajectory at inference; this is that step for our outputs, kept deliber
 * objects behind the ego's rear axle are ignored (braking cannot avoid them and must not be caused by them);
 * a plan whose path is shorter than ``min_path_m`` (already stopping) is returned unchanged.
 
-Nothing here sees ground truth: it runs the same on the car (`perception.driving.E2EDriver`) and in evaluation
-(`perception.metrics.evaluate` reports both the refined and the raw plan's metrics).
+Nothing here sees ground truth: `perception.driving.E2EDriver` runs it on the confirmed tracks when asked to
+(`refine=`, the perception node's `plan_refine`; off by default, see perception/MODEL.md for why).
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from .metrics import EGO_CENTER_AHEAD_M, EGO_LENGTH_M, EGO_WIDTH_M   # the ego b
 
 @dataclass(frozen=True)
 class RefineConfig:
-    """Knobs of the plan refinement (defaults are what the shipped metrics and closed-loop results use)."""
+    """Knobs of the plan refinement (the defaults are the ones measured in perception/MODEL.md)."""
 
     enabled: bool = True
     decel_mps2: float = 3.0          # b: comfortable braking the refined plan plans with (ACC range)
@@ -116,11 +116,9 @@ def refine_plan(plan: np.ndarray, times: np.ndarray, objects: np.ndarray, scores
     if np.any(np.diff(times) <= 0) or times[0] <= 0:
         raise ValueError(f"refine_plan: times must be positive and increasing, got {times.tolist()}")
     objects = np.asarray(objects, np.float64).reshape(-1, 7)
-    if scores is not None:
-        objects = objects[np.asarray(scores).reshape(-1) >= cfg.score_threshold]
-        index = np.flatnonzero(np.asarray(scores).reshape(-1) >= cfg.score_threshold)
-    else:
-        index = np.arange(len(objects))
+    index = np.arange(len(objects)) if scores is None else \
+        np.flatnonzero(np.asarray(scores).reshape(-1) >= cfg.score_threshold)
+    objects = objects[index]
     if not cfg.enabled or len(objects) == 0 or not np.all(np.isfinite(plan)):
         return RefineResult(plan, False, -1)
     verts, cum, dirs = _path(plan, cfg.extend_m)

@@ -95,12 +95,12 @@ class MultiObjectTracker:
         self.stamp_s = stamp_s
         H = np.zeros((2, 4))
         H[0, 0] = H[1, 1] = 1.0
+        # measurement variance per detection: the noise grows with range
+        var = (self.cfg.meas_noise_m + self.cfg.meas_noise_per_m * np.hypot(boxes[:, 0], boxes[:, 1])) ** 2
         pairs = []
         for j in range(len(boxes)):
-            r = self.cfg.meas_noise_m + self.cfg.meas_noise_per_m * math.hypot(boxes[j, 0], boxes[j, 1])
-            Rm = np.eye(2) * r * r
             for i, t in enumerate(self.tracks):
-                S = H @ t.P @ H.T + Rm
+                S = H @ t.P @ H.T + np.eye(2) * var[j]
                 innov = boxes[j, :2] - t.x[:2]
                 d2 = float(innov @ np.linalg.solve(S, innov))
                 if d2 < GATE_CHI2:
@@ -113,8 +113,7 @@ class MultiObjectTracker:
             used_d.add(j)
             used_t.add(i)
             t = self.tracks[i]
-            r = self.cfg.meas_noise_m + self.cfg.meas_noise_per_m * math.hypot(boxes[j, 0], boxes[j, 1])
-            S = H @ t.P @ H.T + np.eye(2) * r * r
+            S = H @ t.P @ H.T + np.eye(2) * var[j]
             K = t.P @ H.T @ np.linalg.inv(S)
             t.x = t.x + K @ (boxes[j, :2] - t.x[:2])
             t.P = (np.eye(4) - K @ H) @ t.P
@@ -129,8 +128,7 @@ class MultiObjectTracker:
         for j in range(len(boxes)):
             if j in used_d:
                 continue
-            r = self.cfg.meas_noise_m + self.cfg.meas_noise_per_m * math.hypot(boxes[j, 0], boxes[j, 1])
-            P = np.diag([r * r, r * r, self.cfg.init_vel_std_mps ** 2, self.cfg.init_vel_std_mps ** 2])
+            P = np.diag([var[j], var[j], self.cfg.init_vel_std_mps ** 2, self.cfg.init_vel_std_mps ** 2])
             self.tracks.append(Track(self.next_id, boxes[j, [0, 1, 5, 6]].copy(), P, int(classes[j]),
                                      (float(boxes[j, 2]), float(boxes[j, 3])), float(boxes[j, 4]),
                                      float(scores[j])))

@@ -670,7 +670,6 @@ def _describe_exit(code: int) -> str:
     return f"exit code {code}"
 
 
-
 def _stop_signal_ignored() -> bool:
     """True when this process ignores SIGINT or SIGTERM, which its children would inherit through exec."""
     return any(signal.getsignal(s) is signal.SIG_IGN for s in (signal.SIGINT, signal.SIGTERM))
@@ -683,6 +682,7 @@ def _default_stop_signals() -> None:
     required node exits, and would be killed by SIGTERM after the timeout with its last words lost."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
 
 @dataclass
 class _Proc:

@@ -9,8 +9,8 @@ driver re-engages.
 `driver:=e2e`: longitudinal and lateral control follow the perception node's plan on /perception/e2e/trajectory
 (adas.trajectory_follower.E2EPlanner); with `e2e_fallback_aeb` the AEB keeps watching the independent object
 list /perception/objects and brakes when it must; without it, and with `e2e_model_aeb`, the AEB watches the
-driving model's own tracks (/perception/e2e/tracks) instead; with neither, only the plan can slow the car. A stale plan ends in a
-controlled stop. Either way the command goes through the same safety envelope.
+driving model's own tracks (/perception/e2e/tracks) instead; with neither, only the plan can slow the car.
+A stale plan ends in a controlled stop. Either way the command goes through the same safety envelope.
 """
 from __future__ import annotations
 
