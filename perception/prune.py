@@ -52,7 +52,9 @@ def prune_backbone(ckpt: dict[str, Any], keep: float, min_channels: int = 8) -> 
     cfg.model.backbone = new_spec
     model = E2EDrivingModel(cfg, ckpt["rig"])
     model.load_state_dict(state, strict=True)                  # every tensor accounted for, shapes included
-    before = sum(v.numel() for k, v in ckpt["model"].items() if k.startswith("backbone.") and v.dtype.is_floating_point)
+    # parameters only on both sides (conv weights, BN weight/bias); BN running statistics are buffers
+    before = sum(v.numel() for k, v in ckpt["model"].items()
+                 if k.startswith("backbone.") and k.endswith((".weight", ".bias")))
     after = sum(p.numel() for p in model.backbone.parameters())
     out = {k: v for k, v in ckpt.items() if k not in ("optimizer",)}
     out.update(cfg=cfg.to_dict(), model=model.state_dict(), pruned={"keep": keep, "from_backbone": spec})

@@ -284,6 +284,8 @@ def test_prune_keeps_the_strongest_channels_and_fine_tunes(tmp_path):
     spec = ckpt["cfg"]["model"]["backbone"]
     assert [s[0] for s in report["backbone"]["after"]] == [max(8, round(c * 0.5)) for c, _, _ in spec]
     assert report["backbone_parameters"]["after"] < report["backbone_parameters"]["before"]
+    full = load_model(ckpt)
+    assert report["backbone_parameters"]["before"] == sum(p.numel() for p in full.backbone.parameters())
     # the kept stem channels are those with the largest |gamma|, in their original order
     k = report["backbone"]["after"][0][0]
     want = torch.sort(torch.topk(bn0.abs(), k).indices).values
