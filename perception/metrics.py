@@ -10,6 +10,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from vehicle_sim.actors import box_corners, sat_overlap   # the simulator's own collision geometry
+
 CLASSES = ("car", "truck", "pedestrian", "cyclist", "obstacle")
 EGO_LENGTH_M = 4.7
 EGO_WIDTH_M = 1.85
@@ -95,26 +97,6 @@ def l2_at(plan: np.ndarray, future: np.ndarray, valid: np.ndarray, times=(1, 2, 
     return out
 
 
-def box_polygon(x: float, y: float, length: float, width: float, yaw: float) -> np.ndarray:
-    """Corners [4, 2] of an oriented box."""
-    c, s = np.cos(yaw), np.sin(yaw)
-    hl, hw = length / 2, width / 2
-    local = np.array([[hl, hw], [-hl, hw], [-hl, -hw], [hl, -hw]])
-    return local @ np.array([[c, s], [-s, c]]) + np.array([x, y])
-
-
-def boxes_overlap(a: np.ndarray, b: np.ndarray) -> bool:
-    """Separating-axis test for two convex quadrilaterals [4, 2] (touching counts as no overlap)."""
-    for poly in (a, b):
-        for i in range(4):
-            e = poly[(i + 1) % 4] - poly[i]
-            axis = np.array([-e[1], e[0]])
-            pa, pb = a @ axis, b @ axis
-            if pa.max() <= pb.min() or pb.max() <= pa.min():
-                return False
-    return True
-
-
 def ego_poses(plan: np.ndarray) -> np.ndarray:
     """[T, 3] (x, y, yaw) of the ego box centre: heading from consecutive waypoints (starting at the origin, kept
     when the ego barely moves), centre EGO_CENTER_AHEAD_M ahead of the rear-axle waypoint."""
@@ -148,7 +130,7 @@ def collision_rate(plan: np.ndarray, objects: np.ndarray, num_objects: np.ndarra
         for k, (ex, ey, eyaw) in enumerate(ego_poses(plan[i])):
             if valid is not None and not valid[i, k]:
                 continue
-            ego = box_polygon(ex, ey, EGO_LENGTH_M, EGO_WIDTH_M, eyaw)
+            ego = box_corners(ex, ey, eyaw, EGO_LENGTH_M, EGO_WIDTH_M)
             t = (k + 1) * dt
             for j, o in enumerate(objs):
                 ox, oy, oyaw = o[1] + o[6] * t, o[2] + o[7] * t, o[5]
@@ -158,7 +140,7 @@ def collision_rate(plan: np.ndarray, objects: np.ndarray, num_objects: np.ndarra
                     ox, oy, oyaw = (float(v) for v in objects_future[i, j, k])
                 if np.hypot(ox - ex, oy - ey) > 0.5 * (np.hypot(o[3], o[4]) + np.hypot(EGO_LENGTH_M, EGO_WIDTH_M)):
                     continue
-                if boxes_overlap(ego, box_polygon(ox, oy, o[3], o[4], oyaw)):
+                if sat_overlap(ego, box_corners(ox, oy, oyaw, o[3], o[4]))[0]:
                     hit = True
                     break
             if hit:

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vehicle_sim.actors import box_corners, sat_overlap
+
 from .metrics import EGO_CENTER_AHEAD_M, EGO_LENGTH_M, EGO_WIDTH_M   # the ego box the collision metric uses
 
 
@@ -86,19 +88,16 @@ def _pose_at(s: np.ndarray, verts: np.ndarray, cum: np.ndarray, dirs: np.ndarray
     return pos, dirs[i]
 
 
-def _overlap(c1: np.ndarray, u1: np.ndarray, hl1: float, hw1: float,
-             c2: np.ndarray, u2: np.ndarray, hl2: float, hw2: float) -> np.ndarray:
-    """Separating-axis test of oriented boxes, vectorised over the first box's rows: centres [S, 2], unit heading
-    [S, 2] and half length/width; the second box is one box (c2 [2], u2 [2]). Returns [S] bool."""
-    n1 = np.stack([-u1[:, 1], u1[:, 0]], 1)
-    n2 = np.array([-u2[1], u2[0]])
-    d = c2[None, :] - c1
-    hit = np.ones(len(c1), bool)
-    for axis in (u1, n1, np.broadcast_to(u2, u1.shape), np.broadcast_to(n2, u1.shape)):
-        r1 = hl1 * np.abs(np.einsum("ij,ij->i", u1, axis)) + hw1 * np.abs(np.einsum("ij,ij->i", n1, axis))
-        r2 = hl2 * np.abs(axis @ u2) + hw2 * np.abs(axis @ n2)
-        hit &= np.abs(np.einsum("ij,ij->i", d, axis)) < r1 + r2
-    return hit
+def _first_overlap(centres: np.ndarray, heads: np.ndarray, hl: float, hw: float, box: np.ndarray) -> int:
+    """Index of the first ego pose (centres/unit headings [S, 2], half length/width) whose box overlaps `box`
+    (corners [4, 2]), -1 if none; the simulator's own separating-axis test, after a bounding-circle check."""
+    reach = math.hypot(hl, hw) + float(np.max(np.hypot(*(box - box.mean(0)).T)))   # sum of circumradii
+    near = np.hypot(*(centres - box.mean(0)).T) <= reach
+    for i in np.flatnonzero(near):
+        yaw = math.atan2(heads[i, 1], heads[i, 0])
+        if sat_overlap(box_corners(centres[i, 0], centres[i, 1], yaw, 2 * hl, 2 * hw), box)[0]:
+            return int(i)
+    return -1
 
 
 def refine_plan(plan: np.ndarray, times: np.ndarray, objects: np.ndarray, scores: np.ndarray | None = None,
@@ -149,10 +148,8 @@ def refine_plan(plan: np.ndarray, times: np.ndarray, objects: np.ndarray, scores
                 continue
             if np.min(np.hypot(*(oc[None] - centre).T)) > hl + hw + 0.5 * math.hypot(o[2], o[3]):
                 continue
-            hit = _overlap(centre, head, hl, hw, oc, np.array([math.cos(o[4]), math.sin(o[4])]),
-                           0.5 * o[2], 0.5 * o[3])
-            if hit.any():
-                first = int(np.argmax(hit))
+            first = _first_overlap(centre, head, hl, hw, box_corners(oc[0], oc[1], o[4], o[2], o[3]))
+            if first >= 0:
                 free = cand[first] - s_prev
                 u = max(0.0, o[5] * head[first, 0] + o[6] * head[first, 1])   # its speed along our path
                 cap = math.sqrt(u * u + 2 * b * max(0.0, free))

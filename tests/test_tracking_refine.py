@@ -6,9 +6,10 @@ import math
 import numpy as np
 import pytest
 
-from perception.metrics import EGO_CENTER_AHEAD_M, EGO_LENGTH_M, EGO_WIDTH_M, box_polygon, boxes_overlap, ego_poses
+from perception.metrics import EGO_CENTER_AHEAD_M, EGO_LENGTH_M, EGO_WIDTH_M, ego_poses
 from perception.refine import RefineConfig, refine_plan
 from perception.tracking import MultiObjectTracker, TrackerConfig
+from vehicle_sim.actors import box_corners, sat_overlap
 
 TIMES = np.arange(1, 7) * 0.5
 
@@ -41,9 +42,9 @@ def test_no_collision_with_the_refined_plan_for_obstacles_in_the_path():
     for x0, v in ((20.0, 10.0), (35.0, 20.0), (50.0, 25.0), (12.0, 5.0)):
         obj = car(x0)
         res = refine_plan(straight(v), TIMES, np.array([obj]))
-        target = box_polygon(obj[0], obj[1], obj[2], obj[3], obj[4])
+        target = box_corners(obj[0], obj[1], obj[4], obj[2], obj[3])
         for ex, ey, eyaw in ego_poses(res.plan):
-            assert not boxes_overlap(box_polygon(ex, ey, EGO_LENGTH_M, EGO_WIDTH_M, eyaw), target), (x0, v)
+            assert not sat_overlap(box_corners(ex, ey, eyaw, EGO_LENGTH_M, EGO_WIDTH_M), target)[0], (x0, v)
 
 
 @pytest.mark.parametrize("obj", [
