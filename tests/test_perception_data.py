@@ -283,3 +283,50 @@ def test_visibility_of_hand_made_boxes():
     hidden[2] = 7.0                                         # two lanes over it shows again
     assert box_visibility(np.array([truck, hidden]), cams)[1] > 0.5
     assert box_visibility(np.zeros((0, 9)), cams).shape == (0,)
+
+
+# ------------------------------------------------------------------------------------------- depth labels
+def _box(x, y, l, w, h, yaw=0.0, cls=0):
+    return [cls, x, y, l, w, yaw, 0.0, 0.0, h]
+
+
+def test_token_depth_hits_the_nearest_box_face_or_the_ground():
+    from perception.data.depth import token_depths
+
+    origins = np.array([[1.5, 0.0, 1.2]] * 4)
+    dirs = np.array([[1.0, 0.0, -0.1],    # ground at 12 m, a 1.5 m box's front face (x = 7) at 5.5 m
+                     [1.0, 0.0, -0.1],    # same ray over a 0.5 m box: enters through its top (z = 0.5) at 7 m
+                     [1.0, 0.0, 0.2],     # upwards over the box: sky
+                     [1.0, 0.3, -0.1]])   # misses the boxes to the left: ground at 12 m
+    objs = np.array([_box(8.0, 0.0, 2.0, 2.0, 1.5), _box(30.0, 0.0, 4.0, 2.0, 1.5)])
+    d, obj = token_depths(objs, 2, origins, dirs)
+    assert d[0] == pytest.approx(5.5) and obj[0]
+    assert np.isinf(d[2]) and not obj[2]
+    assert d[3] == pytest.approx(12.0) and not obj[3]
+    low = np.array([_box(8.0, 0.0, 2.0, 2.0, 0.5)])
+    d, obj = token_depths(low, 1, origins, dirs)
+    assert d[1] == pytest.approx(7.0) and obj[1]
+    d, obj = token_depths(objs, 0, origins, dirs)                       # rows past num_objects are ignored
+    assert d[0] == pytest.approx(12.0) and not obj.any()
+    yawed = np.array([_box(8.0, 0.0, 2.0, 2.0, 1.5, yaw=np.pi / 2)])  # a square box turned 90 deg: same face
+    assert token_depths(yawed, 1, origins, dirs)[0][0] == pytest.approx(5.5)
+
+
+def test_depth_targets_are_soft_bins_with_object_weight_and_ignored_sky():
+    from perception.data.depth import OBJECT_WEIGHT, depth_targets
+
+    origins = np.array([[1.5, 0.0, 1.2]] * 4)
+    dirs = np.array([[1.0, 0.0, -0.1], [1.0, 0.5, -0.1], [1.0, 0.0, 0.2], [1.0, 0.3, -0.01]])
+    objs = np.zeros((1, 3, 9))
+    objs[0, 0] = _box(8.0, 0.0, 2.0, 2.0, 1.5)
+    target, weight = depth_targets(objs, np.array([1]), origins, dirs, 1.0, 57.0, 56, (-10.0, 50.0, -16.0, 16.0))
+    assert target.shape == (1, 4, 56) and weight.shape == (1, 4)
+    assert target[0, 0, 4] == pytest.approx(1.0) and weight[0, 0] == OBJECT_WEIGHT   # 5.5 m: centre of bin 4
+    assert target[0, 1, 10] == pytest.approx(0.5) and target[0, 1, 11] == pytest.approx(0.5)  # 12 m: between
+    assert weight[0, 1] == 1.0
+    assert weight[0, 2] == 0.0 and target[0, 2].sum() == 0.0             # sky: no label
+    assert weight[0, 3] == 0.0                                          # ground at 120 m: past the bins
+    np.testing.assert_allclose(target[0, :2].sum(-1), 1.0)
+    # ground hits outside the labelled BEV range are ignored (an unlabelled object could stand there)
+    _, w = depth_targets(objs, np.array([0]), origins, dirs, 1.0, 57.0, 56, (-10.0, 50.0, -5.0, 5.0))
+    assert w[0, 0] == 1.0 and w[0, 1] == 0.0                             # y = 6 m at the second ray's hit

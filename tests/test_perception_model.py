@@ -12,7 +12,7 @@ from perception.metrics import collision_rate, detection_map, l2_at, lane_iou
 from perception.model import E2EDrivingModel, apply_meta, count_flops, export_onnx, load_config, load_model
 from perception.model.losses import total_loss
 from perception.model.matcher import hungarian_match
-from perception.model.network import dummy_inputs, motion_prior
+from perception.model.network import bev_sampling_table, dummy_inputs, motion_prior
 from perception.train import load_split, to_batch, train
 from perception_fixtures import make_arrays, make_meta, write_dataset
 
@@ -158,7 +158,7 @@ def test_bev_sampling_table_looks_through_the_right_camera():
                     "T_cam_to_ego": info.T_cam_to_ego.tolist()})
     assert [c["name"] for c in rig] == ["front", "front_left", "front_right"]
     bev_range, bev_hw = (-10.0, 50.0, -16.0, 16.0), (30, 16)
-    idx, w, cam, mask = bev_sampling_table(rig, (128, 256), (16, 32), bev_range, bev_hw, [0.5, 1.5], 2)
+    idx, w, cam, mask, depth = bev_sampling_table(rig, (128, 256), (16, 32), bev_range, bev_hw, [0.5, 1.5], 2)
     cells = bev_cell_centres(bev_range, bev_hw)
     assert idx.shape == (480, 8, 4) and w.shape == (480, 8, 4) and cam.shape == mask.shape == (480, 8)
     ahead = int(np.argmin(np.hypot(cells[:, 0] - 21, cells[:, 1] - 1)))
@@ -170,6 +170,9 @@ def test_bev_sampling_table_looks_through_the_right_camera():
     assert np.all(mask[behind] < -1e3) and np.all(w[behind] == 0)        # no rear camera: masked
     left = int(np.argmin(np.hypot(cells[:, 0] - 5, cells[:, 1] - 9)))
     assert np.all(cam[left][mask[left] == 0] == 1) and np.any(mask[left] == 0)   # front_left
+    cam_x = rig[0]["T_cam_to_ego"][0][3]
+    assert np.all(np.abs(depth[ahead] - (cells[ahead, 0] - cam_x)) < 1.0)  # optical depth of the sample points
+    assert np.all(depth[behind] == 0)
 
 
 def test_dense_targets_put_the_peak_on_the_object_cell():
@@ -197,15 +200,17 @@ def test_few_steps_lower_the_loss():
     arrays = make_arrays(8, meta, seed=3)
     batch = to_batch(arrays, np.arange(8))
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    losses = []
+    losses, depth_losses = [], []
     for _ in range(25):
         out, aux = model.forward_with_aux(batch["images"], batch["ego"], batch["command"])
-        loss, _ = total_loss(out, batch, model.cfg, load_config(TINY).loss, aux)
+        loss, parts = total_loss(out, batch, model.cfg, load_config(TINY).loss, aux)
         opt.zero_grad()
         loss.backward()
         opt.step()
         losses.append(float(loss))
+        depth_losses.append(parts["depth"])                              # the tiny config has a depth head
     assert losses[-1] < 0.7 * losses[0]
+    assert depth_losses[-1] < depth_losses[0]
 
 
 def test_onnx_export_matches_torch(tmp_path):
@@ -301,3 +306,26 @@ def test_prune_keeps_the_strongest_channels_and_fine_tunes(tmp_path):
     assert tuned["cfg"]["model"]["backbone"] == report["backbone"]["after"]
     with pytest.raises(ValueError, match="keep must be in"):
         prune_backbone(ckpt, 0.0)
+
+
+def test_depth_weighted_lift_reads_the_depth_bin_of_each_sample_point():
+    model, _ = tiny_model()
+    m = model.cfg
+    assert m.depth_bins > 0
+    nq, s = model.samp_mask.shape[0], model.n_samples
+    # one-hot depth distributions: every token "sees" exactly bin k -> a sample point gets probability only
+    # where its own depth falls in bin k
+    ntok = model.cam_coords.shape[0]
+    d0, d1 = m.depth_range
+    step = (d1 - d0) / m.depth_bins
+    idx, w, _, _, depth = bev_sampling_table(model.rig, m.image_hw, model.feat_hw, m.bev_range, m.bev_hw,
+                                             list(m.sample_heights), m.sample_xy)
+    seen = w.sum(-1) > 0
+    bin_of = np.clip(np.rint((depth - d0) / step - 0.5), 0, m.depth_bins - 1)
+    for k in range(m.depth_bins):
+        logits = torch.full((1, ntok, m.depth_bins), -50.0)
+        logits[..., k] = 50.0
+        p = model.sample_depth(logits)[0].numpy()
+        assert p.shape == (nq, s)
+        np.testing.assert_allclose(p[seen & (bin_of == k)], 1.0, atol=1e-5)
+        np.testing.assert_allclose(p[~seen | (bin_of != k)], 0.0, atol=1e-5)

@@ -43,6 +43,8 @@ class ModelConfig:
     ego_scale: tuple[float, ...] = (20.0, 3.0, 0.5, 5.0, 20.0)  # divides the ego input (perception.features.EGO_SCALE)
     num_commands: int = 3
     plan_prior: str = "ctrv"                        # "cv" (x = v t), "ctrv" (constant turn rate) or "none"
+    depth_bins: int = 0                             # per-token depth distribution weighting the lift (0: none)
+    depth_range: tuple[float, float] = (1.0, 57.0)  # optical depth covered by the bins (m), uniform bins
 
 
 @dataclass
@@ -59,6 +61,7 @@ class LossConfig:
     w_dice: float = 1.0
     w_plan: float = 1.0
     w_collision: float = 0.1       # differentiable penalty for waypoints inside GT boxes (0 disables)
+    w_depth: float = 1.0           # token depth cross-entropy (only when the model has a depth head)
     match_cls: float = 2.0
     match_box: float = 5.0
 

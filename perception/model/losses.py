@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from .config import LossConfig, ModelConfig
 from .matcher import match_batch
+from ..data.depth import depth_targets
 from ..data.visibility import MIN_VISIBILITY
 from .network import DrivingOutputs, encode_boxes
 
@@ -95,6 +96,18 @@ def dense_detection_loss(aux: dict[str, torch.Tensor], batch: dict[str, torch.Te
     else:
         l_box = aux["dense_boxes"].sum() * 0.0
     return l_heat, l_box
+
+
+def depth_loss(aux: dict, batch: dict[str, torch.Tensor], mcfg: ModelConfig) -> torch.Tensor:
+    """Soft-label cross-entropy of the token depth distributions against the depths the labels imply
+    (perception.data.depth), weighted towards tokens that see objects; sky and out-of-range tokens are ignored."""
+    origins, dirs = aux["token_rays"]
+    target, weight = depth_targets(batch["objects"].numpy(), batch["num_objects"].numpy(), origins, dirs,
+                                   mcfg.depth_range[0], mcfg.depth_range[1], mcfg.depth_bins, mcfg.bev_range)
+    logp = F.log_softmax(aux["depth_logits"], dim=-1)
+    w = torch.from_numpy(weight)
+    ce = -(torch.from_numpy(target) * logp).sum(-1)
+    return (ce * w).sum() / w.sum().clamp(min=1.0)
 
 
 def softmax_focal(logits: torch.Tensor, target: torch.Tensor, gamma: float, noobj_weight: float) -> torch.Tensor:
@@ -188,6 +201,9 @@ def total_loss(out: DrivingOutputs, batch: dict[str, torch.Tensor], mcfg: ModelC
         l_heat, l_dbox = dense_detection_loss(aux, batch, mcfg)
         parts["heat"], parts["dense_box"] = l_heat, l_dbox
         total = total + lcfg.w_heat * l_heat + lcfg.w_dense_box * l_dbox
+        if "depth_logits" in aux and lcfg.w_depth > 0:
+            parts["depth"] = depth_loss(aux, batch, mcfg)
+            total = total + lcfg.w_depth * parts["depth"]
     if lcfg.w_collision > 0:
         l_col = collision_penalty(out.plan, batch["objects"], batch["num_objects"], batch["future_valid"], mcfg.future_dt,
                                   batch.get("objects_future"), batch.get("objects_future_valid"))

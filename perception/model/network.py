@@ -62,22 +62,28 @@ def token_pixels(image_hw: tuple[int, int], feat_hw: tuple[int, int]) -> np.ndar
     return np.stack([uu.ravel(), vv.ravel()], axis=1)
 
 
+def token_rays(rig: list[dict[str, Any]], image_hw: tuple[int, int], feat_hw: tuple[int, int]
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Ego-frame origins and directions [Ncam * Hf * Wf, 3] of the rays through every token's pixel centre, in
+    token order (camera, row, column); directions are scaled so the ray parameter is the optical depth."""
+    pix = token_pixels(image_hw, feat_hw)
+    origins, dirs = [], []
+    for cam in rig:
+        k = np.asarray(cam["K"], dtype=np.float64).copy()
+        k[0] *= image_hw[1] / cam["width"]   # rig may be given at another resolution
+        k[1] *= image_hw[0] / cam["height"]
+        t = np.asarray(cam["T_cam_to_ego"], dtype=np.float64)
+        rays = np.linalg.solve(k, np.vstack([pix.T, np.ones(len(pix))])).T  # optical-frame rays with z = 1
+        dirs.append(rays @ t[:3, :3].T)
+        origins.append(np.broadcast_to(t[:3, 3], rays.shape))
+    return np.concatenate(origins), np.concatenate(dirs)
+
+
 def frustum_points(rig: list[dict[str, Any]], image_hw: tuple[int, int], feat_hw: tuple[int, int],
                    depths: list[float]) -> np.ndarray:
     """Ego-frame points at optical depths `depths` along every token's ray, [Ncam * Hf * Wf, D, 3] (PETR frustum)."""
-    pix = token_pixels(image_hw, feat_hw)
-    out = []
-    for cam in rig:
-        k = np.asarray(cam["K"], dtype=np.float64)
-        sx, sy = image_hw[1] / cam["width"], image_hw[0] / cam["height"]  # rig may be given at another resolution
-        ks = k.copy()
-        ks[0] *= sx
-        ks[1] *= sy
-        t = np.asarray(cam["T_cam_to_ego"], dtype=np.float64)
-        rays = np.linalg.solve(ks, np.vstack([pix.T, np.ones(len(pix))])).T  # optical-frame rays with z = 1
-        pts = rays[:, None, :] * np.asarray(depths)[None, :, None]
-        out.append(pts @ t[:3, :3].T + t[:3, 3])
-    return np.concatenate(out, axis=0)
+    origins, dirs = token_rays(rig, image_hw, feat_hw)
+    return origins[:, None, :] + dirs[:, None, :] * np.asarray(depths, dtype=np.float64)[None, :, None]
 
 
 def normalize_xyz(pts: np.ndarray, bev_range: tuple[float, float, float, float], z_range=(-2.0, 4.0)) -> np.ndarray:
@@ -101,14 +107,16 @@ def bev_cell_centres(bev_range: tuple[float, float, float, float], bev_hw: tuple
 
 def bev_sampling_table(rig: list[dict[str, Any]], image_hw: tuple[int, int], feat_hw: tuple[int, int],
                        bev_range: tuple[float, float, float, float], bev_hw: tuple[int, int],
-                       heights: list[float], n_xy: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                       heights: list[float], n_xy: int
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Where every BEV cell looks in the cameras (BEVFormer's spatial cross-attention with fixed sampling points).
 
     Each cell gets S = n_xy^2 * len(heights) pillar points (ego frame, heights above the ground); each point is
     projected into the camera that sees it nearest to its image centre and bilinearly sampled from the feature map.
     Returns idx int64 [Nq, S, 4] (flat camera-token indices of the 4 bilinear neighbours), w float32 [Nq, S, 4]
     (bilinear weights, 0 when no camera sees the point), cam int64 [Nq, S] (camera of the point, 0 when unseen)
-    and bias float32 [Nq, S] (0 seen, -1e4 unseen: an attention-logit mask).
+    bias float32 [Nq, S] (0 seen, -1e4 unseen: an attention-logit mask) and depth float32 [Nq, S] (the point's optical
+    depth in its camera, 0 when unseen: where the depth head's distribution is read).
 
     Why fixed points instead of learned offsets (deformable attention): the rig is fixed, so the geometry is known
     exactly; gathers with constant indices are plain ONNX Gather ops that ONNX Runtime and TensorRT run as is.
@@ -128,6 +136,7 @@ def bev_sampling_table(rig: list[dict[str, Any]], image_hw: tuple[int, int], fea
     idx = np.zeros(pts.shape[:2] + (4,), np.int64)
     w = np.zeros(pts.shape[:2] + (4,), np.float32)
     cam_of = np.zeros(pts.shape[:2], np.int64)
+    depth = np.zeros(pts.shape[:2], np.float32)
     for ci, cam in enumerate(rig):
         k = np.asarray(cam["K"], dtype=np.float64).copy()
         k[0] *= image_hw[1] / cam["width"]
@@ -153,9 +162,10 @@ def bev_sampling_table(rig: list[dict[str, Any]], image_hw: tuple[int, int], fea
         idx = np.where(take[..., None], cand_idx, idx)
         w = np.where(take[..., None], cand_w, w).astype(np.float32)
         cam_of = np.where(take, ci, cam_of)
+        depth = np.where(take, z, depth).astype(np.float32)
         best = np.where(take, centrality, best)
     bias = np.where(np.isfinite(best), 0.0, -1e4).astype(np.float32)
-    return idx, w, cam_of, bias
+    return idx, w, cam_of, bias, depth
 
 
 def fourier(x: torch.Tensor, n_freq: int = 6) -> torch.Tensor:
@@ -275,23 +285,35 @@ class SampledCrossAttention(nn.Module):
     fixed points). Keys and values are projected on the camera tokens *before* sampling (sampling is linear, so
     this is exact and ~5x cheaper than projecting the [Nq, S] samples). Plain MatMul/Gather/Softmax in ONNX."""
 
-    def __init__(self, dim: int, heads: int) -> None:
+    def __init__(self, dim: int, heads: int, depth: bool = False) -> None:
         super().__init__()
         self.heads, self.hd = heads, dim // heads
         self.q, self.o = nn.Linear(dim, dim), nn.Linear(dim, dim)
         self.kv = nn.Linear(dim, 2 * dim)
         self.k_pos = nn.Linear(dim, dim, bias=False)
+        if depth:
+            # depth weighting (LSS/BEVDepth lift): value * (base + gain * p(depth of the sample point)), per channel;
+            # starts as the plain attention (base 1, gain 0) and learns how much to trust the depth head
+            self.v_base = nn.Parameter(torch.ones(dim))
+            self.v_depth = nn.Parameter(torch.zeros(dim))
+            self.logit_depth = nn.Parameter(torch.zeros(heads))
 
     def forward(self, q: torch.Tensor, mem: torch.Tensor, k_pos: torch.Tensor, mask: torch.Tensor,
-                sample: Any) -> torch.Tensor:
+                sample: Any, depth_p: torch.Tensor | None = None) -> torch.Tensor:
+        """depth_p [B, Nq, S]: probability the camera sees something at each sample point's depth (or None)."""
         b, nq, d = q.shape
         kv = sample(self.kv(mem))                                                              # [B, Nq, S, 2d]
         s = kv.shape[2]
         k = (kv[..., :d] + self.k_pos(k_pos)).reshape(b, nq, s, self.heads, self.hd)
-        v = kv[..., d:].reshape(b, nq, s, self.heads, self.hd)
+        v = kv[..., d:]
+        if depth_p is not None:
+            v = v * (self.v_base + self.v_depth * depth_p[..., None])
+        v = v.reshape(b, nq, s, self.heads, self.hd)
         qh = self.q(q).reshape(b, nq, 1, self.heads, self.hd)
         # S is small (8): elementwise products beat thousands of tiny batched matmuls on a CPU
         logits = (qh * k).sum(-1) * (self.hd ** -0.5) + mask[:, :, None]                        # [B, Nq, S, h]
+        if depth_p is not None:
+            logits = logits + self.logit_depth * torch.log(depth_p + 1e-3)[..., None]
         attn = logits.softmax(dim=2)
         out = (attn[..., None] * v).sum(2)                                                     # [B, Nq, h, hd]
         return self.o(out.reshape(b, nq, d))
@@ -301,19 +323,19 @@ class BevLayer(nn.Module):
     """Sampled cross-attention to the cameras, a 3x3 conv block over the BEV grid (local context, cheaper than
     BEV self-attention), FFN; pre-norm residuals."""
 
-    def __init__(self, dim: int, heads: int, ffn_mult: int, bev_hw: tuple[int, int]) -> None:
+    def __init__(self, dim: int, heads: int, ffn_mult: int, bev_hw: tuple[int, int], depth: bool = False) -> None:
         super().__init__()
         self.bev_hw = tuple(bev_hw)
-        self.cross = SampledCrossAttention(dim, heads)
+        self.cross = SampledCrossAttention(dim, heads, depth)
         self.n1, self.n2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.conv = nn.Sequential(nn.Conv2d(dim, dim, 3, 1, 1, bias=False), nn.BatchNorm2d(dim), nn.ReLU(inplace=True),
                                   nn.Conv2d(dim, dim, 3, 1, 1))
         self.ffn = nn.Sequential(nn.Linear(dim, dim * ffn_mult), nn.GELU(), nn.Linear(dim * ffn_mult, dim))
 
     def forward(self, x: torch.Tensor, pos: torch.Tensor, mem: torch.Tensor, k_pos: torch.Tensor,
-                mask: torch.Tensor, sample: Any) -> torch.Tensor:
+                mask: torch.Tensor, sample: Any, depth_p: torch.Tensor | None = None) -> torch.Tensor:
         b, nq, d = x.shape
-        x = x + self.cross(self.n1(x) + pos, mem, k_pos, mask, sample)
+        x = x + self.cross(self.n1(x) + pos, mem, k_pos, mask, sample, depth_p)
         g = x.transpose(1, 2).reshape(b, d, self.bev_hw[0], self.bev_hw[1])
         x = x + self.conv(g).reshape(b, d, nq).transpose(1, 2)
         return x + self.ffn(self.n2(x))
@@ -324,7 +346,7 @@ class E2EDrivingModel(nn.Module):
 
     `rig` (list of {name, width, height, K, T_cam_to_ego}) comes from the dataset meta.json and is saved in the
     checkpoint; geometry buffers derived from it are non-persistent (rebuilt from rig + cfg on load).
-    `forward_with_aux` also returns the dense BEV heads the training loss supervises.
+    `forward_with_aux` also returns the dense BEV heads (and token depth logits) the training loss supervises.
     """
 
     def __init__(self, cfg: Config | ModelConfig, rig: list[dict[str, Any]] | None = None) -> None:
@@ -358,18 +380,34 @@ class E2EDrivingModel(nn.Module):
         cells_n = (cells - np.array([x0, y0])) / np.array([x1 - x0, y1 - y0])
         self.register_buffer("bev_xy", torch.tensor(cells_n, dtype=torch.float32), persistent=False)
         self.register_buffer("bev_cells", torch.tensor(m.bev_hw, dtype=torch.float32), persistent=False)
-        idx, w, cam_of, mask = bev_sampling_table(self.rig, model_hw, self.feat_hw, m.bev_range, m.bev_hw,
-                                                  list(m.sample_heights), m.sample_xy)
+        idx, w, cam_of, mask, samp_depth = bev_sampling_table(self.rig, model_hw, self.feat_hw, m.bev_range, m.bev_hw,
+                                                              list(m.sample_heights), m.sample_xy)
         self.n_samples = idx.shape[1]
         self.register_buffer("samp_idx", torch.tensor(idx.reshape(-1), dtype=torch.long), persistent=False)
         self.register_buffer("samp_w", torch.tensor(w[..., None], dtype=torch.float32), persistent=False)
         self.register_buffer("samp_cam", torch.tensor(cam_of, dtype=torch.long), persistent=False)
         self.register_buffer("samp_mask", torch.tensor(mask, dtype=torch.float32), persistent=False)
+        # depth head (BEVDepth): a distribution over m.depth_bins optical-depth bins per camera token, supervised
+        # by perception.data.depth and read at every sample point's depth to weight what the BEV cell lifts.
+        # Convolutional (3x3, then 3x3 dilated 2: ~95 px receptive field) because a token inside a car has to see
+        # where the car meets the road, a few tokens below it, to know its depth; a per-token MLP cannot.
+        self.depth_head = None
+        if m.depth_bins > 0:
+            ch = max(16, d // 2)
+            self.depth_head = nn.Sequential(conv_bn_relu(d, ch), nn.Conv2d(ch, ch, 3, 1, 2, dilation=2, bias=False),
+                                            nn.BatchNorm2d(ch), nn.ReLU(inplace=True), nn.Conv2d(ch, m.depth_bins, 1))
+        if self.depth_head is not None:
+            d0, d1 = m.depth_range
+            b_of = np.clip(np.rint((samp_depth - d0) / ((d1 - d0) / m.depth_bins) - 0.5), 0, m.depth_bins - 1)
+            didx = idx * m.depth_bins + b_of.astype(np.int64)[..., None]                          # [Nq, S, 4]
+            self.register_buffer("samp_didx", torch.tensor(didx.reshape(-1), dtype=torch.long), persistent=False)
+            origins, dirs = token_rays(self.rig, model_hw, self.feat_hw)
+            self.token_origins, self.token_dirs = origins, dirs       # numpy: the loss builds depth labels from them
         self.samp_slot = nn.Parameter(torch.randn(self.n_samples, d) * 0.02)   # which pillar point (height, offset)
         self.samp_camera = nn.Embedding(m.num_cameras, d)
         self.bev_query = nn.Parameter(torch.randn(nq, d) * 0.02)
         self.bev_pe = mlp(24, d, d)
-        self.bev_layers = nn.ModuleList(BevLayer(d, m.heads, m.ffn_mult, m.bev_hw) for _ in range(m.bev_layers))
+        self.bev_layers = nn.ModuleList(BevLayer(d, m.heads, m.ffn_mult, m.bev_hw, m.depth_bins > 0) for _ in range(m.bev_layers))
         self.bev_norm = nn.LayerNorm(d)
         # dense detection heads on the BEV grid (CenterPoint-style: class heatmap + box at the centre cell)
         k = m.num_classes
@@ -431,6 +469,22 @@ class E2EDrivingModel(nn.Module):
         g = torch.index_select(tokens, 1, self.samp_idx).reshape(b, nq, self.n_samples, 4, d)
         return (g * self.samp_w).sum(dim=3)
 
+    def depth_logits(self, mem: torch.Tensor) -> torch.Tensor:
+        """Camera tokens (with their ray encoding) [B, C*Hf*Wf, d] -> depth-bin logits [B, C*Hf*Wf, bins]."""
+        b, _, d = mem.shape
+        c, (hf, wf) = self.cfg.num_cameras, self.feat_hw
+        g = mem.reshape(b * c, hf, wf, d).permute(0, 3, 1, 2)
+        out = self.depth_head(g)                                                   # [B*C, bins, Hf, Wf]
+        return out.permute(0, 2, 3, 1).reshape(b, c * hf * wf, -1)
+
+    def sample_depth(self, depth_logits: torch.Tensor) -> torch.Tensor:
+        """[B, Ntok, bins] -> [B, Nq, S]: the depth probability at every sample point's own depth (bilinear over the
+        4 neighbouring tokens; 0 where no camera sees the point)."""
+        b = depth_logits.shape[0]
+        nq = self.samp_mask.shape[0]
+        p = torch.index_select(depth_logits.softmax(-1).reshape(b, -1), 1, self.samp_didx)
+        return (p.reshape(b, nq, self.n_samples, 4) * self.samp_w[..., 0]).sum(-1)
+
     def forward(self, images: torch.Tensor, ego: torch.Tensor, command: torch.Tensor) -> DrivingOutputs:
         return self.forward_with_aux(images, ego, command)[0]
 
@@ -441,11 +495,13 @@ class E2EDrivingModel(nn.Module):
         hq, wq = m.bev_hw
         nq = hq * wq
         mem = self.camera_tokens(images) + self.cam_pe(self.cam_coords)[None]
+        depth_logits = self.depth_logits(mem) if self.depth_head is not None else None        # [B, Ntok, bins]
+        depth_p = self.sample_depth(depth_logits) if depth_logits is not None else None
         k_pos = (self.samp_slot[None] + self.samp_camera(self.samp_cam))[None]    # [1, Nq, S, d]
         bev_pos = self.bev_pe(fourier(self.bev_xy))[None]
         x = self.bev_query[None].expand(b, -1, -1)
         for layer in self.bev_layers:
-            x = layer(x, bev_pos, mem, k_pos, self.samp_mask, self.sample)
+            x = layer(x, bev_pos, mem, k_pos, self.samp_mask, self.sample, depth_p)
         bev = self.bev_norm(x)  # [B, Nq, d]
         grid = bev.transpose(1, 2).reshape(b, m.dim, hq, wq)
         # dense heads
@@ -488,6 +544,9 @@ class E2EDrivingModel(nn.Module):
         offs = self.plan_head(torch.cat([p[:, 0], e], dim=-1)).reshape(b, m.future_steps, 2)
         plan = motion_prior(ego, self.times, m.plan_prior) + offs
         aux = {"heat": heat, "dense_boxes": dense_boxes}
+        if depth_logits is not None:
+            aux["depth_logits"] = depth_logits
+            aux["token_rays"] = (self.token_origins, self.token_dirs)
         return DrivingOutputs(logits, boxes, seg, plan), aux
 
 
