@@ -47,32 +47,6 @@ def sim_meta(width: int = 256, height: int = 128, cameras=("front", "front_left"
     return _meta(cfg, {}, {})
 
 
-def patch_sampled_attention(kind: str = "gather4") -> bool:
-    """PROPOSAL for perception/model/network.py (measured here, not applied there): the bilinear sampling of the
-    BEV attention as 4 Gathers (one per bilinear neighbour) times their weights, instead of one Gather of 4x the
-    rows, a 5-D reshape and a ReduceSum over the neighbour axis. Mathematically identical (the caller checks the
-    outputs against the network's own forward); returns False when the network has no such sampling."""
-    import torch
-
-    from perception.model import network as net
-
-    if kind != "gather4" or not hasattr(net.E2EDrivingModel, "sample"):
-        return False
-
-    def sample(self, tokens):
-        b, _, d = tokens.shape
-        nq, s = self.samp_mask.shape[0], self.n_samples
-        w = self.samp_w.reshape(nq * s, 4)
-        idx = self.samp_idx.reshape(nq * s, 4)
-        out = torch.index_select(tokens, 1, idx[:, 0]) * w[None, :, 0:1]
-        for j in range(1, 4):
-            out = out + torch.index_select(tokens, 1, idx[:, j]) * w[None, :, j:j + 1]
-        return out.reshape(b, nq, s, d)
-
-    net.E2EDrivingModel.sample = sample
-    return True
-
-
 def build_model(checkpoint: str | None, config: str, data: str | None, backbone=None):
     from perception.model import E2EDrivingModel, apply_meta, load_config, load_model, rig_from_meta
 
@@ -249,8 +223,6 @@ def main(argv=None) -> dict:
     ap.add_argument("--micro", action="store_true", help="conv layer-shape micro benchmark")
     ap.add_argument("--micro-only", action="store_true", help="only the micro benchmark")
     ap.add_argument("--variants", default=None, help="JSON list of backbone specs to compare")
-    ap.add_argument("--gather4", action="store_true",
-                    help="also time the 4-gather form of the sampled attention (a proposal, patched in here)")
     ap.add_argument("--out", default=None, help="keep the models here (default: a temporary directory)")
     a = ap.parse_args(argv)
     result: dict = {"threads": a.threads, "fixed_batch": a.fixed_batch, "spinning": not a.no_spin}
@@ -303,26 +275,6 @@ def main(argv=None) -> dict:
                                                         opt_level="basic")}
     sessions.update({f"int8 {r}": make_session(paths[r], a.threads, fixed_batch=a.fixed_batch, spinning=spin)
                      for r in recipes})
-    if a.gather4:
-        from perception.model import network as net
-
-        model_g4 = build_model(a.checkpoint, a.config, a.data,
-                               backbone=json.loads(a.backbone) if a.backbone else None)
-        own_sample = getattr(net.E2EDrivingModel, "sample", None)
-        if patch_sampled_attention("gather4"):
-            try:
-                fp_g4 = export_fp32(model_g4, out / "model.gather4.onnx")
-            finally:
-                net.E2EDrivingModel.sample = own_sample
-            q_g4 = out / "model.gather4.int8.onnx"
-            quantize_model(fp_g4, q_g4, calib, recipe=a.default_recipe, method=a.calibration, count=a.calib_frames)
-            g4 = run_outputs(make_session(fp_g4, a.threads), held_f)
-            print(f"gather4 proposal: max |diff| vs the network's own FP32 "
-                  f"{max(float(np.max(np.abs(ref[k] - g4[k]))) for k in ref):.2e}")
-            sessions["fp32 gather4 proposal"] = make_session(fp_g4, a.threads, fixed_batch=a.fixed_batch,
-                                                             spinning=spin)
-            sessions[f"int8 gather4 proposal {a.default_recipe}"] = make_session(
-                q_g4, a.threads, fixed_batch=a.fixed_batch, spinning=spin)
     cpu: dict = {}
     lat = interleaved_latency({k: (lambda s=s: s.run(None, feeds1)) for k, s in sessions.items()},
                               rounds=a.rounds, inner=5, cpu_times=cpu)

@@ -424,7 +424,7 @@ def copy_metadata(src, dst) -> None:
         e.key, e.value = k, v
 
 
-def compact_constants(model, min_elements: int = 4096) -> dict[str, int]:
+def compact_constants(model, min_elements: int = 2048) -> dict[str, int]:
     """Shrink float constants that are not quantized weights, without changing the runtime graph's values much:
 
     * an initializer [H, ...] whose H slices are scalar multiples of one tensor (the projection prior times the

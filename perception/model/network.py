@@ -463,11 +463,19 @@ class E2EDrivingModel(nn.Module):
         return self.mem_norm(f)
 
     def sample(self, tokens: torch.Tensor) -> torch.Tensor:
-        """[B, Ntok, d] -> [B, Nq, S, d]: bilinear samples at the BEV cells' projected pillar points."""
+        """[B, Ntok, d] -> [B, Nq, S, d]: bilinear samples at the BEV cells' projected pillar points.
+
+        One Gather per bilinear neighbour times its weight: the same sum as one Gather of 4x the rows, a 5-D reshape
+        and a ReduceSum, but 1.1-1.25x faster end to end in ONNX Runtime on this CPU (benchmarks/int8_profile.py
+        measured both)."""
         b, _, d = tokens.shape   # (any channel count: the attention samples projected keys and values)
         nq = self.samp_mask.shape[0]
-        g = torch.index_select(tokens, 1, self.samp_idx).reshape(b, nq, self.n_samples, 4, d)
-        return (g * self.samp_w).sum(dim=3)
+        idx = self.samp_idx.reshape(nq * self.n_samples, 4)
+        w = self.samp_w.reshape(nq * self.n_samples, 4, 1)
+        out = torch.index_select(tokens, 1, idx[:, 0]) * w[:, 0]
+        for j in range(1, 4):
+            out = out + torch.index_select(tokens, 1, idx[:, j]) * w[:, j]
+        return out.reshape(b, nq, self.n_samples, d)
 
     def depth_logits(self, mem: torch.Tensor) -> torch.Tensor:
         """Camera tokens (with their ray encoding) [B, C*Hf*Wf, d] -> depth-bin logits [B, C*Hf*Wf, bins]."""
