@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .visibility import ray_box_interval
+
 #: How much more a token that sees an object counts in the depth loss than one that sees the road.
 OBJECT_WEIGHT = 4.0
 
@@ -24,16 +26,7 @@ def token_depths(objects: np.ndarray, num_objects: int, origins: np.ndarray, dir
     best = ground
     hit_obj = np.zeros(len(dirs), bool)
     for row in np.asarray(objects, dtype=np.float64)[:num_objects]:
-        x, y, l, w, yaw, h = row[1], row[2], row[3], row[4], row[5], row[8]
-        c, s = np.cos(yaw), np.sin(yaw)
-        o = origins - np.array([x, y, 0.0])
-        ob = np.stack([c * o[:, 0] + s * o[:, 1], -s * o[:, 0] + c * o[:, 1], o[:, 2]], 1)       # box axes
-        db = np.stack([c * dirs[:, 0] + s * dirs[:, 1], -s * dirs[:, 0] + c * dirs[:, 1], dirs[:, 2]], 1)
-        lo, hi = np.array([-l / 2, -w / 2, 0.0]), np.array([l / 2, w / 2, max(h, 0.1)])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t0, t1 = (lo - ob) / db, (hi - ob) / db
-        tmin = np.nanmax(np.minimum(t0, t1), axis=1)
-        tmax = np.nanmin(np.maximum(t0, t1), axis=1)
+        tmin, tmax = ray_box_interval(origins, dirs, row)
         hit = (tmax >= tmin) & (tmin > 0.05) & (tmin < best)
         best = np.where(hit, tmin, best)
         hit_obj |= hit

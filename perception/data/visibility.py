@@ -26,21 +26,26 @@ def _box_points(objects: np.ndarray) -> np.ndarray:
     return np.stack([x[:, None] + cy * px - sy * py, y[:, None] + sy * px + cy * py, pz], axis=-1)
 
 
-def _segment_hits_box(origin: np.ndarray, pts: np.ndarray, box: np.ndarray) -> np.ndarray:
-    """bool [...]: does the segment origin -> pts (strictly between) pass through the box (slab method)."""
+def ray_box_interval(origins: np.ndarray, dirs: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Slab method: ray parameters (tmin, tmax) [...] where origins + t * dirs is inside the box (a box row as
+    OBJECT_FIELDS, standing on the ground); tmax < tmin means a miss. origins/dirs [..., 3] broadcast together."""
     x, y, l, w, yaw, h = (float(box[i]) for i in (1, 2, 3, 4, 5, 8))
     c, s = np.cos(yaw), np.sin(yaw)
     rot = np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])   # ego -> box axes
-    o = (origin - np.array([x, y, 0.0])) @ rot.T
-    d = (pts - origin) @ rot.T
+    o = (origins - np.array([x, y, 0.0])) @ rot.T
+    d = dirs @ rot.T
     lo = np.array([-l / 2, -w / 2, 0.0])
     hi = np.array([l / 2, w / 2, h])
     with np.errstate(divide="ignore", invalid="ignore"):
         inv = 1.0 / d
         t0 = (lo - o) * inv
         t1 = (hi - o) * inv
-    tmin = np.nanmax(np.minimum(t0, t1), axis=-1)
-    tmax = np.nanmin(np.maximum(t0, t1), axis=-1)
+    return np.nanmax(np.minimum(t0, t1), axis=-1), np.nanmin(np.maximum(t0, t1), axis=-1)
+
+
+def _segment_hits_box(origin: np.ndarray, pts: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """bool [...]: does the segment origin -> pts (strictly between) pass through the box."""
+    tmin, tmax = ray_box_interval(origin, pts - origin, box)
     return (tmax >= np.maximum(tmin, 1e-6)) & (tmin < 1.0 - 1e-6)
 
 

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.depth import depth_bin_of
 from ..features import EGO_DIM, EGO_FIELDS
 from .config import Config, ModelConfig
 
@@ -397,8 +398,7 @@ class E2EDrivingModel(nn.Module):
             self.depth_head = nn.Sequential(conv_bn_relu(d, ch), nn.Conv2d(ch, ch, 3, 1, 2, dilation=2, bias=False),
                                             nn.BatchNorm2d(ch), nn.ReLU(inplace=True), nn.Conv2d(ch, m.depth_bins, 1))
         if self.depth_head is not None:
-            d0, d1 = m.depth_range
-            b_of = np.clip(np.rint((samp_depth - d0) / ((d1 - d0) / m.depth_bins) - 0.5), 0, m.depth_bins - 1)
+            b_of = np.clip(np.rint(depth_bin_of(samp_depth, *m.depth_range, m.depth_bins)), 0, m.depth_bins - 1)
             didx = idx * m.depth_bins + b_of.astype(np.int64)[..., None]                          # [Nq, S, 4]
             self.register_buffer("samp_didx", torch.tensor(didx.reshape(-1), dtype=torch.long), persistent=False)
             origins, dirs = token_rays(self.rig, model_hw, self.feat_hw)
