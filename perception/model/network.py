@@ -397,7 +397,6 @@ class E2EDrivingModel(nn.Module):
             ch = max(16, d // 2)
             self.depth_head = nn.Sequential(conv_bn_relu(d, ch), nn.Conv2d(ch, ch, 3, 1, 2, dilation=2, bias=False),
                                             nn.BatchNorm2d(ch), nn.ReLU(inplace=True), nn.Conv2d(ch, m.depth_bins, 1))
-        if self.depth_head is not None:
             b_of = np.clip(np.rint(depth_bin_of(samp_depth, *m.depth_range, m.depth_bins)), 0, m.depth_bins - 1)
             didx = idx * m.depth_bins + b_of.astype(np.int64)[..., None]                          # [Nq, S, 4]
             self.register_buffer("samp_didx", torch.tensor(didx.reshape(-1), dtype=torch.long), persistent=False)
