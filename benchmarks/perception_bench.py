@@ -34,6 +34,55 @@ def _state_dict_bytes(model) -> int:
     return int(sum(t.numel() * t.element_size() for t in model.state_dict().values()))
 
 
+def _add_gpu_backends(backends: dict, sizes: dict, model, onnx_path, out: Path, threads: int) -> list[str]:
+    """Add the GPU rows that can run here (torch CUDA FP32/FP16, ONNX Runtime CUDA / TensorRT execution providers,
+    a TensorRT FP16 engine) and return one note per row added or skipped, with the reason."""
+    import onnxruntime as ort
+    import torch
+
+    from perception.runtime import OUTPUT_NAMES, BackendUnavailable, TensorRTBackend
+
+    if not torch.cuda.is_available():
+        return []   # a CPU machine: the table is the CPU table, nothing to note
+    notes = [f"{torch.cuda.get_device_name(0)}, torch {torch.__version__}, CUDA {torch.version.cuda}; "
+             "GPU rows time the whole call: host->device copy, inference and device->host copy"]
+    import copy
+
+    gpu_model = copy.deepcopy(model).to("cuda").eval()
+
+    def torch_cuda(fp16: bool):
+        def run(images, ego, command):
+            with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=fp16):
+                o = gpu_model(torch.from_numpy(images).cuda(), torch.from_numpy(ego).cuda(),
+                              torch.from_numpy(command).cuda())
+            return {k: v.float().cpu().numpy() for k, v in zip(OUTPUT_NAMES, o)}
+        return run
+
+    backends["torch CUDA FP32"], sizes["torch CUDA FP32"] = torch_cuda(False), sizes["torch eager FP32"]
+    backends["torch CUDA FP16 (autocast)"], sizes["torch CUDA FP16 (autocast)"] = torch_cuda(True), sizes["torch eager FP32"]
+    available = ort.get_available_providers()
+    for ep, label in (("CUDAExecutionProvider", "ONNX Runtime CUDA EP"), ("TensorrtExecutionProvider", "ONNX Runtime TRT EP")):
+        if ep not in available:
+            notes.append(f"{label}: skipped, onnxruntime {ort.__version__} here has {', '.join(available)}")
+            continue
+        o = ort.SessionOptions()
+        o.intra_op_num_threads = threads
+        sess = ort.InferenceSession(str(onnx_path), sess_options=o, providers=[ep, "CPUExecutionProvider"])
+        names = [x.name for x in sess.get_outputs()]
+        backends[label] = (lambda sess=sess, names=names: lambda images, ego, command: dict(zip(
+            names, sess.run(names, {"images": images, "ego": ego, "command": command}))))()
+        sizes[label] = Path(onnx_path).stat().st_size
+    try:
+        from perception.export import build_tensorrt_engine
+
+        rep = build_tensorrt_engine(onnx_path, out / "model.fp16.engine", fp16=True)
+        trt_backend = TensorRTBackend(Path(rep.path))
+        backends["TensorRT FP16"], sizes["TensorRT FP16"] = trt_backend.run, rep.size_bytes
+    except BackendUnavailable as exc:
+        notes.append(f"TensorRT: skipped, {exc}")
+    return notes
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default=None)
@@ -49,6 +98,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--calibration-frames", type=int, default=64)
     ap.add_argument("--methods", action="store_true", help="compare the calibration methods too")
     ap.add_argument("--out", default=None, help="keep the exported models here")
+    ap.add_argument("--no-gpu", action="store_true", help="skip the GPU rows even where a CUDA GPU is present")
     a = ap.parse_args(argv)
     if a.no_spin:   # torch's OpenMP pool too: spinning threads on a shared 2-core CPU slow torch ~20x
         import os
@@ -125,11 +175,12 @@ def main(argv=None) -> dict:
 
     backends = {"torch eager FP32": torch_run, "ONNX Runtime FP32": ort_fn(sessions["fp32"]),
                 "ONNX Runtime INT8": ort_fn(sessions["int8"])}
+    sizes = {"torch eager FP32": _state_dict_bytes(model), "ONNX Runtime FP32": fp32.size_bytes,
+             "ONNX Runtime INT8": int8.size_bytes}
+    gpu_notes = [] if a.no_gpu else _add_gpu_backends(backends, sizes, model, fp32.path, out, a.threads)
     feeds = (x["images"], x["ego"], x["command"])
     rounds = max(2, a.runs // 5)
     lat = interleaved_latency({k: (lambda f=f: f(*feeds)) for k, f in backends.items()}, rounds=rounds, inner=5)
-    sizes = {"torch eager FP32": _state_dict_bytes(model), "ONNX Runtime FP32": fp32.size_bytes,
-             "ONNX Runtime INT8": int8.size_bytes}
     acc = {}
     if arrays is not None:
         from perception.metrics import evaluate
@@ -143,6 +194,8 @@ def main(argv=None) -> dict:
     print(f"INT8: {int8.notes[0]}; {a.calibration} calibration on {calib_src}")
     for n in int8.notes[1:]:
         print(f"      {n}")
+    for n in gpu_notes:
+        print(f"GPU: {n}")
     print("(latency on a CPU shared with other jobs is inflated for all backends alike: read the ratios)\n")
     head = f"{'backend':<20} {'p50 ms':>8} {'p99 ms':>8} {'vs FP32':>8} {'file MB':>8}"
     if acc:

@@ -84,7 +84,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from perception.train import train
 
     res = train(args.config, args.data, args.out, resume=args.resume, max_minutes=args.max_minutes,
-                epochs=args.epochs)
+                epochs=args.epochs, device=args.device)
     print(json.dumps({k: v for k, v in res.items() if k != "metrics"}, default=float))
     return 0
 
@@ -151,6 +151,8 @@ def add_model_parsers(perception_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-minutes", type=float, default=None, help="wall-time budget; stops cleanly with a checkpoint")
     p.add_argument("--epochs", type=int, default=None,
                    help="override the epoch count; with --resume on a finished run, extends it (warm restart)")
+    p.add_argument("--device", default=None,
+                   help="cpu, cuda, cuda:N or auto (overrides train.device; checkpoints are saved as CPU tensors)")
     p.set_defaults(func=_cmd_train)
     pr = perception_sub.add_parser("prune", help="structured pruning of the image backbone, then fine-tuning",
                                    description="Keep the KEEP fraction of each backbone stage's channels (ranked by "

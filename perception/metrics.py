@@ -173,10 +173,12 @@ def _as_predict_fn(model: Any) -> tuple[PredictFn, Any]:
 
         def fn(images, ego, command):
             model.eval()
+            dev = next(model.parameters()).device
             with torch.no_grad():
-                out = model(torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(ego.astype(np.float32)),
-                            torch.from_numpy(command.astype(np.int64)))
-            return {k: v.numpy() for k, v in zip(OUTPUT_NAMES, out)}
+                out = model(torch.from_numpy(np.ascontiguousarray(images)).to(dev),
+                            torch.from_numpy(ego.astype(np.float32)).to(dev),
+                            torch.from_numpy(command.astype(np.int64)).to(dev))
+            return {k: v.cpu().numpy() for k, v in zip(OUTPUT_NAMES, out)}
         return fn, model.cfg
     return model, None
 

@@ -95,6 +95,8 @@ class TorchBackend:
     threads: int = 2
     name: str = "torch"
     providers: tuple[str, ...] = ("cpu",)
+    device: str = "cpu"      # "cuda" / "cuda:N" runs on an NVIDIA GPU
+    fp16: bool = False       # CUDA only: autocast to FP16 (outputs are returned as FP32)
 
     def __post_init__(self) -> None:
         try:
@@ -103,20 +105,26 @@ class TorchBackend:
             raise BackendUnavailable(f"the torch backend needs PyTorch ({exc}); use --backend onnxruntime") from exc
         from perception.model import load_model
 
+        if self.device != "cpu" and not torch.cuda.is_available():
+            raise BackendUnavailable(f"torch backend device {self.device!r}: no CUDA GPU is visible to PyTorch "
+                                     f"{torch.__version__} here; use device='cpu'")
+        if self.fp16 and self.device == "cpu":
+            raise BackendUnavailable("torch backend fp16 needs a CUDA device (FP16 on the CPU is slower than FP32)")
         torch.set_num_threads(self.threads)
-        self.model = load_model(self.path).eval()
+        self.model = load_model(self.path).eval().to(self.device)
+        self.providers = (self.device + (" fp16" if self.fp16 else ""),)
         self._torch = torch
 
     def run(self, images: np.ndarray, ego: np.ndarray, command: np.ndarray) -> dict[str, np.ndarray]:
         _check_inputs(images, ego, command)
-        torch = self._torch
-        with torch.inference_mode():
-            out = self.model(torch.from_numpy(np.ascontiguousarray(images)),
-                             torch.from_numpy(ego.astype(np.float32, copy=False)),
-                             torch.from_numpy(command.astype(np.int64, copy=False)))
+        torch, dev = self._torch, self.device
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=self.fp16):
+            out = self.model(torch.from_numpy(np.ascontiguousarray(images)).to(dev),
+                             torch.from_numpy(ego.astype(np.float32, copy=False)).to(dev),
+                             torch.from_numpy(command.astype(np.int64, copy=False)).to(dev))
         if isinstance(out, dict):
             out = [out[k] for k in OUTPUT_NAMES]
-        return {k: v.numpy() for k, v in zip(OUTPUT_NAMES, out)}
+        return {k: v.float().cpu().numpy() for k, v in zip(OUTPUT_NAMES, out)}
 
 
 @dataclass

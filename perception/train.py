@@ -59,12 +59,32 @@ def to_batch(arrays: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, torch.
     return {k: torch.from_numpy(np.ascontiguousarray(arrays[k][idx])) for k in ARRAY_KEYS if k in arrays}
 
 
+def resolve_device(name: str) -> torch.device:
+    """`train.device` -> a torch device; a GPU that is asked for but missing is an error, not a silent CPU run."""
+    name = str(name).strip().lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda" or name.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"train.device {name!r}: no CUDA GPU is visible to PyTorch {torch.__version__} here "
+                             "(use cpu or auto)")
+        dev = torch.device(name)
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"train.device {name!r}: only {torch.cuda.device_count()} CUDA device(s) here")
+        return dev
+    raise ValueError(f"train.device {name!r}: expected cpu, cuda, cuda:N or auto")
+
+
 def colour_jitter(images: torch.Tensor, strength: float, gen: torch.Generator) -> torch.Tensor:
-    """Per frame and camera brightness/contrast jitter on uint8 images -> float images in [0, 255]."""
+    """Per frame and camera brightness/contrast jitter on uint8 images -> float images in [0, 255].
+
+    The random gains come from the CPU generator whatever the images' device, so a GPU run sees the same jitter."""
     x = images.float()
     b, c = x.shape[:2]
-    gain = 1 + (torch.rand(b, c, 1, 1, 1, generator=gen) * 2 - 1) * strength
-    shift = (torch.rand(b, c, 1, 1, 1, generator=gen) * 2 - 1) * strength * 40
+    gain = (1 + (torch.rand(b, c, 1, 1, 1, generator=gen) * 2 - 1) * strength).to(x.device)
+    shift = ((torch.rand(b, c, 1, 1, 1, generator=gen) * 2 - 1) * strength * 40).to(x.device)
     mean = x.mean(dim=(2, 3, 4), keepdim=True)
     return ((x - mean) * gain + mean + shift).clamp(0, 255)
 
@@ -79,13 +99,21 @@ def lr_at(step: int, total: int, base: float, warmup_frac: float) -> float:
 
 
 @torch.no_grad()
+def model_inputs(batch: dict[str, torch.Tensor], device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(images, ego, command) on the model's device; the labels stay on the CPU (losses move their targets)."""
+    return (batch["images"].to(device, non_blocking=True), batch["ego"].to(device, non_blocking=True),
+            batch["command"].to(device, non_blocking=True))
+
+
+@torch.no_grad()
 def validation_loss(model: E2EDrivingModel, arrays: dict[str, np.ndarray], cfg: Config, batch_size: int) -> float:
     model.eval()
+    device = next(model.parameters()).device
     tot, n = 0.0, len(arrays["ego"])
     for s in range(0, n, batch_size):
         idx = np.arange(s, min(n, s + batch_size))
         batch = to_batch(arrays, idx)
-        out, aux = model.forward_with_aux(batch["images"], batch["ego"], batch["command"])
+        out, aux = model.forward_with_aux(*model_inputs(batch, device))
         tot += total_loss(out, batch, model.cfg, cfg.loss, aux)[1]["total"] * len(idx)
     return tot / max(1, n)
 
@@ -93,7 +121,7 @@ def validation_loss(model: E2EDrivingModel, arrays: dict[str, np.ndarray], cfg: 
 # ---------------------------------------------------------------------------------------------------------- train
 def train(config: str | Path | Config, data_dir: str | Path, out_dir: str | Path, resume: bool = False,
           max_minutes: float | None = None, progress: bool = True, epochs: int | None = None,
-          init: str | Path | dict[str, Any] | None = None) -> dict[str, Any]:
+          init: str | Path | dict[str, Any] | None = None, device: str | None = None) -> dict[str, Any]:
     """Train (or resume) and return {"epoch", "step", "metrics", "best", "wall_time_s", "stopped_early"}.
 
     `epochs` overrides the configured (or, on resume, the checkpoint's) epoch count. Resuming a finished run with
@@ -101,6 +129,8 @@ def train(config: str | Path | Config, data_dir: str | Path, out_dir: str | Path
     from the old schedule's end (a warm restart), which is what lets a converged-looking run keep improving.
     `init`: a checkpoint (path or dict) whose architecture, rig and weights a new run starts from, with a fresh
     optimizer and the config's loss/train settings (fine-tuning, e.g. after `perception.prune`).
+    `device` overrides `train.device` (cpu, cuda, auto); checkpoints always hold CPU tensors, so a GPU-trained run
+    loads and exports on a CPU-only machine.
     """
     from perception.metrics import evaluate
 
@@ -126,17 +156,21 @@ def train(config: str | Path | Config, data_dir: str | Path, out_dir: str | Path
         if epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {epochs}")
         cfg.train.epochs = int(epochs)
+    if device is not None:
+        cfg.train.device = str(device)
     tc = cfg.train
+    dev = resolve_device(tc.device)
     torch.set_num_threads(tc.num_threads)
     torch.manual_seed(tc.seed)
     model = E2EDrivingModel(cfg, rig)
     if init_ckpt is not None:
         model.load_state_dict(init_ckpt["model"])
+    model.to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     start_epoch, step, best, prior_wall = 0, 0, float("inf"), 0.0
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
+        opt.load_state_dict(ckpt["optimizer"])   # moves the moments onto the parameters' device
         start_epoch, step, best, prior_wall = ckpt["epoch"], ckpt["step"], ckpt.get("best_val_loss", best), ckpt["wall_time_s"]
     train_arr = load_split(data_dir, "train")
     val_arr = load_split(data_dir, "val", limit=tc.max_val_frames)
@@ -145,13 +179,14 @@ def train(config: str | Path | Config, data_dir: str | Path, out_dir: str | Path
     total_steps = steps_per * tc.epochs
     log = open(out / "train_log.jsonl", "a", encoding="utf-8")
     log.write(json.dumps({"event": "start", "resumed_from_epoch": start_epoch if ckpt else None, "step": step,
-                          "train_frames": n, "val_frames": len(val_arr["ego"])}) + "\n")
+                          "train_frames": n, "val_frames": len(val_arr["ego"]), "device": str(dev)}) + "\n")
     metrics: dict[str, Any] = {}
     stopped = False
     epoch = start_epoch
 
     def save(name: str, completed_epochs: int, metrics: dict[str, Any], val_loss: float | None) -> None:
-        torch.save({"cfg": cfg.to_dict(), "rig": rig, "meta": meta, "model": model.state_dict(),
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}  # loadable without the GPU
+        torch.save({"cfg": cfg.to_dict(), "rig": rig, "meta": meta, "model": state,
                     "optimizer": opt.state_dict(), "epoch": completed_epochs, "step": step, "metrics": metrics,
                     "val_loss": val_loss, "best_val_loss": best, "output_names": list(OUTPUT_NAMES),
                     "wall_time_s": prior_wall + time.monotonic() - t_start, "torch_version": torch.__version__},
@@ -168,8 +203,9 @@ def train(config: str | Path | Config, data_dir: str | Path, out_dir: str | Path
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, total_steps, tc.lr, tc.warmup_frac)
             batch = to_batch(train_arr, np.sort(perm[s * tc.batch_size:(s + 1) * tc.batch_size]))
-            imgs = colour_jitter(batch["images"], tc.color_jitter, gen) if tc.color_jitter > 0 else batch["images"]
-            o, aux = model.forward_with_aux(imgs, batch["ego"], batch["command"])
+            imgs, ego, command = model_inputs(batch, dev)
+            imgs = colour_jitter(imgs, tc.color_jitter, gen) if tc.color_jitter > 0 else imgs
+            o, aux = model.forward_with_aux(imgs, ego, command)
             loss, parts = total_loss(o, batch, model.cfg, cfg.loss, aux)
             opt.zero_grad(set_to_none=True)
             loss.backward()

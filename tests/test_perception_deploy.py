@@ -248,3 +248,26 @@ def test_export_cli_writes_checked_onnx_and_int8(tmp_path, capsys):
     assert main(["perception", "export", "--checkpoint", str(tmp_path / "run" / "last.pt"), "--format",
                  "onnx-int8", "--out", str(tmp_path / "m2")]) == 2   # no calibration data: clear error
     assert "needs --data" in capsys.readouterr().err
+
+
+def test_torch_backend_device_options_are_checked(exported, tmp_path):
+    import torch
+
+    model, frames, _, _ = exported
+    ckpt = tmp_path / "tiny.pt"
+    cfg, rig = exported_cfg_rig()
+    torch.save({"cfg": cfg.to_dict(), "rig": rig, "model": model.state_dict()}, ckpt)
+    with pytest.raises(BackendUnavailable, match="fp16 needs a CUDA device"):
+        open_backend("torch", ckpt, fp16=True)
+    if not torch.cuda.is_available():
+        with pytest.raises(BackendUnavailable, match="device 'cuda': no CUDA GPU is visible"):
+            open_backend("torch", ckpt, device="cuda")
+        return
+    x = (frames["images"][:4], frames["ego"][:4], frames["command"][:4])
+    ref = open_backend("torch", ckpt).run(*x)
+    fp32 = open_backend("torch", ckpt, device="cuda").run(*x)
+    fp16 = open_backend("torch", ckpt, device="cuda", fp16=True).run(*x)
+    for k in ref:
+        assert fp32[k].dtype == np.float32 and fp16[k].dtype == np.float32
+        np.testing.assert_allclose(fp32[k], ref[k], atol=2e-3, rtol=1e-3)
+        np.testing.assert_allclose(fp16[k], ref[k], atol=0.05 * (1 + np.abs(ref[k]).max()))

@@ -329,3 +329,49 @@ def test_depth_weighted_lift_reads_the_depth_bin_of_each_sample_point():
         assert p.shape == (nq, s)
         np.testing.assert_allclose(p[seen & (bin_of == k)], 1.0, atol=1e-5)
         np.testing.assert_allclose(p[~seen | (bin_of != k)], 0.0, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------------- devices
+def test_train_device_names_are_checked():
+    from perception.train import resolve_device
+
+    assert resolve_device("cpu").type == "cpu" and resolve_device(" CPU ").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="train.device 'gpu': expected cpu, cuda, cuda:N or auto"):
+        resolve_device("gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="train.device 'cuda': no CUDA GPU is visible"):
+            resolve_device("cuda")
+
+
+def test_losses_accept_labels_on_the_cpu_with_outputs_elsewhere():
+    """total_loss builds targets from a CPU batch and moves them to the outputs' device (here the same device, on a
+    GPU machine the model's): the loss is the same as with every tensor on the outputs' device."""
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    model, meta = tiny_model()
+    model.to(dev).eval()
+    batch = to_batch(make_arrays(4, meta, seed=5), np.arange(4))
+    with torch.no_grad():
+        out, aux = model.forward_with_aux(batch["images"].to(dev), batch["ego"].to(dev), batch["command"].to(dev))
+        loss, parts = total_loss(out, batch, model.cfg, load_config(TINY).loss, aux)
+    assert loss.device.type == dev and np.isfinite(parts["total"])
+    assert {"cls", "box", "seg_bce", "plan", "heat", "dense_box", "depth", "collision"} <= set(parts)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run on the device machine)")
+def test_cuda_training_saves_cpu_checkpoints_that_match_on_the_cpu(tmp_path):
+    data = write_dataset(tmp_path / "data", {"train": 16, "val": 4, "test": 4})
+    res = train(TINY, data, tmp_path / "run", progress=False, epochs=1, device="cuda")
+    assert res["epoch"] == 1 and np.isfinite(res["best_val_loss"])
+    ckpt = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    assert all(v.device.type == "cpu" for v in ckpt["model"].values())
+    assert ckpt["cfg"]["train"]["device"] == "cuda"
+    cpu_model = load_model(ckpt)
+    gpu_model = load_model(ckpt).to("cuda")
+    arrays = load_split(data, "test")
+    x = [torch.from_numpy(arrays[k]) for k in ("images", "ego", "command")]
+    with torch.no_grad():
+        a = cpu_model(*x)
+        b = gpu_model(*(t.cuda() for t in x))
+    for u, v in zip(a, b):
+        np.testing.assert_allclose(u.numpy(), v.cpu().numpy(), atol=2e-3, rtol=1e-3)

@@ -79,6 +79,7 @@ class TrainConfig:
     color_jitter: float = 0.15     # max relative brightness/contrast change (0 disables)
     max_val_frames: int = 1024     # validation subset per epoch (metrics on the full split at eval time)
     baseline_epochs: int = 300
+    device: str = "cpu"            # cpu | cuda | cuda:N | auto (cuda when present); labels are built on the CPU
 
 
 @dataclass

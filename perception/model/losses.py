@@ -87,11 +87,12 @@ def heatmap_focal(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def dense_detection_loss(aux: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], mcfg: ModelConfig
                          ) -> tuple[torch.Tensor, torch.Tensor]:
-    heat_t, box_t, pos = dense_targets(batch, mcfg)
+    dev = aux["heat"].device
+    heat_t, box_t, pos = (t.to(dev) for t in dense_targets(batch, mcfg))
     l_heat = heatmap_focal(aux["heat"], heat_t)
     if pos.any():
         l1 = (aux["dense_boxes"][pos] - box_t[pos]).abs()
-        cells = torch.tensor(mcfg.bev_hw, dtype=l1.dtype)           # centre error in BEV cells
+        cells = torch.tensor(mcfg.bev_hw, dtype=l1.dtype, device=dev)  # centre error in BEV cells
         l_box = (l1[:, 2:].sum(-1) + (l1[:, :2] * cells).sum(-1)).mean()
     else:
         l_box = aux["dense_boxes"].sum() * 0.0
@@ -105,8 +106,8 @@ def depth_loss(aux: dict, batch: dict[str, torch.Tensor], mcfg: ModelConfig) -> 
     target, weight = depth_targets(batch["objects"].numpy(), batch["num_objects"].numpy(), origins, dirs,
                                    mcfg.depth_range[0], mcfg.depth_range[1], mcfg.depth_bins, mcfg.bev_range)
     logp = F.log_softmax(aux["depth_logits"], dim=-1)
-    w = torch.from_numpy(weight)
-    ce = -(torch.from_numpy(target) * logp).sum(-1)
+    w = torch.from_numpy(weight).to(logp.device)
+    ce = -(torch.from_numpy(target).to(logp.device) * logp).sum(-1)
     return (ce * w).sum() / w.sum().clamp(min=1.0)
 
 
@@ -124,17 +125,19 @@ def detection_loss(out: DrivingOutputs, batch: dict[str, torch.Tensor], mcfg: Mo
     matches = match_batch(out.det_logits, out.det_boxes, gt_cls, gt_box, w_cls=lcfg.match_cls, w_box=lcfg.match_box,
                           w_center=lcfg.w_center)
     b, q, k1 = out.det_logits.shape
-    target = torch.full((b, q), k1 - 1, dtype=torch.long, device=out.det_logits.device)
+    dev = out.det_logits.device
+    target = torch.full((b, q), k1 - 1, dtype=torch.long)
     pred_b, tgt_b = [], []
     for i, (qi, gi) in enumerate(matches):
         if len(qi):
             qi_t, gi_t = torch.as_tensor(qi), torch.as_tensor(gi)
             target[i, qi_t] = gt_cls[i][gi_t]
-            pred_b.append(out.det_boxes[i, qi_t])
+            pred_b.append(out.det_boxes[i, qi_t.to(dev)])
             tgt_b.append(gt_box[i][gi_t])
+    target = target.to(dev)
     l_cls = softmax_focal(out.det_logits, target, lcfg.focal_gamma, lcfg.noobj_weight)
     if pred_b:
-        l1 = (torch.cat(pred_b) - torch.cat(tgt_b)).abs()
+        l1 = (torch.cat(pred_b) - torch.cat(tgt_b).to(dev)).abs()
         l_box = (l1.sum(-1) + lcfg.w_center * l1[:, :2].sum(-1)).mean()
     else:
         l_box = out.det_boxes.sum() * 0.0
@@ -143,7 +146,7 @@ def detection_loss(out: DrivingOutputs, batch: dict[str, torch.Tensor], mcfg: Mo
 
 def segmentation_loss(seg_logits: torch.Tensor, masks: torch.Tensor, lcfg: LossConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel BCE (lane channel with pos_weight) and soft dice."""
-    t = masks.float()
+    t = masks.to(seg_logits.device).float()
     pw = torch.tensor([lcfg.lane_pos_weight, 1.0], dtype=seg_logits.dtype, device=seg_logits.device)[None, :, None, None]
     bce = F.binary_cross_entropy_with_logits(seg_logits, t, pos_weight=pw)
     p = torch.sigmoid(seg_logits)
@@ -153,8 +156,8 @@ def segmentation_loss(seg_logits: torch.Tensor, masks: torch.Tensor, lcfg: LossC
 
 
 def planning_loss(plan: torch.Tensor, future: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    v = valid.float()[..., None]
-    return ((plan - future).abs() * v).sum() / (v.sum() * 2).clamp(min=1.0)
+    v = valid.to(plan.device).float()[..., None]
+    return ((plan - future.to(plan.device)).abs() * v).sum() / (v.sum() * 2).clamp(min=1.0)
 
 
 def collision_penalty(plan: torch.Tensor, objects: torch.Tensor, num_objects: torch.Tensor, valid: torch.Tensor,
@@ -163,17 +166,19 @@ def collision_penalty(plan: torch.Tensor, objects: torch.Tensor, num_objects: to
     """Mean over frames of sum_{t, obj} relu(1 - normalized distance) of the ego centre to each GT box (constant
     velocity, box inflated by EGO_RADIUS_M); zero when every waypoint is clear."""
     b, t, _ = plan.shape
+    dev = plan.device
+    objects, num_objects, valid = objects.to(dev), num_objects.to(dev), valid.to(dev)
     prev = torch.cat([torch.zeros_like(plan[:, :1]), plan[:, :-1]], dim=1)
     d = (plan - prev).detach()
     n = d.norm(dim=-1, keepdim=True)
-    heading = torch.where(n > 1e-3, d / n.clamp(min=1e-3), torch.tensor([1.0, 0.0], dtype=plan.dtype))
+    heading = torch.where(n > 1e-3, d / n.clamp(min=1e-3), torch.tensor([1.0, 0.0], dtype=plan.dtype, device=dev))
     centre = plan + EGO_CENTER_AHEAD_M * heading  # [B, T, 2]
-    times = torch.arange(1, t + 1, dtype=plan.dtype) * dt
+    times = torch.arange(1, t + 1, dtype=plan.dtype, device=dev) * dt
     obj_xy = objects[:, None, :, 1:3] + objects[:, None, :, 6:8] * times[None, :, None, None]  # [B, T, M, 2]
     yaw = objects[..., 5][:, None].expand(-1, t, -1)                                           # [B, T, M]
     if future is not None:   # where the objects really went (dataset v2)
-        fut = future.permute(0, 2, 1, 3)                                                       # [B, T, M, 3]
-        fv = future_valid.permute(0, 2, 1)[..., None]
+        fut = future.to(dev).permute(0, 2, 1, 3)                                               # [B, T, M, 3]
+        fv = future_valid.to(dev).permute(0, 2, 1)[..., None]
         obj_xy = torch.where(fv, fut[..., 0:2], obj_xy)
         yaw = torch.where(fv[..., 0], fut[..., 2], yaw)
     rel = centre[:, :, None, :] - obj_xy
@@ -184,14 +189,17 @@ def collision_penalty(plan: torch.Tensor, objects: torch.Tensor, num_objects: to
     ay = objects[..., 4][:, None] / 2 + EGO_RADIUS_M
     r = torch.sqrt((lx / ax) ** 2 + (ly / ay) ** 2 + 1e-6)
     m = objects.shape[1]
-    obj_ok = (torch.arange(m)[None, :] < num_objects[:, None]).float()[:, None, :]
+    obj_ok = (torch.arange(m, device=dev)[None, :] < num_objects[:, None]).float()[:, None, :]
     pen = F.relu(1 - r) * obj_ok * valid.float()[..., None]
     return pen.sum() / b
 
 
 def total_loss(out: DrivingOutputs, batch: dict[str, torch.Tensor], mcfg: ModelConfig, lcfg: LossConfig,
                aux: dict[str, torch.Tensor] | None = None) -> tuple[torch.Tensor, dict[str, float]]:
-    """Weighted sum and its parts (floats, for logging); `aux` = the dense heads of forward_with_aux."""
+    """Weighted sum and its parts (floats, for logging); `aux` = the dense heads of forward_with_aux.
+
+    `batch` may stay on the CPU while the outputs live on a GPU: targets (matching, heatmaps, depth labels) are built
+    on the CPU, where their per-object loops are cheap, and moved to the outputs' device."""
     l_cls, l_box = detection_loss(out, batch, mcfg, lcfg)
     l_bce, l_dice = segmentation_loss(out.seg_logits, batch["bev_masks"], lcfg)
     l_plan = planning_loss(out.plan, batch["future"], batch["future_valid"])
