@@ -197,7 +197,7 @@ def main(argv=None) -> dict:
     for n in gpu_notes:
         print(f"GPU: {n}")
     print("(latency on a CPU shared with other jobs is inflated for all backends alike: read the ratios)\n")
-    head = f"{'backend':<20} {'p50 ms':>8} {'p99 ms':>8} {'vs FP32':>8} {'file MB':>8}"
+    head = f"{'backend':<26} {'p50 ms':>8} {'p99 ms':>8} {'vs FP32':>8} {'file MB':>8}"
     if acc:
         head += "".join(f" {k:>8}" for k in ("mAP", "L2_3s", "coll%", "laneIoU", "drvIoU"))
     print(head)
@@ -208,7 +208,7 @@ def main(argv=None) -> dict:
     for name, t in lat.items():
         p50, p99 = float(np.median(t)), float(np.percentile(t, 99))
         row = {"p50_ms": p50, "p99_ms": p99, "speedup_vs_ort_fp32": base / p50, "file_bytes": sizes[name]}
-        line = f"{name:<20} {p50:8.2f} {p99:8.2f} {base / p50:7.2f}x {sizes[name] / 1e6:8.2f}"
+        line = f"{name:<26} {p50:8.2f} {p99:8.2f} {base / p50:7.2f}x {sizes[name] / 1e6:8.2f}"
         if name in acc:
             r = acc[name]
             row.update({k: r[k] for k in METRIC_KEYS})

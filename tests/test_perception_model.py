@@ -375,3 +375,22 @@ def test_cuda_training_saves_cpu_checkpoints_that_match_on_the_cpu(tmp_path):
         b = gpu_model(*(t.cuda() for t in x))
     for u, v in zip(a, b):
         np.testing.assert_allclose(u.numpy(), v.cpu().numpy(), atol=2e-3, rtol=1e-3)
+
+
+def test_config_extends_another_file_key_by_key(tmp_path):
+    gpu = load_config(Path(TINY).parent / "gpu.yaml")
+    default = load_config(Path(TINY).parent / "default.yaml")
+    assert gpu.model == default.model and gpu.loss == default.loss
+    assert (gpu.train.batch_size, gpu.train.lr, gpu.train.epochs, gpu.train.device) == (64, 0.004, 42, "auto")
+    assert gpu.train.weight_decay == default.train.weight_decay          # not set in gpu.yaml: inherited
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\ntrain: {epochs: 3}\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
+    with pytest.raises(ValueError, match="loops back to itself"):
+        load_config(tmp_path / "a.yaml")
+    (tmp_path / "c.yaml").write_text("extends: missing.yaml\n")
+    with pytest.raises(FileNotFoundError, match="extends 'missing.yaml'"):
+        load_config(tmp_path / "c.yaml")
+    (tmp_path / "d.yaml").write_text("extends: default.yaml\ntrain: {epoch: 3}\n")
+    (tmp_path / "default.yaml").write_text((Path(TINY).parent / "default.yaml").read_text())
+    with pytest.raises(ValueError, match=r"train: unknown keys \['epoch'\]"):
+        load_config(tmp_path / "d.yaml")

@@ -117,9 +117,33 @@ def config_from_dict(data: dict[str, Any]) -> Config:
                   _build(TrainConfig, data.get("train"), "train"))
 
 
-def load_config(path: str | Path) -> Config:
+def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A config file's sections, with `extends: OTHER.yaml` (relative to the file) applied underneath it key by key."""
+    path = path.resolve()
+    if path in seen:
+        raise ValueError(f"{path}: `extends` loops back to itself ({' -> '.join(p.name for p in seen + (path,))})")
     with open(path, encoding="utf-8") as fh:
-        return config_from_dict(yaml.safe_load(fh) or {})
+        data = yaml.safe_load(fh) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of sections (model, loss, train), got {type(data).__name__}")
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    parent = path.parent / str(base)
+    if not parent.is_file():
+        raise FileNotFoundError(f"{path}: extends {base!r}, but {parent} does not exist")
+    merged = _read_yaml(parent, seen + (path,))
+    for section, values in data.items():
+        if isinstance(values, dict) and isinstance(merged.get(section), dict):
+            merged[section] = {**merged[section], **values}
+        else:
+            merged[section] = values
+    return merged
+
+
+def load_config(path: str | Path) -> Config:
+    """A YAML config; `extends: default.yaml` at the top takes every key the file does not set from that file."""
+    return config_from_dict(_read_yaml(Path(path)))
 
 
 def rig_from_meta(meta: dict[str, Any]) -> list[dict[str, Any]]:
