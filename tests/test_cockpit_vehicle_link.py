@@ -1,0 +1,122 @@
+"""The cockpit's CAN link against the simulator's real body ECUs: state frames in, guard-accepted calls out as DBC
+command frames that change the simulated cabin, other settings kept, unknown state never overwritten."""
+from __future__ import annotations
+
+import pytest
+
+from canbus.car_interface import DriverSwitches
+from cockpit.catalog import validate_call
+from cockpit.guard import SafetyGuard
+from cockpit.vehicle_link import NotWired, StateUnavailable, VehicleLink
+from vehicle_sim.cabin import Cabin
+from vehicle_sim.ecus import ChassisSnapshot, VehicleEcus
+
+
+class Car:
+    """The simulated car's ECUs on one side, the cockpit's link on the other, frames passed by hand."""
+
+    def __init__(self, speed_kph: float = 0.0) -> None:
+        self.cabin = Cabin(seed=3, outside_temp_c=12.0)
+        self.ecus = VehicleEcus(self.cabin)
+        self.link = VehicleLink()
+        self.chassis = ChassisSnapshot(speed_mps=speed_kph / 3.6)
+        self.t = 0.0
+        self.tick()
+
+    def tick(self, dt: float = 0.1) -> None:
+        self.t += dt
+        self.link.receive(self.ecus.transmit(self.t, self.chassis, DriverSwitches()), self.t)
+
+    def do(self, name: str, **args):
+        frames = self.link.frames_for(validate_call(name, args), self.t)
+        self.ecus.receive(frames, self.t)
+        assert not self.ecus.body_errors, self.ecus.body_errors
+        self.tick()
+        return frames
+
+
+def test_climate_commands_change_one_thing_and_keep_the_rest():
+    car = Car()
+    s = car.cabin.state
+    before = (s.setpoint_passenger_c, s.fan_driver, s.fan_passenger, s.ac_on)
+    car.do("set_temperature", celsius=23.5, zone="driver")
+    assert s.setpoint_driver_c == 23.5 and (s.setpoint_passenger_c, s.fan_driver, s.fan_passenger, s.ac_on) == before
+    car.do("adjust_temperature", delta_celsius=-2, zone="all")
+    assert (s.setpoint_driver_c, s.setpoint_passenger_c) == (21.5, before[0] - 2)
+    car.do("adjust_temperature", delta_celsius=5)
+    car.do("adjust_temperature", delta_celsius=5)
+    assert s.setpoint_driver_c == 30.0                      # clamped at the top of the range, not an error
+    car.do("set_fan_speed", level=6)
+    car.do("set_ac", on=True)
+    car.do("set_defrost", target="rear", on=True)
+    assert (s.fan_driver, s.fan_passenger, s.ac_on, s.defrost_rear, s.defrost_front) == (6, 6, True, True, False)
+
+
+def test_windows_seats_lights_locks_trunk_and_media():
+    car = Car()
+    s = car.cabin.state
+    car.do("set_window", window="passenger", open_percent=40)
+    assert (s.window_fr_target_pct, s.window_fl_target_pct, s.window_rl_target_pct) == (40, 0, 0)
+    car.do("set_window", window="all", open_percent=20)
+    assert {s.window_fl_target_pct, s.window_fr_target_pct, s.window_rl_target_pct, s.window_rr_target_pct} == {20}
+    car.do("set_seat_heating", seat="passenger", level=2)
+    assert (s.seat_heater_passenger, s.seat_heater_driver) == (2, 0)
+    car.do("set_lights", target="interior", on=True)
+    car.do("set_lights", target="ambient", on=True)
+    assert s.cabin_light_on and s.ambient_light_on
+    car.do("lock_doors", locked=True)
+    assert s.doors_locked
+    car.do("open_trunk")
+    assert s.trunk_state in ("opening", "open")
+    car.do("set_volume", percent=50)
+    assert s.volume == 15
+    car.do("adjust_volume", delta_percent=10)
+    assert s.volume == 18
+    car.do("adjust_volume", delta_percent=-1)               # smaller than a step: still one step quieter
+    assert s.volume == 17
+    car.do("media_control", action="resume")
+    assert s.media_state == "playing"
+    car.do("media_control", action="pause")
+    assert s.media_state == "paused" and s.volume == 17
+
+
+def test_queries_come_from_live_frames():
+    car = Car(speed_kph=72.0)
+    assert car.link.query("speed", car.t).value == pytest.approx(72.0, abs=0.1)
+    out = car.link.query("outside_temperature", car.t)
+    assert out.value == 12.0 and out.spoken == "The outside temperature is 12 degrees."
+    assert car.link.query("range", car.t).value == round(car.cabin.state.range_km)
+    assert "does not report" in car.link.query("tire_pressure", car.t).spoken
+    assert car.link.frames_for(validate_call("query_vehicle", {"item": "speed"}), car.t) == []
+    assert "don't have a current" in VehicleLink().query("speed", 0.0).spoken
+
+
+def test_stale_or_missing_state_is_never_overwritten_and_unwired_tools_say_so():
+    link = VehicleLink()
+    with pytest.raises(StateUnavailable, match="HVAC_STATE is never received"):
+        link.frames_for(validate_call("set_ac", {"on": True}), 0.0)
+    car = Car()
+    with pytest.raises(StateUnavailable, match=r"WINDOW_STATE is 5.\d s old"):
+        car.link.frames_for(validate_call("set_window", {"window": "driver", "open_percent": 10}), car.t + 5.0)
+    for name, args, what in [("set_temperature", {"celsius": 20, "zone": "rear"}, "rear climate zone"),
+                             ("set_seat_heating", {"seat": "rear_left", "level": 1}, "rear left seat"),
+                             ("set_lights", {"target": "reading", "on": True}, "reading lights"),
+                             ("set_lights", {"target": "ambient", "on": True, "color": "blue"}, "colour"),
+                             ("navigate_to", {"destination": "home"}, "navigate_to has no CAN message"),
+                             ("set_cruise_speed", {"kph": 100}, "set_cruise_speed has no CAN message")]:
+        with pytest.raises(NotWired, match=what):
+            car.link.frames_for(validate_call(name, args), car.t)
+
+
+def test_guard_reads_speed_from_the_bus():
+    car = Car(speed_kph=30.0)
+    guard = SafetyGuard()
+    state = car.link.vehicle_state(car.t)
+    assert state.speed_kph == pytest.approx(30.0, abs=0.1) and not state.adaptive_cruise
+    assert guard.propose("open_trunk", {}, state, car.t).rule == "moving_trunk"
+    assert car.link.vehicle_state(car.t + 5.0).speed_kph is None            # stale: unknown, treated as moving
+    stopped = Car()
+    d = guard.propose("open_trunk", {}, stopped.link.vehicle_state(stopped.t), stopped.t)
+    assert d.outcome == "accept"
+    stopped.ecus.receive(stopped.link.frames_for(d.calls[0], stopped.t), stopped.t)
+    assert stopped.cabin.state.trunk_state in ("opening", "open")
