@@ -4,7 +4,8 @@ Why full-state commands need the state first: HVAC_CMD, WINDOW_CMD, SEAT_CMD, LI
 carry every field of their group (the body ECU applies them as a whole), so changing the driver's temperature
 must resend the passenger's as it is. A call whose group state has not been received (or is older than
 `state_timeout_s`) is therefore refused with `StateUnavailable` instead of overwriting the car with defaults.
-Tools the DBC has no signal for yet raise `NotWired` naming what is missing. `query_vehicle` is answered from
+Tools the DBC has no signal for yet raise `NotWired` naming what is missing. String arguments (destination,
+contact, media query) belong to the head unit's own API; CAN carries the request (NAV_CMD, CALL_CMD, ...). `query_vehicle` is answered from
 the last received frames. No ROS import: the cockpit node is a thin adapter over this.
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .guard import VehicleState
 STATE_MESSAGES = ("VEHICLE_DYNAMICS", "GEAR_TURN", "ADAS_HMI", "HVAC_STATE", "WINDOW_STATE", "SEAT_STATE",
                   "LIGHT_STATE", "DOOR_STATE", "INFOTAINMENT_STATE", "CLUSTER_STATUS")
 WINDOW_SIGNALS = {"driver": "FL", "passenger": "FR", "rear_left": "RL", "rear_right": "RR"}   # left-hand drive
+SEAT_SIGNALS = {"driver": "DRIVER", "passenger": "PASSENGER", "rear_left": "RL", "rear_right": "RR"}
 MEDIA_CODES = {"resume": 1, "pause": 2, "next": 4, "previous": 5}
 VOLUME_STEPS = 30            # INFOTAINMENT VOLUME 0..30 <-> the catalog's 0..100 percent
 #: query_vehicle item -> (message, signal, unit spoken)
@@ -62,6 +64,13 @@ class VehicleLink:
         self.stamps: dict[str, float] = {}
         self.frames_ignored = 0            # failed E2E checks (never applied)
         self._ambient_level = 100.0        # brightness to restore when the ambient light is switched on
+        # colour and source codes come from the DBC's value tables, so the DBC stays the one definition
+        self.colors = self._choices("LIGHT_CMD", "AMBIENT_COLOR_CMD")
+        self.sources = {k: v for k, v in self._choices("INFOTAINMENT_CMD", "MEDIA_SOURCE_CMD").items() if v > 0}
+
+    def _choices(self, message: str, signal: str) -> dict[str, int]:
+        sig = self.codec.db.get_message_by_name(message).get_signal_by_name(signal)
+        return {str(name).lower(): int(code) for code, name in (sig.choices or {}).items()}
 
     # ------------------------------------------------------------------------------------------ receive
     def receive(self, frames: Iterable[can.Message], now: float) -> None:
@@ -122,11 +131,10 @@ class VehicleLink:
             cmd = {"HVAC_CMD_DRIVER_TEMP": h["HVAC_DRIVER_TEMP"], "HVAC_CMD_PASSENGER_TEMP": h["HVAC_PASSENGER_TEMP"],
                    "HVAC_CMD_DRIVER_FAN": h["HVAC_DRIVER_FAN"], "HVAC_CMD_PASSENGER_FAN": h["HVAC_PASSENGER_FAN"],
                    "HVAC_CMD_AC": h["HVAC_AC"], "HVAC_CMD_RECIRC": h["HVAC_RECIRC"],
-                   "HVAC_CMD_DEFROST_FRONT": h["HVAC_DEFROST_FRONT"], "HVAC_CMD_DEFROST_REAR": h["HVAC_DEFROST_REAR"]}
+                   "HVAC_CMD_DEFROST_FRONT": h["HVAC_DEFROST_FRONT"], "HVAC_CMD_DEFROST_REAR": h["HVAC_DEFROST_REAR"],
+                   "HVAC_CMD_REAR_TEMP": h["HVAC_REAR_TEMP"]}
             if n in ("set_temperature", "adjust_temperature"):
-                if a["zone"] == "rear":
-                    raise NotWired("the rear climate zone has no signal in HVAC_CMD")
-                for zone in (("DRIVER", "PASSENGER") if a["zone"] == "all" else (a["zone"].upper(),)):
+                for zone in (("DRIVER", "PASSENGER", "REAR") if a["zone"] == "all" else (a["zone"].upper(),)):
                     key = f"HVAC_CMD_{zone}_TEMP"
                     target = a["celsius"] if n == "set_temperature" else float(cmd[key]) + a["delta_celsius"]
                     cmd[key] = min(30.0, max(16.0, round(target * 2) / 2))
@@ -144,25 +152,28 @@ class VehicleLink:
                 cmd[f"WINDOW_CMD_{c}"] = a["open_percent"]
             return [("WINDOW_CMD", cmd)]
         if n == "set_seat_heating":
-            if a["seat"] not in ("driver", "passenger"):
-                raise NotWired(f"the {a['seat'].replace('_', ' ')} seat heater has no signal in SEAT_CMD")
             s = self._need("SEAT_STATE", now)
-            cmd = {"SEAT_HEAT_CMD_DRIVER": s["SEAT_HEAT_DRIVER"], "SEAT_HEAT_CMD_PASSENGER": s["SEAT_HEAT_PASSENGER"]}
-            cmd[f"SEAT_HEAT_CMD_{a['seat'].upper()}"] = a["level"]
+            cmd = {f"SEAT_HEAT_CMD_{c}": s[f"SEAT_HEAT_{c}"] for c in SEAT_SIGNALS.values()}
+            cmd[f"SEAT_HEAT_CMD_{SEAT_SIGNALS[a['seat']]}"] = a["level"]
             return [("SEAT_CMD", cmd)]
         if n == "set_lights":
-            if a["target"] == "reading":
-                raise NotWired("reading lights have no signal in LIGHT_CMD")
-            if "color" in a:
-                raise NotWired("the ambient light colour has no signal in LIGHT_CMD")
+            color = a.get("color")
+            if color is not None and color.lower() not in self.colors:
+                raise NotWired(f"the ambient light has no colour {color!r} (it has {', '.join(self.colors)})")
             s = self._need("LIGHT_STATE", now)
-            cmd = {"CABIN_LIGHT_CMD": s["CABIN_LIGHT"], "AMBIENT_LIGHT_CMD": s["AMBIENT_LIGHT"]}
+            cmd = {"CABIN_LIGHT_CMD": s["CABIN_LIGHT"], "AMBIENT_LIGHT_CMD": s["AMBIENT_LIGHT"],
+                   "READING_LIGHT_CMD": s["READING_LIGHT"], "AMBIENT_COLOR_CMD": s["AMBIENT_COLOR"]}
             if a["target"] == "interior":
                 cmd["CABIN_LIGHT_CMD"] = int(a["on"])
+            elif a["target"] == "reading":
+                cmd["READING_LIGHT_CMD"] = int(a["on"])
             else:
                 cmd["AMBIENT_LIGHT_CMD"] = round(self._ambient_level) if a["on"] else 0
+                if color is not None:
+                    cmd["AMBIENT_COLOR_CMD"] = self.colors[color.lower()]
             return [("LIGHT_CMD", cmd)]
-        if n in ("set_volume", "adjust_volume", "media_control"):
+        if n in ("set_volume", "adjust_volume", "media_control", "media_play", "navigate_to", "cancel_navigation",
+                 "call_contact"):
             s = self._need("INFOTAINMENT_STATE", now)
             volume = int(s["VOLUME"])
             if n == "set_volume":
@@ -173,11 +184,15 @@ class VehicleLink:
                 # a request always moves the volume by at least one step in its direction (unless at the end)
                 volume = stepped if stepped != volume else min(VOLUME_STEPS, max(0, volume + int(math.copysign(
                     1, a["delta_percent"]))))
-            media = MEDIA_CODES[a["action"]] if n == "media_control" else 0
-            return [("INFOTAINMENT_CMD", {"VOLUME_CMD": volume, "MEDIA_CMD": media})]
+            media = MEDIA_CODES[a["action"]] if n == "media_control" else 1 if n == "media_play" else 0
+            source = self.sources[a["source"]] if n == "media_play" and "source" in a else 0
+            nav = {"navigate_to": 1, "cancel_navigation": 2}.get(n, 0)
+            # the query, destination and contact strings go to the head unit's own API, not over CAN
+            return [("INFOTAINMENT_CMD", {"VOLUME_CMD": volume, "MEDIA_CMD": media, "NAV_CMD": nav,
+                                          "CALL_CMD": 1 if n == "call_contact" else 0, "MEDIA_SOURCE_CMD": source})]
         if n == "lock_doors":
             return [("DOOR_CMD", {"LOCK_CMD": 1 if a["locked"] else 2, "TRUNK_CMD": 0})]
         if n == "open_trunk":
             return [("DOOR_CMD", {"LOCK_CMD": 0, "TRUNK_CMD": 1})]
-        raise NotWired(f"{n} has no CAN message in the vehicle DBC yet (the infotainment and ADAS-settings "
-                       "commands from the cockpit are still to be added)")
+        raise NotWired(f"{n} has no CAN message in the vehicle DBC yet (an ADAS-settings command from the cockpit "
+                       "to the ADAS ECU is still to be added)")

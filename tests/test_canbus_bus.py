@@ -26,7 +26,7 @@ def _frames(codec=None):
         codec.encode("ADAS_CONTROL", dict(STEER_ANGLE_REQ=-12.5, ACCEL_REQ=1.25, CONTROLS_ACTIVE=1), timestamp=100.01),
         codec.encode("HVAC_STATE", dict(HVAC_DRIVER_TEMP=21.5, HVAC_PASSENGER_TEMP=22, HVAC_DRIVER_FAN=3,
                                         HVAC_PASSENGER_FAN=2, HVAC_AC=1, HVAC_RECIRC=0, HVAC_DEFROST_FRONT=0,
-                                        HVAC_DEFROST_REAR=1), timestamp=100.02),
+                                        HVAC_DEFROST_REAR=1, HVAC_REAR_TEMP=21), timestamp=100.02),
         codec.encode("WHEEL_SPEEDS", dict(WHEEL_SPEED_FL=51, WHEEL_SPEED_FR=51, WHEEL_SPEED_RL=51, WHEEL_SPEED_RR=51), timestamp=100.03),
         can.Message(arbitration_id=0x7AB, data=bytes([1, 2, 3]), is_extended_id=False, timestamp=100.04),
     ]

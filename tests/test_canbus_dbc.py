@@ -190,7 +190,7 @@ def test_choice_names_encode_and_decode():
         ("ADAS_CONTROL", {"STEER_ANGLE_REQ": 0, "ACCEL_REQ": -10.01, "CONTROLS_ACTIVE": 0}, "ACCEL_REQ", -10.01, "-10", "4"),
         ("HVAC_CMD", dict(HVAC_CMD_DRIVER_TEMP=31, HVAC_CMD_PASSENGER_TEMP=20, HVAC_CMD_DRIVER_FAN=1,
                           HVAC_CMD_PASSENGER_FAN=1, HVAC_CMD_AC=1, HVAC_CMD_RECIRC=0, HVAC_CMD_DEFROST_FRONT=0,
-                          HVAC_CMD_DEFROST_REAR=0), "HVAC_CMD_DRIVER_TEMP", 31, "16", "30"),
+                          HVAC_CMD_DEFROST_REAR=0, HVAC_CMD_REAR_TEMP=21), "HVAC_CMD_DRIVER_TEMP", 31, "16", "30"),
         ("WINDOW_STATE", dict(WINDOW_POS_FL=0, WINDOW_POS_FR=101, WINDOW_POS_RL=0, WINDOW_POS_RR=0), "WINDOW_POS_FR", 101, "0", "100"),
         ("ADAS_AEB", {"AEB_REQUEST": 1, "AEB_DECEL": float("nan")}, "AEB_DECEL", "nan", "0", "10"),
     ],

@@ -27,8 +27,8 @@ class Car:
         self.t += dt
         self.link.receive(self.ecus.transmit(self.t, self.chassis, DriverSwitches()), self.t)
 
-    def do(self, name: str, **args):
-        frames = self.link.frames_for(validate_call(name, args), self.t)
+    def do(self, tool: str, /, **args):
+        frames = self.link.frames_for(validate_call(tool, args), self.t)
         self.ecus.receive(frames, self.t)
         assert not self.ecus.body_errors, self.ecus.body_errors
         self.tick()
@@ -98,11 +98,8 @@ def test_stale_or_missing_state_is_never_overwritten_and_unwired_tools_say_so():
     car = Car()
     with pytest.raises(StateUnavailable, match=r"WINDOW_STATE is 5.\d s old"):
         car.link.frames_for(validate_call("set_window", {"window": "driver", "open_percent": 10}), car.t + 5.0)
-    for name, args, what in [("set_temperature", {"celsius": 20, "zone": "rear"}, "rear climate zone"),
-                             ("set_seat_heating", {"seat": "rear_left", "level": 1}, "rear left seat"),
-                             ("set_lights", {"target": "reading", "on": True}, "reading lights"),
-                             ("set_lights", {"target": "ambient", "on": True, "color": "blue"}, "colour"),
-                             ("navigate_to", {"destination": "home"}, "navigate_to has no CAN message"),
+    for name, args, what in [("set_lights", {"target": "ambient", "on": True, "color": "mauve"}, "no colour 'mauve'"),
+                             ("set_adas_feature", {"feature": "lane_keeping", "enabled": True}, "no CAN message"),
                              ("set_cruise_speed", {"kph": 100}, "set_cruise_speed has no CAN message")]:
         with pytest.raises(NotWired, match=what):
             car.link.frames_for(validate_call(name, args), car.t)
@@ -120,3 +117,32 @@ def test_guard_reads_speed_from_the_bus():
     assert d.outcome == "accept"
     stopped.ecus.receive(stopped.link.frames_for(d.calls[0], stopped.t), stopped.t)
     assert stopped.cabin.state.trunk_state in ("opening", "open")
+
+
+def test_rear_zone_rear_seats_reading_light_colour_and_head_unit_requests():
+    car = Car()
+    s = car.cabin.state
+    car.do("set_temperature", celsius=19, zone="rear")
+    assert (s.setpoint_rear_c, s.setpoint_driver_c) == (19.0, 21.0)
+    car.do("set_temperature", celsius=24)                          # zone all: the rear zone too
+    assert (s.setpoint_driver_c, s.setpoint_passenger_c, s.setpoint_rear_c) == (24.0, 24.0, 24.0)
+    car.do("set_seat_heating", seat="rear_right", level=3)
+    assert (s.seat_heater_rear_right, s.seat_heater_rear_left, s.seat_heater_driver) == (3, 0, 0)
+    car.do("set_lights", target="reading", on=True)
+    car.do("set_lights", target="ambient", on=True, color="Blue")
+    assert s.reading_light_on and s.ambient_light_on and s.ambient_light_color == "blue" and not s.cabin_light_on
+    car.do("media_play", query="jazz", source="bluetooth")
+    assert (s.media_state, s.media_source) == ("playing", "bluetooth")
+    car.do("navigate_to", destination="the airport")
+    car.do("call_contact", name="Alex")
+    assert s.nav_active and s.call_active
+    car.do("cancel_navigation")
+    assert not s.nav_active and s.call_active and s.media_source == "bluetooth"
+
+
+def test_simulator_tables_follow_the_dbc_value_tables():
+    from vehicle_sim.cabin import AMBIENT_COLORS, MEDIA_SOURCES
+
+    link = VehicleLink()
+    assert sorted(link.colors, key=link.colors.get) == list(AMBIENT_COLORS)
+    assert sorted(link.sources, key=link.sources.get) == list(MEDIA_SOURCES)

@@ -6,15 +6,20 @@ and read back.  Fields are flat with obvious names so a DBC signal maps to one f
 
 Commands (``Cabin.apply(name, values)``; every key is optional unless noted):
 
-* ``hvac``: ``zone`` ('driver' | 'passenger' | 'all', default 'all'), ``setpoint_c`` 16..30,
-  ``fan`` 0..7, ``on``, ``ac``, ``recirculation``, ``defrost_front``, ``defrost_rear`` (bools).
+* ``hvac``: ``zone`` ('driver' | 'passenger' | 'rear' | 'all', default 'all'), ``setpoint_c`` 16..30,
+  ``fan`` 0..7 (driver and passenger zones; the rear zone has no blower of its own), ``on``, ``ac``,
+  ``recirculation``, ``defrost_front``, ``defrost_rear`` (bools).
 * ``window``: ``window`` ('fl' | 'fr' | 'rl' | 'rr' | 'all', required), ``position_pct`` 0..100
   (0 = closed, 100 = fully open; required).  Windows move toward it at ``WINDOW_RATE_PCT_S``.
-* ``seat_heater``: ``seat`` ('driver' | 'passenger' | 'all', required), ``level`` 0..3 (required).
-* ``lights``: ``light`` ('cabin' | 'ambient', required), ``on`` (bool), ``brightness_pct`` 0..100.
+* ``seat_heater``: ``seat`` ('driver' | 'passenger' | 'rear_left' | 'rear_right' | 'all', required),
+  ``level`` 0..3 (required).
+* ``lights``: ``light`` ('cabin' | 'ambient' | 'reading', required), ``on`` (bool), ``brightness_pct``
+  0..100, ``color`` (ambient only, one of ``AMBIENT_COLORS``).
 * ``locks``: ``locked`` (bool, required).
 * ``trunk``: ``open`` (bool, required); opening / closing takes ``TRUNK_TIME_S``.
-* ``media``: ``state`` ('stopped' | 'playing' | 'paused'), ``volume`` 0..30.
+* ``media``: ``state`` ('stopped' | 'playing' | 'paused'), ``volume`` 0..30, ``source`` (``MEDIA_SOURCES``).
+* ``navigation``: ``active`` (bool, required): route guidance on/off (the destination stays in the head unit).
+* ``phone``: ``active`` (bool, required): a call dialled / hung up.
 
 Invalid input raises ``ValueError`` whose message names the field (``command.field``) and the allowed
 values.  Booleans also accept 0/1 and integer fields accept integral floats, as decoded CAN signals are.
@@ -34,6 +39,9 @@ __all__ = [
     "COMMANDS",
     "WINDOWS",
     "MEDIA_STATES",
+    "MEDIA_SOURCES",
+    "AMBIENT_COLORS",
+    "SEATS",
     "TRUNK_STATES",
     "WINDOW_RATE_PCT_S",
     "TRUNK_TIME_S",
@@ -42,6 +50,9 @@ __all__ = [
 
 WINDOWS = ("fl", "fr", "rl", "rr")  # front-left, front-right, rear-left, rear-right
 MEDIA_STATES = ("stopped", "playing", "paused")
+MEDIA_SOURCES = ("radio", "bluetooth", "usb", "streaming")
+AMBIENT_COLORS = ("white", "red", "orange", "yellow", "green", "cyan", "blue", "purple", "pink")  # DBC code order
+SEATS = ("driver", "passenger", "rear_left", "rear_right")
 TRUNK_STATES = ("closed", "opening", "open", "closing")
 WINDOW_RATE_PCT_S = 20.0
 TRUNK_TIME_S = 2.0
@@ -61,6 +72,7 @@ class CabinState:
     hvac_on: bool = True
     setpoint_driver_c: float = 21.0
     setpoint_passenger_c: float = 21.0
+    setpoint_rear_c: float = 21.0
     fan_driver: int = 3  # 0 (off) .. 7
     fan_passenger: int = 3
     ac_on: bool = False
@@ -79,11 +91,15 @@ class CabinState:
     # seats
     seat_heater_driver: int = 0  # 0 .. 3
     seat_heater_passenger: int = 0
+    seat_heater_rear_left: int = 0
+    seat_heater_rear_right: int = 0
     # lights
     cabin_light_on: bool = False
     cabin_light_brightness_pct: float = 100.0
     ambient_light_on: bool = False
     ambient_light_brightness_pct: float = 50.0
+    ambient_light_color: str = "white"
+    reading_light_on: bool = False
     # body
     doors_locked: bool = False
     trunk_state: str = "closed"  # closed | opening | open | closing
@@ -91,6 +107,9 @@ class CabinState:
     # infotainment
     volume: int = 10  # 0 .. 30
     media_state: str = "stopped"  # stopped | playing | paused
+    media_source: str = "radio"
+    nav_active: bool = False
+    call_active: bool = False
     # cluster
     outside_temp_c: float = 20.0
     cabin_temp_c: float = 20.0
@@ -148,7 +167,7 @@ def _keys(cmd: str, values: dict[str, Any], allowed: tuple[str, ...], required: 
             raise ValueError(f"{cmd}.{k} is required")
 
 
-COMMANDS = ("hvac", "window", "seat_heater", "lights", "locks", "trunk", "media")
+COMMANDS = ("hvac", "window", "seat_heater", "lights", "locks", "trunk", "media", "navigation", "phone")
 
 
 class Cabin:
@@ -188,6 +207,7 @@ class Cabin:
         handler = {
             "hvac": self._hvac, "window": self._window, "seat_heater": self._seat_heater,
             "lights": self._lights, "locks": self._locks, "trunk": self._trunk, "media": self._media,
+            "navigation": self._navigation, "phone": self._phone,
         }.get(command_name)
         if handler is None:
             raise ValueError(f"unknown command {command_name!r}; allowed: {', '.join(COMMANDS)}")
@@ -196,15 +216,18 @@ class Cabin:
     def _hvac(self, v: dict[str, Any]) -> None:
         c = "hvac"
         _keys(c, v, ("zone", "setpoint_c", "fan", "on", "ac", "recirculation", "defrost_front", "defrost_rear"))
-        zone = _choice(c, "zone", v.get("zone", "all"), ("driver", "passenger", "all"))
+        zone = _choice(c, "zone", v.get("zone", "all"), ("driver", "passenger", "rear", "all"))
         upd: dict[str, Any] = {}
-        zones = ("driver", "passenger") if zone == "all" else (zone,)
+        zones = ("driver", "passenger", "rear") if zone == "all" else (zone,)
         if "setpoint_c" in v:
             sp = _number(c, "setpoint_c", v["setpoint_c"], *SETPOINT_RANGE_C)
             upd.update({f"setpoint_{z}_c": sp for z in zones})
         if "fan" in v:
+            if zone == "rear":
+                raise ValueError("hvac.fan: the rear zone has no blower of its own (zones with a fan: driver, "
+                                 "passenger, all)")
             fan = _int(c, "fan", v["fan"], 0, FAN_MAX)
-            upd.update({f"fan_{z}": fan for z in zones})
+            upd.update({f"fan_{z}": fan for z in zones if z != "rear"})
         for key, fld in (("on", "hvac_on"), ("ac", "ac_on"), ("recirculation", "recirculation"),
                          ("defrost_front", "defrost_front"), ("defrost_rear", "defrost_rear")):
             if key in v:
@@ -221,19 +244,25 @@ class Cabin:
     def _seat_heater(self, v: dict[str, Any]) -> None:
         c = "seat_heater"
         _keys(c, v, ("seat", "level"), required=("seat", "level"))
-        seat = _choice(c, "seat", v["seat"], ("driver", "passenger", "all"))
+        seat = _choice(c, "seat", v["seat"], SEATS + ("all",))
         level = _int(c, "level", v["level"], 0, SEAT_HEATER_MAX)
-        seats = ("driver", "passenger") if seat == "all" else (seat,)
+        seats = SEATS if seat == "all" else (seat,)
         self._set({f"seat_heater_{s}": level for s in seats})
 
     def _lights(self, v: dict[str, Any]) -> None:
         c = "lights"
-        _keys(c, v, ("light", "on", "brightness_pct"), required=("light",))
-        light = _choice(c, "light", v["light"], ("cabin", "ambient"))
+        _keys(c, v, ("light", "on", "brightness_pct", "color"), required=("light",))
+        light = _choice(c, "light", v["light"], ("cabin", "ambient", "reading"))
         upd: dict[str, Any] = {}
         if "on" in v:
             upd[f"{light}_light_on"] = _bool(c, "on", v["on"])
+        if "color" in v:
+            if light != "ambient":
+                raise ValueError(f"lights.color: only the ambient light has a colour, got light={light!r}")
+            upd["ambient_light_color"] = _choice(c, "color", v["color"], AMBIENT_COLORS)
         if "brightness_pct" in v:
+            if light == "reading":
+                raise ValueError("lights.brightness_pct: the reading lights have no dimmer")
             upd[f"{light}_light_brightness_pct"] = _number(c, "brightness_pct", v["brightness_pct"], 0.0, 100.0)
         self._set(upd)
 
@@ -252,13 +281,23 @@ class Cabin:
 
     def _media(self, v: dict[str, Any]) -> None:
         c = "media"
-        _keys(c, v, ("state", "volume"))
+        _keys(c, v, ("state", "volume", "source"))
         upd: dict[str, Any] = {}
         if "state" in v:
             upd["media_state"] = _choice(c, "state", v["state"], MEDIA_STATES)
+        if "source" in v:
+            upd["media_source"] = _choice(c, "source", v["source"], MEDIA_SOURCES)
         if "volume" in v:
             upd["volume"] = _int(c, "volume", v["volume"], 0, VOLUME_MAX)
         self._set(upd)
+
+    def _navigation(self, v: dict[str, Any]) -> None:
+        _keys("navigation", v, ("active",), required=("active",))
+        self._set({"nav_active": _bool("navigation", "active", v["active"])})
+
+    def _phone(self, v: dict[str, Any]) -> None:
+        _keys("phone", v, ("active",), required=("active",))
+        self._set({"call_active": _bool("phone", "active", v["active"])})
 
     def _set(self, upd: dict[str, Any]) -> None:
         # Applied only after every field validated, so a bad command leaves the state untouched.

@@ -18,7 +18,7 @@ from canbus.codec import VehicleCodec
 from canbus.cyclic import CyclicScheduler
 from canbus.e2e import VALID_STATUSES
 
-from .cabin import Cabin
+from .cabin import AMBIENT_COLORS, MEDIA_SOURCES, Cabin
 
 CHASSIS_TX = ("WHEEL_SPEEDS", "VEHICLE_DYNAMICS", "STEERING", "PEDALS", "GEAR_TURN", "CRUISE_BUTTONS")
 BODY_TX = ("HVAC_STATE", "WINDOW_STATE", "SEAT_STATE", "LIGHT_STATE", "DOOR_STATE", "INFOTAINMENT_STATE",
@@ -119,16 +119,23 @@ class VehicleEcus:
                                           "fan": int(v["HVAC_CMD_DRIVER_FAN"]), **common})
                 self.cabin.apply("hvac", {"zone": "passenger", "setpoint_c": float(v["HVAC_CMD_PASSENGER_TEMP"]),
                                           "fan": int(v["HVAC_CMD_PASSENGER_FAN"])})
+                self.cabin.apply("hvac", {"zone": "rear", "setpoint_c": float(v["HVAC_CMD_REAR_TEMP"])})
             elif name == "WINDOW_CMD":
                 for w in ("fl", "fr", "rl", "rr"):
                     self.cabin.apply("window", {"window": w, "position_pct": float(v[f"WINDOW_CMD_{w.upper()}"])})
             elif name == "SEAT_CMD":
                 self.cabin.apply("seat_heater", {"seat": "driver", "level": int(v["SEAT_HEAT_CMD_DRIVER"])})
                 self.cabin.apply("seat_heater", {"seat": "passenger", "level": int(v["SEAT_HEAT_CMD_PASSENGER"])})
+                self.cabin.apply("seat_heater", {"seat": "rear_left", "level": int(v["SEAT_HEAT_CMD_RL"])})
+                self.cabin.apply("seat_heater", {"seat": "rear_right", "level": int(v["SEAT_HEAT_CMD_RR"])})
             elif name == "LIGHT_CMD":
+                color = int(v["AMBIENT_COLOR_CMD"])   # checked first: a bad frame changes nothing
+                if not 0 <= color < len(AMBIENT_COLORS):
+                    raise ValueError(f"AMBIENT_COLOR_CMD: no colour {color} (0..{len(AMBIENT_COLORS) - 1})")
                 self.cabin.apply("lights", {"light": "cabin", "on": bool(v["CABIN_LIGHT_CMD"])})
+                self.cabin.apply("lights", {"light": "reading", "on": bool(v["READING_LIGHT_CMD"])})
                 ambient = float(v["AMBIENT_LIGHT_CMD"])
-                params = {"light": "ambient", "on": ambient > 0}
+                params = {"light": "ambient", "on": ambient > 0, "color": AMBIENT_COLORS[color]}
                 if ambient > 0:
                     params["brightness_pct"] = ambient
                 self.cabin.apply("lights", params)
@@ -139,6 +146,15 @@ class VehicleEcus:
                     self.cabin.apply("trunk", {"open": int(v["TRUNK_CMD"]) == 1})
             elif name == "INFOTAINMENT_CMD":
                 params: dict = {"volume": int(v["VOLUME_CMD"])}
+                source = int(v["MEDIA_SOURCE_CMD"])
+                if source:
+                    if source > len(MEDIA_SOURCES):
+                        raise ValueError(f"MEDIA_SOURCE_CMD: no source {source} (1..{len(MEDIA_SOURCES)}, 0 = keep)")
+                    params["source"] = MEDIA_SOURCES[source - 1]
+                if int(v["NAV_CMD"]) in (1, 2):
+                    self.cabin.apply("navigation", {"active": int(v["NAV_CMD"]) == 1})
+                if int(v["CALL_CMD"]) in (1, 2):
+                    self.cabin.apply("phone", {"active": int(v["CALL_CMD"]) == 1})
                 media = int(v["MEDIA_CMD"])
                 if media in (1, 2, 3):
                     params["state"] = {1: "playing", 2: "paused", 3: "stopped"}[media]
@@ -198,21 +214,26 @@ class VehicleEcus:
             return {"HVAC_DRIVER_TEMP": cab.setpoint_driver_c, "HVAC_PASSENGER_TEMP": cab.setpoint_passenger_c,
                     "HVAC_DRIVER_FAN": cab.fan_driver, "HVAC_PASSENGER_FAN": cab.fan_passenger,
                     "HVAC_AC": int(cab.ac_on), "HVAC_RECIRC": int(cab.recirculation),
-                    "HVAC_DEFROST_FRONT": int(cab.defrost_front), "HVAC_DEFROST_REAR": int(cab.defrost_rear)}
+                    "HVAC_DEFROST_FRONT": int(cab.defrost_front), "HVAC_DEFROST_REAR": int(cab.defrost_rear),
+                    "HVAC_REAR_TEMP": cab.setpoint_rear_c}
         if name == "WINDOW_STATE":
             return {f"WINDOW_POS_{w.upper()}": round(_clamp(getattr(cab, f"window_{w}_pct"), 0, 100))
                     for w in ("fl", "fr", "rl", "rr")}
         if name == "SEAT_STATE":
-            return {"SEAT_HEAT_DRIVER": cab.seat_heater_driver, "SEAT_HEAT_PASSENGER": cab.seat_heater_passenger}
+            return {"SEAT_HEAT_DRIVER": cab.seat_heater_driver, "SEAT_HEAT_PASSENGER": cab.seat_heater_passenger,
+                    "SEAT_HEAT_RL": cab.seat_heater_rear_left, "SEAT_HEAT_RR": cab.seat_heater_rear_right}
         if name == "LIGHT_STATE":
             return {"CABIN_LIGHT": int(cab.cabin_light_on),
-                    "AMBIENT_LIGHT": round(cab.ambient_light_brightness_pct) if cab.ambient_light_on else 0}
+                    "AMBIENT_LIGHT": round(cab.ambient_light_brightness_pct) if cab.ambient_light_on else 0,
+                    "READING_LIGHT": int(cab.reading_light_on),
+                    "AMBIENT_COLOR": AMBIENT_COLORS.index(cab.ambient_light_color)}
         if name == "DOOR_STATE":
             return {"DOORS_LOCKED": int(cab.doors_locked), "DOOR_OPEN_FL": 0, "DOOR_OPEN_FR": 0,
                     "DOOR_OPEN_RL": 0, "DOOR_OPEN_RR": 0, "TRUNK_STATE": _TRUNK_STATES[cab.trunk_state]}
         if name == "INFOTAINMENT_STATE":
             return {"VOLUME": cab.volume, "MEDIA_STATE": _MEDIA_STATES[cab.media_state],
-                    "TRACK_NUMBER": self.track_number}
+                    "TRACK_NUMBER": self.track_number, "NAV_ACTIVE": int(cab.nav_active),
+                    "CALL_ACTIVE": int(cab.call_active), "MEDIA_SOURCE": MEDIA_SOURCES.index(cab.media_source) + 1}
         if name == "CLUSTER_STATUS":
             return {"OUTSIDE_TEMP": _clamp(round(cab.outside_temp_c * 2) / 2, -40, 85),
                     "CABIN_TEMP": _clamp(round(cab.cabin_temp_c * 2) / 2, -40, 85),
