@@ -37,17 +37,17 @@ def _state_dict_bytes(model) -> int:
 def _add_gpu_backends(backends: dict, sizes: dict, model, onnx_path, out: Path, threads: int) -> list[str]:
     """Add the GPU rows that can run here (torch CUDA FP32/FP16, ONNX Runtime CUDA / TensorRT execution providers,
     a TensorRT FP16 engine) and return one note per row added or skipped, with the reason."""
+    import copy
+
     import onnxruntime as ort
     import torch
 
-    from perception.runtime import OUTPUT_NAMES, BackendUnavailable, TensorRTBackend
+    from perception.runtime import OUTPUT_NAMES, TensorRTBackend
 
     if not torch.cuda.is_available():
         return []   # a CPU machine: the table is the CPU table, nothing to note
     notes = [f"{torch.cuda.get_device_name(0)}, torch {torch.__version__}, CUDA {torch.version.cuda}; "
              "GPU rows time the whole call: host->device copy, inference and device->host copy"]
-    import copy
-
     gpu_model = copy.deepcopy(model).to("cuda").eval()
 
     def torch_cuda(fp16: bool):
@@ -78,7 +78,7 @@ def _add_gpu_backends(backends: dict, sizes: dict, model, onnx_path, out: Path, 
         rep = build_tensorrt_engine(onnx_path, out / "model.fp16.engine", fp16=True)
         trt_backend = TensorRTBackend(Path(rep.path))
         backends["TensorRT FP16"], sizes["TensorRT FP16"] = trt_backend.run, rep.size_bytes
-    except BackendUnavailable as exc:
+    except RuntimeError as exc:   # BackendUnavailable (no TensorRT/GPU) or a failed build: say why, keep the table
         notes.append(f"TensorRT: skipped, {exc}")
     return notes
 

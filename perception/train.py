@@ -98,7 +98,6 @@ def lr_at(step: int, total: int, base: float, warmup_frac: float) -> float:
     return base * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * p)))
 
 
-@torch.no_grad()
 def model_inputs(batch: dict[str, torch.Tensor], device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(images, ego, command) on the model's device; the labels stay on the CPU (losses move their targets)."""
     return (batch["images"].to(device, non_blocking=True), batch["ego"].to(device, non_blocking=True),
