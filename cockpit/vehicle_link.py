@@ -23,8 +23,8 @@ from .catalog import ToolCall
 from .guard import VehicleState
 
 #: The state frames the cockpit reads (DBC receivers include COCKPIT).
-STATE_MESSAGES = ("VEHICLE_DYNAMICS", "GEAR_TURN", "ADAS_HMI", "HVAC_STATE", "WINDOW_STATE", "SEAT_STATE",
-                  "LIGHT_STATE", "DOOR_STATE", "INFOTAINMENT_STATE", "CLUSTER_STATUS")
+STATE_MESSAGES = ("VEHICLE_DYNAMICS", "GEAR_TURN", "CRUISE_BUTTONS", "ADAS_HMI", "HVAC_STATE", "WINDOW_STATE",
+                  "SEAT_STATE", "LIGHT_STATE", "DOOR_STATE", "INFOTAINMENT_STATE", "CLUSTER_STATUS")
 WINDOW_SIGNALS = {"driver": "FL", "passenger": "FR", "rear_left": "RL", "rear_right": "RR"}   # left-hand drive
 SEAT_SIGNALS = {"driver": "DRIVER", "passenger": "PASSENGER", "rear_left": "RL", "rear_right": "RR"}
 MEDIA_CODES = {"resume": 1, "pause": 2, "next": 4, "previous": 5}
@@ -99,11 +99,12 @@ class VehicleLink:
 
     def vehicle_state(self, now: float) -> VehicleState:
         """The guard's view: an unknown or stale speed is None (the guard then treats the car as moving fast)."""
-        dyn, hmi = self.fresh("VEHICLE_DYNAMICS", now), self.fresh("ADAS_HMI", now)
+        dyn, sw = self.fresh("VEHICLE_DYNAMICS", now), self.fresh("CRUISE_BUTTONS", now)
         speed = float(dyn["VEHICLE_SPEED"]) if dyn is not None else None
-        acc = bool(hmi["ACC_ACTIVE"]) if hmi is not None else False
-        lka = hmi is not None and int(hmi["LKA_STATE"]) in (1, 2)
-        return VehicleState(speed_kph=speed, adaptive_cruise=acc, lane_keeping=lka)
+        if sw is None:   # switch states unknown: assume the protective ones (cruise off, emergency braking on)
+            return VehicleState(speed_kph=speed)
+        return VehicleState(speed_kph=speed, adaptive_cruise=bool(sw["ACC_MAIN_ON"]),
+                            lane_keeping=bool(sw["LKA_SWITCH_ON"]), emergency_braking=bool(sw["AEB_SWITCH_ON"]))
 
     def query(self, item: str, now: float) -> QueryAnswer:
         if item not in QUERY_SIGNALS:
@@ -190,9 +191,19 @@ class VehicleLink:
             # the query, destination and contact strings go to the head unit's own API, not over CAN
             return [("INFOTAINMENT_CMD", {"VOLUME_CMD": volume, "MEDIA_CMD": media, "NAV_CMD": nav,
                                           "CALL_CMD": 1 if n == "call_contact" else 0, "MEDIA_SOURCE_CMD": source})]
+        if n in ("set_adas_feature", "set_cruise_speed"):
+            cmd = {"ACC_MAIN_CMD": 0, "LKA_SWITCH_CMD": 0, "AEB_SWITCH_CMD": 0, "ACC_SET_SPEED_CMD": 0}
+            if n == "set_cruise_speed":
+                cmd["ACC_SET_SPEED_CMD"] = a["kph"]
+            elif a["feature"] == "blind_spot_warning":
+                raise NotWired("this car has no blind-spot warning on its bus (no switch signal in the DBC)")
+            else:
+                key = {"adaptive_cruise": "ACC_MAIN_CMD", "lane_keeping": "LKA_SWITCH_CMD",
+                       "emergency_braking": "AEB_SWITCH_CMD"}[a["feature"]]
+                cmd[key] = 1 if a["enabled"] else 2
+            return [("ADAS_SETTINGS_CMD", cmd)]
         if n == "lock_doors":
             return [("DOOR_CMD", {"LOCK_CMD": 1 if a["locked"] else 2, "TRUNK_CMD": 0})]
         if n == "open_trunk":
             return [("DOOR_CMD", {"LOCK_CMD": 0, "TRUNK_CMD": 1})]
-        raise NotWired(f"{n} has no CAN message in the vehicle DBC yet (an ADAS-settings command from the cockpit "
-                       "to the ADAS ECU is still to be added)")
+        raise NotWired(f"{n} has no CAN message in the vehicle DBC")

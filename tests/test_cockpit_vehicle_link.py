@@ -20,12 +20,14 @@ class Car:
         self.ecus = VehicleEcus(self.cabin)
         self.link = VehicleLink()
         self.chassis = ChassisSnapshot(speed_mps=speed_kph / 3.6)
+        self.switches = DriverSwitches()
         self.t = 0.0
         self.tick()
 
     def tick(self, dt: float = 0.1) -> None:
         self.t += dt
-        self.link.receive(self.ecus.transmit(self.t, self.chassis, DriverSwitches()), self.t)
+        self.switches = self.ecus.apply_switch_requests(self.switches)   # as vehicle_sim.Simulator.step does
+        self.link.receive(self.ecus.transmit(self.t, self.chassis, self.switches), self.t)
 
     def do(self, tool: str, /, **args):
         frames = self.link.frames_for(validate_call(tool, args), self.t)
@@ -99,8 +101,8 @@ def test_stale_or_missing_state_is_never_overwritten_and_unwired_tools_say_so():
     with pytest.raises(StateUnavailable, match=r"WINDOW_STATE is 5.\d s old"):
         car.link.frames_for(validate_call("set_window", {"window": "driver", "open_percent": 10}), car.t + 5.0)
     for name, args, what in [("set_lights", {"target": "ambient", "on": True, "color": "mauve"}, "no colour 'mauve'"),
-                             ("set_adas_feature", {"feature": "lane_keeping", "enabled": True}, "no CAN message"),
-                             ("set_cruise_speed", {"kph": 100}, "set_cruise_speed has no CAN message")]:
+                             ("set_adas_feature", {"feature": "blind_spot_warning", "enabled": True},
+                              "no blind-spot warning")]:
         with pytest.raises(NotWired, match=what):
             car.link.frames_for(validate_call(name, args), car.t)
 
@@ -146,3 +148,25 @@ def test_simulator_tables_follow_the_dbc_value_tables():
     link = VehicleLink()
     assert sorted(link.colors, key=link.colors.get) == list(AMBIENT_COLORS)
     assert sorted(link.sources, key=link.sources.get) == list(MEDIA_SOURCES)
+
+
+def test_adas_switches_by_voice_reach_the_switch_ecu_and_the_guard_sees_them():
+    car = Car(speed_kph=80.0)
+    guard = SafetyGuard()
+    state = car.link.vehicle_state(car.t)
+    assert (state.adaptive_cruise, state.emergency_braking) == (False, True)
+    d = guard.propose("set_cruise_speed", {"kph": 110}, state, car.t)
+    assert d.outcome == "clarify"
+    d = guard.answer("yes", state, car.t)
+    assert d.outcome == "accept" and [c.name for c in d.calls] == ["set_adas_feature", "set_cruise_speed"]
+    for call in d.calls:
+        car.ecus.receive(car.link.frames_for(call, car.t), car.t)
+    car.tick()
+    assert (car.switches.acc_enabled, car.switches.acc_set_speed_kph) == (True, 110.0)
+    state = car.link.vehicle_state(car.t)
+    assert state.adaptive_cruise                                          # read back from CRUISE_BUTTONS
+    assert guard.propose("set_cruise_speed", {"kph": 90}, state, car.t + 1).outcome == "accept"
+    car.do("set_adas_feature", feature="lane_keeping", enabled=True)
+    assert car.switches.lka_enabled and car.link.vehicle_state(car.t).lane_keeping
+    car.do("set_adas_feature", feature="adaptive_cruise", enabled=False)
+    assert not car.switches.acc_enabled and car.switches.acc_set_speed_kph == 110.0 and car.switches.aeb_enabled

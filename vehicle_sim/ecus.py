@@ -7,6 +7,7 @@ the simulator node owns the bus.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -84,6 +85,7 @@ class VehicleEcus:
         self._aeb_t = -math.inf
         self.track_number = 1
         self.hmi: dict[str, float] = {}   # last ADAS_HMI the cluster displays
+        self.switch_requests: list[dict[str, float]] = []   # ADAS_SETTINGS_CMD from the cockpit, not yet applied
 
     # ---------------------------------------------------------------------------------------- receive
     def receive(self, frames: Iterable[can.Message], now: float) -> None:
@@ -106,8 +108,25 @@ class VehicleEcus:
                 self._aeb, self._aeb_t = d.signals, now
             elif name == "ADAS_HMI":
                 self.hmi = d.signals
+            elif name == "ADAS_SETTINGS_CMD":
+                self.switch_requests.append(d.signals)
             else:
                 self._apply_body(name, d.signals)
+
+    def apply_switch_requests(self, switches: DriverSwitches) -> DriverSwitches:
+        """The steering-wheel switch states after the cockpit's pending ADAS_SETTINGS_CMD requests (in order):
+        1 = on, 2 = off, 0 = keep; a set speed of 0 keeps the current one."""
+        for r in self.switch_requests:
+            upd: dict = {}
+            for sig, fld in (("ACC_MAIN_CMD", "acc_enabled"), ("LKA_SWITCH_CMD", "lka_enabled"),
+                             ("AEB_SWITCH_CMD", "aeb_enabled")):
+                if int(r[sig]) in (1, 2):
+                    upd[fld] = int(r[sig]) == 1
+            if int(r["ACC_SET_SPEED_CMD"]) > 0:
+                upd["acc_set_speed_kph"] = float(r["ACC_SET_SPEED_CMD"])
+            switches = dataclasses.replace(switches, **upd)
+        self.switch_requests.clear()
+        return switches
 
     def _apply_body(self, name: str, v: dict) -> None:
         try:
