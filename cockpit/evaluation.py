@@ -1,0 +1,171 @@
+"""The evaluation file format of ../shared/specs/vehicle_functions.md: load, check, score.
+
+One JSON object per line: `id`, `dialogue` (the user's turns, oldest first), optional `vehicle_state` overrides,
+and `expect` ({"tool", "args"} or {"outcome"}) or `expect_any` (a list of those). The expectation applies to the
+last turn; earlier turns run through the same assistant first, so context carries over. A bad line is an error
+naming the file, line and field, never skipped: a silently shorter test set would inflate the score.
+Scoring is independent of the assistant: `evaluate(cases, run_case)` takes any function that plays one case
+and returns what the last turn ended in (`TurnResult`).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from .catalog import TOOLS
+
+OUTCOMES = ("reply", "clarify", "refuse")
+
+
+class CaseError(ValueError):
+    """A malformed evaluation line; the message names file, line and field."""
+
+
+@dataclass(frozen=True)
+class Expectation:
+    tool: str | None = None               # a tool call is expected ...
+    args: dict[str, Any] = field(default_factory=dict)
+    outcome: str | None = None            # ... or one of OUTCOMES
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    dialogue: tuple[str, ...]
+    expect: tuple[Expectation, ...]       # any one of them is right
+    vehicle_state: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """What the assistant did on the last turn: a tool call (name + args) or an outcome, and what it said."""
+
+    tool: str | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+    outcome: str | None = None
+    reply: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tool": self.tool, "args": self.args} if self.tool else {"outcome": self.outcome, "reply": self.reply}
+
+
+def _expectation(raw: Any, where: str) -> Expectation:
+    if not isinstance(raw, dict):
+        raise CaseError(f"{where}: expected an object, got {type(raw).__name__}")
+    if ("tool" in raw) == ("outcome" in raw):
+        raise CaseError(f"{where}: give exactly one of 'tool' or 'outcome'")
+    if "outcome" in raw:
+        if raw["outcome"] not in OUTCOMES:
+            raise CaseError(f"{where}.outcome: {raw['outcome']!r} is not one of {list(OUTCOMES)}")
+        return Expectation(outcome=raw["outcome"])
+    tool, args = raw["tool"], raw.get("args", {})
+    if tool not in TOOLS:
+        raise CaseError(f"{where}.tool: unknown tool {tool!r}")
+    if not isinstance(args, dict):
+        raise CaseError(f"{where}.args: expected an object, got {type(args).__name__}")
+    known = {a.name for a in TOOLS[tool].args}
+    unknown = sorted(set(args) - known)
+    if unknown:
+        raise CaseError(f"{where}.args: {tool} has no argument(s) {unknown} (it has {sorted(known)})")
+    for k, v in args.items():
+        if isinstance(v, str) and v in (">0", "<0"):
+            continue
+        if not isinstance(v, (str, int, float, bool)):
+            raise CaseError(f"{where}.args.{k}: expected a number, string, boolean, '>0' or '<0', got {v!r}")
+    return Expectation(tool=tool, args=dict(args))
+
+
+def parse_case(raw: Any, where: str) -> Case:
+    if not isinstance(raw, dict):
+        raise CaseError(f"{where}: expected a JSON object")
+    cid = raw.get("id")
+    if not isinstance(cid, str) or not cid:
+        raise CaseError(f"{where}.id: expected a non-empty string")
+    where = f"{where} ({cid})"
+    dlg = raw.get("dialogue")
+    if not isinstance(dlg, list) or not dlg or not all(isinstance(t, str) and t.strip() for t in dlg):
+        raise CaseError(f"{where}.dialogue: expected a non-empty list of non-empty strings")
+    if ("expect" in raw) == ("expect_any" in raw):
+        raise CaseError(f"{where}: give exactly one of 'expect' or 'expect_any'")
+    if "expect" in raw:
+        expect = (_expectation(raw["expect"], f"{where}.expect"),)
+    else:
+        alts = raw["expect_any"]
+        if not isinstance(alts, list) or not alts:
+            raise CaseError(f"{where}.expect_any: expected a non-empty list")
+        expect = tuple(_expectation(e, f"{where}.expect_any[{i}]") for i, e in enumerate(alts))
+    state = raw.get("vehicle_state", {})
+    if not isinstance(state, dict):
+        raise CaseError(f"{where}.vehicle_state: expected an object")
+    unknown = sorted(set(raw) - {"id", "dialogue", "expect", "expect_any", "vehicle_state"})
+    if unknown:
+        raise CaseError(f"{where}: unknown field(s) {unknown}")
+    return Case(cid, tuple(dlg), expect, dict(state))
+
+
+def load_cases(path: str | Path) -> list[Case]:
+    """Every case of a JSON Lines file (blank lines allowed); ids must be unique."""
+    path = Path(path)
+    cases, seen = [], {}
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{n}"
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise CaseError(f"{where}: not JSON ({exc.msg} at column {exc.colno})") from None
+        case = parse_case(raw, where)
+        if case.id in seen:
+            raise CaseError(f"{where}: duplicate id {case.id!r} (first on line {seen[case.id]})")
+        seen[case.id] = n
+        cases.append(case)
+    if not cases:
+        raise CaseError(f"{path}: no cases")
+    return cases
+
+
+def _arg_ok(want: Any, got: Any) -> bool:
+    if isinstance(want, str) and want in (">0", "<0"):
+        return isinstance(got, (int, float)) and not isinstance(got, bool) and (got > 0 if want == ">0" else got < 0)
+    if isinstance(want, bool) or isinstance(got, bool):
+        return want is got
+    if isinstance(want, (int, float)):
+        return isinstance(got, (int, float)) and float(want) == float(got)
+    return isinstance(got, str) and want.strip().lower() == got.strip().lower()
+
+
+def judge(expect: Iterable[Expectation], got: TurnResult) -> tuple[bool, bool]:
+    """(right tool or outcome, right tool with every listed argument right) against any acceptable expectation."""
+    right, exact = False, False
+    for e in expect:
+        if e.outcome is not None:
+            ok = got.tool is None and got.outcome == e.outcome
+            right, exact = right or ok, exact or ok
+        elif got.tool == e.tool:
+            right = True
+            exact = exact or all(k in got.args and _arg_ok(v, got.args[k]) for k, v in e.args.items())
+    return right, exact
+
+
+def evaluate(cases: list[Case], run_case: Callable[[Case], TurnResult]) -> dict[str, Any]:
+    """{"n", "tool_accuracy", "exact_match", "outcome_accuracy", "failures": [{"id", "got", "expected"}]};
+    outcome_accuracy is over the cases that expect an outcome (refuse/clarify/reply)."""
+    right = exact = outcome_n = outcome_right = 0
+    failures = []
+    for case in cases:
+        got = run_case(case)
+        r, x = judge(case.expect, got)
+        right += r
+        exact += x
+        if any(e.outcome is not None for e in case.expect):
+            outcome_n += 1
+            outcome_right += r
+        if not x:
+            failures.append({"id": case.id, "got": got.to_json(),
+                             "expected": [e.__dict__ for e in case.expect]})
+    n = len(cases)
+    return {"n": n, "tool_accuracy": right / n, "exact_match": exact / n,
+            "outcome_accuracy": outcome_right / outcome_n if outcome_n else None, "failures": failures}

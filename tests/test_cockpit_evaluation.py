@@ -1,0 +1,82 @@
+"""The spec's evaluation format: loading with errors that name file, line and field; the scoring rules."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cockpit.evaluation import Case, CaseError, Expectation, TurnResult, evaluate, judge, load_cases
+
+SPEC_EXAMPLE = {"id": "clim-001", "dialogue": ["it's freezing in here"], "vehicle_state": {"speed_kph": 50},
+                "expect": {"tool": "adjust_temperature", "args": {"delta_celsius": ">0"}}}
+
+
+def write(tmp_path, rows):
+    p = tmp_path / "cases.jsonl"
+    p.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n")
+    return p
+
+
+def test_loads_the_spec_example_and_alternatives(tmp_path):
+    rows = [SPEC_EXAMPLE, "", {"id": "w-2", "dialogue": ["open the window", "the passenger one"],
+                               "expect_any": [{"tool": "set_window", "args": {"window": "passenger"}},
+                                              {"outcome": "clarify"}]}]
+    cases = load_cases(write(tmp_path, rows))
+    assert [c.id for c in cases] == ["clim-001", "w-2"]
+    assert cases[0].vehicle_state == {"speed_kph": 50} and cases[1].dialogue == ("open the window", "the passenger one")
+    assert cases[1].expect[1] == Expectation(outcome="clarify")
+
+
+@pytest.mark.parametrize("row,match", [
+    ("{not json", r"cases.jsonl:1: not JSON"),
+    ({"dialogue": ["hi"], "expect": {"outcome": "reply"}}, r"cases.jsonl:2.id: expected a non-empty string"),
+    ({"id": "a", "dialogue": [], "expect": {"outcome": "reply"}}, r"cases.jsonl:2 \(a\).dialogue"),
+    ({"id": "a", "dialogue": ["hi"]}, "exactly one of 'expect' or 'expect_any'"),
+    ({"id": "a", "dialogue": ["hi"], "expect": {"outcome": "shrug"}}, r"expect.outcome: 'shrug' is not one of"),
+    ({"id": "a", "dialogue": ["hi"], "expect": {"tool": "fly"}}, r"expect.tool: unknown tool 'fly'"),
+    ({"id": "a", "dialogue": ["hi"], "expect": {"tool": "set_ac", "args": {"power": 1}}},
+     r"set_ac has no argument\(s\) \['power'\]"),
+    ({"id": "a", "dialogue": ["hi"], "expect": {"tool": "set_ac", "outcome": "reply"}}, "exactly one of 'tool'"),
+    ({"id": "a", "dialogue": ["hi"], "expect": {"outcome": "reply"}, "note": 1}, r"unknown field\(s\) \['note'\]"),
+])
+def test_bad_lines_name_file_line_and_field(tmp_path, row, match):
+    with pytest.raises(CaseError, match=match):
+        load_cases(write(tmp_path, [SPEC_EXAMPLE | {"id": "ok"}, row] if row != "{not json" else [row]))
+
+
+def test_duplicate_ids_and_empty_files_are_errors(tmp_path):
+    with pytest.raises(CaseError, match="duplicate id 'clim-001' \\(first on line 1\\)"):
+        load_cases(write(tmp_path, [SPEC_EXAMPLE, SPEC_EXAMPLE]))
+    (tmp_path / "empty.jsonl").write_text("\n")
+    with pytest.raises(CaseError, match="no cases"):
+        load_cases(tmp_path / "empty.jsonl")
+
+
+def test_judge_rules():
+    e = (Expectation(tool="set_temperature", args={"celsius": 22, "zone": "Driver"}),)
+    assert judge(e, TurnResult("set_temperature", {"celsius": 22.0, "zone": "driver"})) == (True, True)
+    assert judge(e, TurnResult("set_temperature", {"celsius": 22.5, "zone": "driver"})) == (True, False)
+    assert judge(e, TurnResult("set_temperature", {"celsius": 22})) == (True, False)          # listed arg missing
+    assert judge(e, TurnResult("set_fan_speed", {"level": 22})) == (False, False)
+    d = (Expectation(tool="adjust_temperature", args={"delta_celsius": ">0"}),)
+    assert judge(d, TurnResult("adjust_temperature", {"delta_celsius": 1.0}))[1]
+    assert not judge(d, TurnResult("adjust_temperature", {"delta_celsius": -1.0}))[1]
+    b = (Expectation(tool="set_ac", args={"on": True}),)
+    assert not judge(b, TurnResult("set_ac", {"on": 1}))[1]                                  # a bool is not a number
+    r = (Expectation(outcome="refuse"),)
+    assert judge(r, TurnResult(outcome="refuse", reply="no")) == (True, True)
+    assert judge(r, TurnResult(outcome="clarify")) == (False, False)
+
+
+def test_evaluate_reports_the_spec_fields_and_every_failure():
+    cases = [Case("a", ("warmer",), (Expectation(tool="adjust_temperature", args={"delta_celsius": ">0"}),)),
+             Case("b", ("open the trunk",), (Expectation(outcome="refuse"),)),
+             Case("c", ("volume 30",), (Expectation(tool="set_volume", args={"percent": 30}),)),
+             Case("d", ("tell me a joke",), (Expectation(outcome="reply"),))]
+    answers = {"a": TurnResult("adjust_temperature", {"delta_celsius": 1.0}), "b": TurnResult(outcome="refuse"),
+               "c": TurnResult("set_volume", {"percent": 20}), "d": TurnResult("set_ac", {"on": True})}
+    rep = evaluate(cases, lambda c: answers[c.id])
+    assert (rep["n"], rep["tool_accuracy"], rep["exact_match"], rep["outcome_accuracy"]) == (4, 0.75, 0.5, 0.5)
+    assert [f["id"] for f in rep["failures"]] == ["c", "d"]
+    assert rep["failures"][1]["got"] == {"tool": "set_ac", "args": {"on": True}}
+    json.dumps(rep)
