@@ -133,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_perception_parser(sub)
 
+    # cockpit
+    from cockpit.cli import add_parser as add_cockpit_parser
+
+    add_cockpit_parser(sub)
+
     # launch
     from edgepilot.ros.launch import add_parser as add_launch_parser
 

@@ -56,3 +56,21 @@ def test_every_case_is_valid_and_every_kind_appears(tmp_path):
             validate_call(e["tool"], args)
     lines = path.read_text().splitlines()
     assert all("_intent" not in line for line in lines)
+
+
+def test_cli_writes_checks_and_reports_bad_files(tmp_path, capsys):
+    import json
+
+    from edgepilot.cli import main
+
+    out = tmp_path / "train.jsonl"
+    assert main(["cockpit", "corpus", "--split", "train", "--n", "40", "--seed", "3", "--out", str(out)]) == 0
+    assert len(out.read_text().splitlines()) == 40
+    assert main(["cockpit", "check", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["n"] == 40 and sum(summary["expected"].values()) == 40
+    assert main(["cockpit", "tools"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 20
+    (tmp_path / "bad.jsonl").write_text('{"id": "x", "dialogue": ["hi"], "expect": {"tool": "fly"}}\n')
+    assert main(["cockpit", "check", str(tmp_path / "bad.jsonl")]) == 2
+    assert "bad.jsonl:1 (x).expect.tool: unknown tool 'fly'" in capsys.readouterr().err
