@@ -219,6 +219,10 @@ class SafetyGuard:
                         proposed=proposed, detail=f"more than {self.config.max_actuating_calls} actuating calls "
                         f"in {self.config.rate_window_s:g} s", stamp_s=now_s)
 
+    def record(self, d: Decision) -> Decision:
+        """Log a decision taken after the guard's (e.g. the CAN link could not build the frames): one log."""
+        return self._record(d)
+
     def _record(self, d: Decision) -> Decision:
         entry = d.to_json()
         self.log.append(entry)

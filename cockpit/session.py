@@ -1,0 +1,109 @@
+"""One conversation with the car: text turn in -> assistant proposal -> safety guard -> CAN frames -> reply.
+
+Why this order: the assistant (the conversational model, or any other that speaks the catalog) only proposes;
+the guard decides against the live state read from CAN; only accepted calls become frames, built by the
+`VehicleLink` from the last received state. A pending confirmation or clarification is answered by the next
+turn before the assistant is asked again ("yes" confirms, "no" cancels). Every turn is kept (`transcript`) and
+every guard decision is in the guard's log. No ROS import: the cockpit node and the CLI wrap this.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, Sequence
+
+import can
+
+from .evaluation import TurnResult
+from .guard import Decision, SafetyGuard, VehicleState
+from .vehicle_link import NotWired, StateUnavailable, VehicleLink
+
+OUTCOMES = ("reply", "clarify", "refuse")
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """The assistant's answer to a turn: a tool call, or an outcome with a spoken reply."""
+
+    tool: str | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+    outcome: str | None = None
+    reply: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.tool is None) == (self.outcome is None):
+            raise ValueError(f"Proposal: give exactly one of tool or outcome, got tool={self.tool!r}, "
+                             f"outcome={self.outcome!r}")
+        if self.outcome is not None and self.outcome not in OUTCOMES:
+            raise ValueError(f"Proposal.outcome: {self.outcome!r} is not one of {list(OUTCOMES)}")
+
+
+class Assistant(Protocol):
+    def propose(self, dialogue: Sequence[str], state: VehicleState) -> Proposal:
+        """The proposal for the last user turn of `dialogue` (all turns so far, oldest first)."""
+
+
+@dataclass
+class Turn:
+    text: str
+    stamp_s: float
+    proposal: Proposal | None
+    decision: Decision | None
+    frames: list[can.Message]
+    reply: str
+    result: TurnResult
+
+
+class CockpitSession:
+    def __init__(self, assistant: Assistant, link: VehicleLink, guard: SafetyGuard | None = None,
+                 send: Callable[[list[can.Message]], None] | None = None) -> None:
+        self.assistant, self.link = assistant, link
+        self.guard = guard or SafetyGuard()
+        self.send = send or (lambda frames: None)
+        self.transcript: list[Turn] = []
+
+    @property
+    def dialogue(self) -> list[str]:
+        return [t.text for t in self.transcript]
+
+    def handle(self, text: str, now: float) -> Turn:
+        """Process one user turn at time `now` (seconds, the bus clock)."""
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"turn text must be a non-empty string, got {text!r}")
+        state = self.link.vehicle_state(now)
+        decision = self.guard.answer(text, state, now) if self.guard.pending else None
+        proposal = None
+        if decision is None:
+            proposal = self.assistant.propose(self.dialogue + [text], state)
+            if proposal.outcome is not None:
+                turn = Turn(text, now, proposal, None, [], proposal.reply,
+                            TurnResult(outcome=proposal.outcome, reply=proposal.reply))
+                self.transcript.append(turn)
+                return turn
+            decision = self.guard.propose(proposal.tool, proposal.args, state, now)
+        turn = self._act(text, now, proposal, decision)
+        self.transcript.append(turn)
+        return turn
+
+    def _act(self, text: str, now: float, proposal: Proposal | None, decision: Decision) -> Turn:
+        if decision.outcome != "accept":
+            outcome = "refuse" if decision.outcome == "refuse" else "clarify"
+            return Turn(text, now, proposal, decision, [], decision.reply,
+                        TurnResult(outcome=outcome, reply=decision.reply))
+        frames: list[can.Message] = []
+        try:
+            for call in decision.calls:
+                frames += self.link.frames_for(call, now)
+        except (NotWired, StateUnavailable) as exc:
+            reply = "I can't do that in this car right now." if isinstance(exc, StateUnavailable) else \
+                "This car can't do that."
+            failed = self.guard.record(Decision("refuse", type(exc).__name__, reply, detail=str(exc), stamp_s=now,
+                                                proposed=decision.calls[0].to_json()))
+            return Turn(text, now, proposal, failed, [], reply, TurnResult(outcome="refuse", reply=reply))
+        self.send(frames)
+        last = decision.calls[-1]
+        if last.name == "query_vehicle":
+            reply = self.link.query(last.args["item"], now).spoken
+        else:
+            reply = (proposal.reply if proposal is not None and proposal.reply else None) or decision.reply or "Done."
+        return Turn(text, now, proposal, decision, frames, reply,
+                    TurnResult(tool=last.name, args=dict(last.args), reply=reply))

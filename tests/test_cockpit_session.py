@@ -1,0 +1,85 @@
+"""The turn pipeline: assistant proposal -> guard -> CAN frames to the simulated car -> reply. The assistant here
+is a scripted stand-in (the conversational model is not built yet); guard, CAN link and body ECUs are the real
+ones."""
+from __future__ import annotations
+
+import pytest
+
+from cockpit.guard import SafetyGuard
+from cockpit.session import CockpitSession, Proposal
+from test_cockpit_vehicle_link import Car
+
+
+class Scripted:
+    """Answers each turn text from a table; records what it was shown."""
+
+    def __init__(self, table):
+        self.table, self.seen = table, []
+
+    def propose(self, dialogue, state):
+        self.seen.append((list(dialogue), state))
+        return self.table[dialogue[-1]]
+
+
+def session(table, speed_kph=0.0, log=None):
+    car = Car(speed_kph)
+    sent = []
+    s = CockpitSession(Scripted(table), car.link, SafetyGuard(log_path=log),
+                       send=lambda frames: (sent.extend(frames), car.ecus.receive(frames, car.t)))
+    return car, s, sent
+
+
+def test_accepted_call_reaches_the_car_and_the_reply_is_spoken():
+    car, s, sent = session({"warmer please": Proposal("adjust_temperature", {"delta_celsius": 1.0}, reply="Warmer.")})
+    t = s.handle("warmer please", car.t)
+    assert (t.result.tool, t.reply, len(t.frames)) == ("adjust_temperature", "Warmer.", 1)
+    assert sent == t.frames and car.cabin.state.setpoint_driver_c == 22.0
+    assert s.assistant.seen[0][0] == ["warmer please"]
+
+
+def test_guard_refusals_and_outcomes_send_nothing(tmp_path):
+    car, s, sent = session({"open the boot": Proposal("open_trunk"),
+                            "order a pizza": Proposal(outcome="refuse", reply="I can't order food."),
+                            "bring the fog lights": Proposal("set_lights", {"target": "reading", "on": True,
+                                                                            "color": "red"})},
+                           speed_kph=50.0, log=tmp_path / "guard.jsonl")
+    t = s.handle("open the boot", car.t)
+    assert (t.result.outcome, t.decision.rule, sent) == ("refuse", "moving_trunk", [])
+    t = s.handle("order a pizza", car.t)
+    assert (t.result.outcome, t.reply, t.decision) == ("refuse", "I can't order food.", None)
+    t = s.handle("bring the fog lights", car.t)                       # schema: colour only for the ambient light
+    assert t.result.outcome == "refuse" and t.decision.rule == "schema" and not sent
+    assert [e["rule"] for e in s.guard.log] == ["moving_trunk", "schema"]
+    assert (tmp_path / "guard.jsonl").read_text().count("\n") == 2
+
+
+def test_confirmation_turn_goes_to_the_guard_not_the_assistant():
+    car, s, sent = session({"open all the windows": Proposal("set_window", {"window": "all", "open_percent": 100})},
+                           speed_kph=120.0)
+    t = s.handle("open all the windows", car.t)
+    assert t.result.outcome == "clarify" and t.reply.startswith("Open all windows to 100 percent at 120")
+    t = s.handle("yes", car.t + 1)
+    assert t.result.tool == "set_window" and car.cabin.state.window_fl_target_pct == 100
+    assert len(s.assistant.seen) == 1 and s.dialogue == ["open all the windows", "yes"]
+
+
+def test_queries_answer_from_the_bus_and_unwired_or_stale_state_is_refused():
+    car, s, sent = session({"how fast": Proposal("query_vehicle", {"item": "speed"}),
+                            "blind spot on": Proposal("set_adas_feature", {"feature": "blind_spot_warning",
+                                                                           "enabled": True}),
+                            "ac on": Proposal("set_ac", {"on": True})}, speed_kph=72.0)
+    t = s.handle("how fast", car.t)
+    assert t.result.tool == "query_vehicle" and t.reply == "The speed is 72 kilometres per hour." and not t.frames
+    t = s.handle("blind spot on", car.t)
+    assert (t.result.outcome, t.decision.rule, t.reply) == ("refuse", "NotWired", "This car can't do that.")
+    t = s.handle("ac on", car.t + 10.0)                                # no state frames for 10 s
+    assert t.result.outcome == "refuse" and t.decision.rule == "StateUnavailable" and not sent
+    with pytest.raises(ValueError, match="non-empty string"):
+        s.handle("  ", car.t)
+
+
+def test_proposal_shape_is_checked():
+    with pytest.raises(ValueError, match="exactly one of tool or outcome"):
+        Proposal()
+    with pytest.raises(ValueError, match="'shrug' is not one of"):
+        Proposal(outcome="shrug")
