@@ -40,12 +40,19 @@ class Case:
 
 @dataclass(frozen=True)
 class TurnResult:
-    """What the assistant did on the last turn: a tool call (name + args) or an outcome, and what it said."""
+    """A tool call (name + args) or an outcome, and what was said: what the assistant proposes for a turn
+    (`cockpit.session.Proposal` is this class) and what the turn ended in after the guard."""
 
     tool: str | None = None
     args: dict[str, Any] = field(default_factory=dict)
     outcome: str | None = None
     reply: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.tool is None) == (self.outcome is None):
+            raise ValueError(f"give exactly one of tool or outcome, got tool={self.tool!r}, outcome={self.outcome!r}")
+        if self.outcome is not None and self.outcome not in OUTCOMES:
+            raise ValueError(f"outcome {self.outcome!r} is not one of {list(OUTCOMES)}")
 
     def to_json(self) -> dict[str, Any]:
         return {"tool": self.tool, "args": self.args} if self.tool else {"outcome": self.outcome, "reply": self.reply}

@@ -8,8 +8,8 @@ every guard decision is in the guard's log. No ROS import: the cockpit node and 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence
+from dataclasses import dataclass
+from typing import Callable, Protocol, Sequence
 
 import can
 
@@ -17,24 +17,8 @@ from .evaluation import TurnResult
 from .guard import Decision, SafetyGuard, VehicleState
 from .vehicle_link import NotWired, StateUnavailable, VehicleLink
 
-OUTCOMES = ("reply", "clarify", "refuse")
-
-
-@dataclass(frozen=True)
-class Proposal:
-    """The assistant's answer to a turn: a tool call, or an outcome with a spoken reply."""
-
-    tool: str | None = None
-    args: dict[str, Any] = field(default_factory=dict)
-    outcome: str | None = None
-    reply: str = ""
-
-    def __post_init__(self) -> None:
-        if (self.tool is None) == (self.outcome is None):
-            raise ValueError(f"Proposal: give exactly one of tool or outcome, got tool={self.tool!r}, "
-                             f"outcome={self.outcome!r}")
-        if self.outcome is not None and self.outcome not in OUTCOMES:
-            raise ValueError(f"Proposal.outcome: {self.outcome!r} is not one of {list(OUTCOMES)}")
+#: The assistant's answer to a turn: a tool call, or an outcome with a spoken reply (same shape as a turn's result).
+Proposal = TurnResult
 
 
 class Assistant(Protocol):

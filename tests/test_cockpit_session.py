@@ -81,5 +81,5 @@ def test_queries_answer_from_the_bus_and_unwired_or_stale_state_is_refused():
 def test_proposal_shape_is_checked():
     with pytest.raises(ValueError, match="exactly one of tool or outcome"):
         Proposal()
-    with pytest.raises(ValueError, match="'shrug' is not one of"):
+    with pytest.raises(ValueError, match="outcome 'shrug' is not one of"):
         Proposal(outcome="shrug")
