@@ -19,7 +19,7 @@ import can
 from canbus.codec import VehicleCodec
 from canbus.e2e import VALID_STATUSES
 
-from .catalog import ToolCall
+from .catalog import TOOLS, ToolCall
 from .guard import VehicleState
 
 #: The state frames the cockpit reads (DBC receivers include COCKPIT).
@@ -129,16 +129,13 @@ class VehicleLink:
             return []
         if n in ("set_temperature", "adjust_temperature", "set_fan_speed", "set_ac", "set_defrost"):
             h = self._need("HVAC_STATE", now)
-            cmd = {"HVAC_CMD_DRIVER_TEMP": h["HVAC_DRIVER_TEMP"], "HVAC_CMD_PASSENGER_TEMP": h["HVAC_PASSENGER_TEMP"],
-                   "HVAC_CMD_DRIVER_FAN": h["HVAC_DRIVER_FAN"], "HVAC_CMD_PASSENGER_FAN": h["HVAC_PASSENGER_FAN"],
-                   "HVAC_CMD_AC": h["HVAC_AC"], "HVAC_CMD_RECIRC": h["HVAC_RECIRC"],
-                   "HVAC_CMD_DEFROST_FRONT": h["HVAC_DEFROST_FRONT"], "HVAC_CMD_DEFROST_REAR": h["HVAC_DEFROST_REAR"],
-                   "HVAC_CMD_REAR_TEMP": h["HVAC_REAR_TEMP"]}
+            cmd = {"HVAC_CMD_" + k.removeprefix("HVAC_"): v for k, v in h.items()}   # HVAC_AC -> HVAC_CMD_AC ...
             if n in ("set_temperature", "adjust_temperature"):
+                rng = TOOLS["set_temperature"].arg("celsius")
                 for zone in (("DRIVER", "PASSENGER", "REAR") if a["zone"] == "all" else (a["zone"].upper(),)):
                     key = f"HVAC_CMD_{zone}_TEMP"
                     target = a["celsius"] if n == "set_temperature" else float(cmd[key]) + a["delta_celsius"]
-                    cmd[key] = min(30.0, max(16.0, round(target * 2) / 2))
+                    cmd[key] = min(rng.maximum, max(rng.minimum, round(target / rng.step) * rng.step))
             elif n == "set_fan_speed":
                 cmd["HVAC_CMD_DRIVER_FAN"] = cmd["HVAC_CMD_PASSENGER_FAN"] = a["level"]
             elif n == "set_ac":
@@ -162,8 +159,7 @@ class VehicleLink:
             if color is not None and color.lower() not in self.colors:
                 raise NotWired(f"the ambient light has no colour {color!r} (it has {', '.join(self.colors)})")
             s = self._need("LIGHT_STATE", now)
-            cmd = {"CABIN_LIGHT_CMD": s["CABIN_LIGHT"], "AMBIENT_LIGHT_CMD": s["AMBIENT_LIGHT"],
-                   "READING_LIGHT_CMD": s["READING_LIGHT"], "AMBIENT_COLOR_CMD": s["AMBIENT_COLOR"]}
+            cmd = {k + "_CMD": v for k, v in s.items()}                    # CABIN_LIGHT -> CABIN_LIGHT_CMD ...
             if a["target"] == "interior":
                 cmd["CABIN_LIGHT_CMD"] = int(a["on"])
             elif a["target"] == "reading":
