@@ -42,24 +42,16 @@ def _add_gpu_backends(backends: dict, sizes: dict, model, onnx_path, out: Path, 
     import onnxruntime as ort
     import torch
 
-    from perception.runtime import OUTPUT_NAMES, TensorRTBackend
+    from perception.runtime import TensorRTBackend, TorchBackend
 
     if not torch.cuda.is_available():
         return []   # a CPU machine: the table is the CPU table, nothing to note
     notes = [f"{torch.cuda.get_device_name(0)}, torch {torch.__version__}, CUDA {torch.version.cuda}; "
              "GPU rows time the whole call: host->device copy, inference and device->host copy"]
-    gpu_model = copy.deepcopy(model).to("cuda").eval()
-
-    def torch_cuda(fp16: bool):
-        def run(images, ego, command):
-            with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=fp16):
-                o = gpu_model(torch.from_numpy(images).cuda(), torch.from_numpy(ego).cuda(),
-                              torch.from_numpy(command).cuda())
-            return {k: v.float().cpu().numpy() for k, v in zip(OUTPUT_NAMES, o)}
-        return run
-
-    backends["torch CUDA FP32"], sizes["torch CUDA FP32"] = torch_cuda(False), sizes["torch eager FP32"]
-    backends["torch CUDA FP16 (autocast)"], sizes["torch CUDA FP16 (autocast)"] = torch_cuda(True), sizes["torch eager FP32"]
+    gpu_model = copy.deepcopy(model)    # moved to the GPU by the backend; the CPU rows keep `model`
+    for label, fp16 in (("torch CUDA FP32", False), ("torch CUDA FP16 (autocast)", True)):
+        backends[label] = TorchBackend(None, threads, device="cuda", fp16=fp16, model=gpu_model).run
+        sizes[label] = sizes["torch eager FP32"]
     available = ort.get_available_providers()
     for ep, label in (("CUDAExecutionProvider", "ONNX Runtime CUDA EP"), ("TensorrtExecutionProvider", "ONNX Runtime TRT EP")):
         if ep not in available:
@@ -111,6 +103,7 @@ def main(argv=None) -> dict:
     from perception.model import count_flops, load_model
     from perception.quantize import (DEFAULT_RECIPE, compare_calibration_methods, fit_ego, frames_for,
                                      interleaved_latency, make_session)
+    from perception.runtime import TorchBackend
 
     torch.set_num_threads(a.threads)
     recipe = a.recipe or DEFAULT_RECIPE
@@ -159,11 +152,7 @@ def main(argv=None) -> dict:
     sessions = {"fp32": make_session(fp32.path, a.threads, spinning=spin),
                 "int8": make_session(int8.path, a.threads, spinning=spin)}
 
-    def torch_run(images, ego, command):
-        with torch.inference_mode():
-            o = model(torch.from_numpy(images), torch.from_numpy(ego), torch.from_numpy(command))
-        return {k: v.numpy() for k, v in zip(("det_logits", "det_boxes", "seg_logits", "plan"), o)}
-
+    torch_run = TorchBackend(None, a.threads, model=model).run
     def ort_fn(session):
         names = [o.name for o in session.get_outputs()]
 

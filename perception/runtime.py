@@ -87,16 +87,39 @@ class OnnxRuntimeBackend:
         return self.session.end_profiling()
 
 
+def resolve_device(name: str, what: str = "train.device"):
+    """A torch device from cpu | cuda | cuda:N | auto (cuda when present). A GPU that is asked for but missing is a
+    ValueError naming `what`, never a silent CPU run. Shared by training and the torch backend."""
+    import torch
+
+    key = str(name).strip().lower()
+    if key == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if key == "cpu":
+        return torch.device("cpu")
+    if key == "cuda" or key.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"{what} {key!r}: no CUDA GPU is visible to PyTorch {torch.__version__} here "
+                             "(use cpu or auto)")
+        dev = torch.device(key)
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"{what} {key!r}: only {torch.cuda.device_count()} CUDA device(s) here")
+        return dev
+    raise ValueError(f"{what} {key!r}: expected cpu, cuda, cuda:N or auto")
+
+
 @dataclass
 class TorchBackend:
-    """Eager PyTorch from a training checkpoint: the reference the exported models are compared against."""
+    """Eager PyTorch from a training checkpoint (or an in-memory `model`, which is moved to `device`): the reference
+    the exported models are compared against."""
 
-    path: Path
+    path: Path | None
     threads: int = 2
     name: str = "torch"
     providers: tuple[str, ...] = ("cpu",)
-    device: str = "cpu"      # "cuda" / "cuda:N" runs on an NVIDIA GPU
+    device: str = "cpu"      # "cuda" / "cuda:N" runs on an NVIDIA GPU, "auto" where one is present
     fp16: bool = False       # CUDA only: autocast to FP16 (outputs are returned as FP32)
+    model: Any = None        # an E2EDrivingModel to use instead of loading `path`
 
     def __post_init__(self) -> None:
         try:
@@ -105,13 +128,15 @@ class TorchBackend:
             raise BackendUnavailable(f"the torch backend needs PyTorch ({exc}); use --backend onnxruntime") from exc
         from perception.model import load_model
 
-        if self.device != "cpu" and not torch.cuda.is_available():
-            raise BackendUnavailable(f"torch backend device {self.device!r}: no CUDA GPU is visible to PyTorch "
-                                     f"{torch.__version__} here; use device='cpu'")
-        if self.fp16 and self.device == "cpu":
+        try:
+            dev = resolve_device(self.device, "torch backend device")
+        except ValueError as exc:
+            raise BackendUnavailable(str(exc)) from None
+        if self.fp16 and dev.type == "cpu":
             raise BackendUnavailable("torch backend fp16 needs a CUDA device (FP16 on the CPU is slower than FP32)")
+        self.device = str(dev)
         torch.set_num_threads(self.threads)
-        self.model = load_model(self.path).eval().to(self.device)
+        self.model = (load_model(self.path) if self.model is None else self.model).eval().to(dev)
         self.providers = (self.device + (" fp16" if self.fp16 else ""),)
         self._torch = torch
 

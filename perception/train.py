@@ -19,6 +19,7 @@ from tqdm import tqdm
 from perception.model import (OUTPUT_NAMES, Config, E2EDrivingModel, apply_meta, config_from_dict, load_checkpoint,
                               load_config, load_model, rig_from_meta)
 from perception.model.losses import total_loss
+from perception.runtime import resolve_device
 
 ARRAY_KEYS = ("images", "ego", "command", "objects", "num_objects", "bev_masks", "future", "future_valid",
               "visibility", "objects_future", "objects_future_valid")
@@ -57,24 +58,6 @@ def load_split(data_dir: str | Path, split: str, keys=ARRAY_KEYS, limit: int | N
 
 def to_batch(arrays: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, torch.Tensor]:
     return {k: torch.from_numpy(np.ascontiguousarray(arrays[k][idx])) for k in ARRAY_KEYS if k in arrays}
-
-
-def resolve_device(name: str) -> torch.device:
-    """`train.device` -> a torch device; a GPU that is asked for but missing is an error, not a silent CPU run."""
-    name = str(name).strip().lower()
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cpu":
-        return torch.device("cpu")
-    if name == "cuda" or name.startswith("cuda:"):
-        if not torch.cuda.is_available():
-            raise ValueError(f"train.device {name!r}: no CUDA GPU is visible to PyTorch {torch.__version__} here "
-                             "(use cpu or auto)")
-        dev = torch.device(name)
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f"train.device {name!r}: only {torch.cuda.device_count()} CUDA device(s) here")
-        return dev
-    raise ValueError(f"train.device {name!r}: expected cpu, cuda, cuda:N or auto")
 
 
 def colour_jitter(images: torch.Tensor, strength: float, gen: torch.Generator) -> torch.Tensor:

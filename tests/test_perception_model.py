@@ -333,7 +333,7 @@ def test_depth_weighted_lift_reads_the_depth_bin_of_each_sample_point():
 
 # ---------------------------------------------------------------------------------------------------- devices
 def test_train_device_names_are_checked():
-    from perception.train import resolve_device
+    from perception.runtime import resolve_device
 
     assert resolve_device("cpu").type == "cpu" and resolve_device(" CPU ").type == "cpu"
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
