@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 from .catalog import TOOLS, ToolCall, ToolCallError, validate_call
 
-OUTCOMES = ("accept", "refuse", "clarify", "confirm")
+DECISION_OUTCOMES = ("accept", "refuse", "clarify", "confirm")
 #: Tool names a model might invent for the driving controls; refused with their own reason, never executed.
 DRIVING_CONTROL_PATTERN = re.compile(r"steer|brake|braking|accelerat|throttle|gear|drive|speed_up|slow_down|"
                                      r"overtake|lane_change|change_lane|park", re.IGNORECASE)
@@ -92,6 +92,11 @@ class Decision:
     proposed: dict[str, Any] | None = None
     detail: str = ""
     stamp_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.outcome not in DECISION_OUTCOMES or (self.outcome == "accept") != bool(self.calls):
+            raise ValueError(f"Decision: outcome {self.outcome!r} with {len(self.calls)} call(s) (expected one of "
+                             f"{list(DECISION_OUTCOMES)}; calls exactly when accepted)")
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
