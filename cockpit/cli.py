@@ -30,6 +30,36 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     k.add_argument("file")
     k.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     k.set_defaults(func=_cmd_check)
+    r = cs.add_parser("train", help="train the conversational model from scratch on the generated corpus",
+                      description="Tokenizer + Llama-style decoder trained on the corpus; writes OUT/hf and "
+                                  "OUT/train_log.jsonl. Same config and seed, same weights.")
+    r.add_argument("--config", default=None, help="YAML config (default: cockpit/configs/assistant.yaml)")
+    r.add_argument("--out", required=True, help="run folder")
+    r.add_argument("--steps", type=int, default=None, help="override train.steps")
+    r.set_defaults(func=_cmd_train)
+    x = cs.add_parser("export", help="export a trained model to an ONNX Runtime GenAI folder",
+                      description="Runs `python -m onnxruntime_genai.models.builder` on RUN/hf for the CPU.")
+    x.add_argument("--hf", required=True, help="the `hf` folder written by `cockpit train`")
+    x.add_argument("--out", required=True, help="output model folder")
+    x.add_argument("--precision", default="fp32", choices=["fp32", "int8", "int4", "fp16"])
+    x.set_defaults(func=_cmd_export)
+    for name, helptext in (("say", "one text turn against the simulated car: tool call, guard decision, CAN "
+                                   "frames, reply"),
+                           ("chat", "interactive text conversation with the simulated car (empty line or Ctrl-D "
+                                    "ends)")):
+        q = cs.add_parser(name, help=helptext)
+        if name == "say":
+            q.add_argument("text", nargs="+", help="the turn(s); several are played in order as one dialogue")
+            q.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+        _model_args(q)
+        q.add_argument("--state", default=None,
+                       help='vehicle state as JSON, e.g. \'{"speed_kph": 120, "adas.adaptive_cruise": true}\'')
+        q.set_defaults(func=_cmd_say if name == "say" else _cmd_chat)
+    e = cs.add_parser("eval", help="score the assistant on an evaluation file (spec format)")
+    e.add_argument("file")
+    e.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    _model_args(e)
+    e.set_defaults(func=_cmd_eval)
 
 
 def _cmd_tools(args: argparse.Namespace) -> int:
@@ -62,4 +92,108 @@ def _cmd_check(args: argparse.Namespace) -> int:
     else:
         print(f"{summary['n']} cases, {summary['multi_turn']} multi-turn, {summary['with_vehicle_state']} with a "
               f"vehicle state; expected: " + ", ".join(f"{k} {v}" for k, v in tools.most_common()))
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from cockpit.model.train import load_config, train
+
+    cfg = load_config(args.config or Path(__file__).with_name("configs") / "assistant.yaml")
+    if args.steps is not None:
+        cfg.train.steps = args.steps
+    summary = train(cfg, args.out)
+    print(json.dumps(summary))
+    return 0
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=None, help="ORT GenAI model folder (default: the shipped assistant)")
+    p.add_argument("--no-guidance", action="store_true", help="decode without the JSON-schema constraint")
+
+
+def _assistant(args: argparse.Namespace):
+    from cockpit.model.assistant import DEFAULT_MODEL, GenAIAssistant
+
+    return GenAIAssistant(args.model or DEFAULT_MODEL, guidance=not args.no_guidance)
+
+
+def _state(args: argparse.Namespace) -> dict:
+    if not args.state:
+        return {}
+    try:
+        state = json.loads(args.state)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--state: not JSON ({exc.msg})") from None
+    if not isinstance(state, dict):
+        raise ValueError("--state: expected a JSON object")
+    return state
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from cockpit.model.export import export, folder_size_mb
+
+    out = export(args.hf, args.out, args.precision)
+    print(f"exported {args.hf} -> {out} ({args.precision}, {folder_size_mb(out):.1f} MB)")
+    return 0
+
+
+def _turn_json(turn) -> dict:
+    return {"text": turn.text, "proposal": turn.proposal.to_json() if turn.proposal else None,
+            "decision": turn.decision.to_json() if turn.decision else None,
+            "frames": [{"id": f"0x{f.arbitration_id:03X}", "data": bytes(f.data).hex()} for f in turn.frames],
+            "reply": turn.reply, "result": turn.result.to_json()}
+
+
+def _cmd_say(args: argparse.Namespace) -> int:
+    from cockpit.runner import play
+
+    assistant = _assistant(args)
+    car, turns = play(assistant, args.text, _state(args))
+    for t in turns:
+        j = _turn_json(t)
+        if not args.json:
+            print(f"> {t.text}\n  proposal: {json.dumps(j['proposal'])}\n  guard: "
+                  f"{j['decision']['outcome'] + ' (' + j['decision']['rule'] + ')' if j['decision'] else '-'}\n"
+                  f"  CAN: {' '.join(f['id'] + '#' + f['data'] for f in j['frames']) or '-'}\n  reply: {t.reply}")
+    if args.json:
+        print(json.dumps({"turns": [_turn_json(t) for t in turns]}))
+    return 0
+
+
+def _cmd_chat(args: argparse.Namespace) -> int:
+    from cockpit.runner import TURN_GAP_S, new_session
+
+    car, session = new_session(_assistant(args), _state(args))
+    print("Talk to the car (empty line or Ctrl-D to stop).")
+    while True:
+        try:
+            text = input("you> ").strip()
+        except EOFError:
+            break
+        if not text:
+            break
+        turn = session.handle(text, car.t)
+        frames = " ".join(f"0x{f.arbitration_id:03X}" for f in turn.frames)
+        print(f"car> {turn.reply}" + (f"   [CAN {frames}]" if frames else ""))
+        for _ in range(int(TURN_GAP_S / 0.1)):
+            car.tick()
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import time
+
+    from cockpit.runner import evaluate_file
+
+    t0 = time.perf_counter()
+    result = evaluate_file(_assistant(args), args.file)
+    result["seconds"] = round(time.perf_counter() - t0, 2)
+    if not args.json:
+        print(f"{result['n']} cases: exact match {result['exact_match']:.3f}, tool accuracy "
+              f"{result['tool_accuracy']:.3f}, outcome accuracy {result['outcome_accuracy']}, "
+              f"{len(result['failures'])} failures, {result['seconds']} s")
+    else:
+        print(json.dumps(result))
     return 0

@@ -15,6 +15,7 @@ import can
 
 from .evaluation import TurnResult
 from .guard import Decision, SafetyGuard, VehicleState
+from .replies import describe
 from .vehicle_link import NotWired, StateUnavailable, VehicleLink
 
 #: The assistant's answer to a turn: a tool call, or an outcome with a spoken reply (same shape as a turn's result).
@@ -22,8 +23,9 @@ Proposal = TurnResult
 
 
 class Assistant(Protocol):
-    def propose(self, dialogue: Sequence[str], state: VehicleState) -> Proposal:
-        """The proposal for the last user turn of `dialogue` (all turns so far, oldest first)."""
+    def propose(self, dialogue: Sequence[str], state: VehicleState, previous: Sequence[TurnResult]) -> Proposal:
+        """The proposal for the last user turn of `dialogue` (all turns so far, oldest first); `previous` is what
+        each earlier turn ended in (follow-ups like "and the passenger side too" extend the last call)."""
 
 
 @dataclass
@@ -57,7 +59,7 @@ class CockpitSession:
         decision = self.guard.answer(text, state, now) if self.guard.pending else None
         proposal = None
         if decision is None:
-            proposal = self.assistant.propose(self.dialogue + [text], state)
+            proposal = self.assistant.propose(self.dialogue + [text], state, [t.result for t in self.transcript])
             if proposal.outcome is not None:
                 turn = Turn(text, now, proposal, None, [], proposal.reply,
                             TurnResult(outcome=proposal.outcome, reply=proposal.reply))
@@ -88,6 +90,7 @@ class CockpitSession:
         if last.name == "query_vehicle":
             reply = self.link.query(last.args["item"], now).spoken
         else:
-            reply = (proposal.reply if proposal is not None and proposal.reply else None) or decision.reply or "Done."
+            reply = (proposal.reply if proposal is not None and proposal.reply else None) or decision.reply or \
+                describe(last)
         return Turn(text, now, proposal, decision, frames, reply,
                     TurnResult(tool=last.name, args=dict(last.args), reply=reply))

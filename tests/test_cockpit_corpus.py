@@ -6,8 +6,9 @@ from collections import Counter
 
 import pytest
 
-from cockpit.catalog import validate_call
-from cockpit.corpus import INTENTS, OUTCOME_TURNS, STATEFUL, FOLLOW_UPS, generate, number_words, phrasings, write_jsonl
+from cockpit.catalog import ToolCallError, validate_call
+from cockpit.corpus import (FOLLOW_UPS, INTENTS, OUT_OF_RANGE, OUTCOME_TURNS, STATEFUL, expectation, generate,
+                            number_words, phrasings, write_jsonl)
 from cockpit.evaluation import load_cases
 
 
@@ -31,29 +32,37 @@ def test_train_and_test_phrasings_are_disjoint_and_every_intent_has_both():
     assert not phrasings("train") & phrasings("test")
     for it in INTENTS:
         assert it.train and it.test, it.name
-    for group in (STATEFUL, OUTCOME_TURNS, FOLLOW_UPS):
+    for group in (STATEFUL, OUTCOME_TURNS, OUT_OF_RANGE, FOLLOW_UPS):
         for entry in group:
             assert entry[1] and entry[2], entry[0]
 
 
 def test_every_case_is_valid_and_every_kind_appears(tmp_path):
-    rows = generate("test", 600, seed=0)
+    rows = generate("test", 1500, seed=0)
     path = write_jsonl(rows, tmp_path / "test.jsonl")
     cases = load_cases(path)                                          # the spec format, ids unique
-    assert len(cases) == 600
+    assert len(cases) == 1500
     kinds = Counter(r["_intent"] for r in rows)
-    names = {it.name for it in INTENTS} | {s[0] for s in STATEFUL} | {o[0] for o in OUTCOME_TURNS} | {
-        f[0] for f in FOLLOW_UPS}
-    assert set(kinds) == names                                        # 600 cases cover every intent
-    assert sum(len(c.dialogue) > 1 for c in cases) >= 20
+    names = {it.name for it in INTENTS} | {g[0] for group in (STATEFUL, OUTCOME_TURNS, OUT_OF_RANGE, FOLLOW_UPS)
+                                           for g in group}
+    assert set(kinds) == names                                        # 1500 cases cover every intent
+    assert sum(len(c.dialogue) > 1 for c in cases) >= 100
     assert {e.outcome for c in cases for e in c.expect} >= {"refuse", "clarify", "reply"}
+    out_of_range = {o[0] for o in OUT_OF_RANGE}
     for r in rows:
-        e = r["expect"]
-        if "tool" in e:
-            args = {k: (1 if v == ">0" else -1 if v == "<0" else v) for k, v in e["args"].items()}
-            if e["tool"] == "media_play":
-                args = {"query": "something", **args}   # the query text is free; only the tool is expected
-            validate_call(e["tool"], args)
+        assert len(r["_answers"]) == len(r["dialogue"])
+        for answer in r["_answers"]:                                  # the training answers speak the catalog
+            if "tool" not in answer:
+                assert answer["outcome"] in ("refuse", "reply") and answer["reply"]
+            elif r["_intent"] in out_of_range:
+                with pytest.raises(ToolCallError):                    # the catalog check, not the model, refuses
+                    validate_call(answer["tool"], answer["args"])
+            else:
+                validate_call(answer["tool"], answer["args"])
+        if "tool" in r["expect"]:                                     # the expectation follows from the answer
+            e, a = r["expect"], r["_answers"][-1]
+            assert e["tool"] == a["tool"] and set(e["args"]) <= set(a["args"])
+            assert all(v == a["args"][k] or (v == ">0") == (a["args"][k] > 0) for k, v in e["args"].items())
     lines = path.read_text().splitlines()
     assert all("_intent" not in line for line in lines)
 
@@ -74,3 +83,12 @@ def test_cli_writes_checks_and_reports_bad_files(tmp_path, capsys):
     (tmp_path / "bad.jsonl").write_text('{"id": "x", "dialogue": ["hi"], "expect": {"tool": "fly"}}\n')
     assert main(["cockpit", "check", str(tmp_path / "bad.jsonl")]) == 2
     assert "bad.jsonl:1 (x).expect.tool: unknown tool 'fly'" in capsys.readouterr().err
+
+
+def test_expectation_checks_vague_arguments_by_sign_and_drops_free_ones():
+    answer = {"tool": "adjust_temperature", "args": {"delta_celsius": -1, "zone": "rear"}}
+    assert expectation(answer, vague=("delta_celsius",)) == {"tool": "adjust_temperature",
+                                                              "args": {"delta_celsius": "<0", "zone": "rear"}}
+    assert expectation({"tool": "media_play", "args": {"query": "jazz"}}, free=("query",)) == {
+        "tool": "media_play", "args": {}}
+    assert expectation({"outcome": "refuse", "reply": "no"}) == {"outcome": "refuse"}

@@ -16,8 +16,8 @@ class Scripted:
     def __init__(self, table):
         self.table, self.seen = table, []
 
-    def propose(self, dialogue, state):
-        self.seen.append((list(dialogue), state))
+    def propose(self, dialogue, state, previous):
+        self.seen.append((list(dialogue), state, list(previous)))
         return self.table[dialogue[-1]]
 
 

@@ -6,11 +6,11 @@ are overwritten from the dataset's meta.json by `apply_meta` so the YAML never d
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from edgepilot.config import build_section, read_yaml
 
 
 @dataclass
@@ -92,58 +92,19 @@ class Config:
         return asdict(self)
 
 
-def _build(cls: type, data: dict[str, Any] | None, where: str):
-    data = dict(data or {})
-    known = {f.name: f for f in fields(cls)}
-    unknown = set(data) - set(known)
-    if unknown:
-        raise ValueError(f"{where}: unknown keys {sorted(unknown)} (known: {sorted(known)})")
-    out = cls()
-    for k, v in data.items():
-        default = getattr(out, k)
-        if isinstance(default, tuple):
-            v = tuple(v)
-        setattr(out, k, v)
-    return out
-
-
 def config_from_dict(data: dict[str, Any]) -> Config:
     """Config from a plain dict (YAML content or a checkpoint's `cfg`); unknown keys are errors, not ignored."""
     unknown = set(data or {}) - {"model", "loss", "train"}
     if unknown:
         raise ValueError(f"config: unknown sections {sorted(unknown)} (known: model, loss, train)")
     data = data or {}
-    return Config(_build(ModelConfig, data.get("model"), "model"), _build(LossConfig, data.get("loss"), "loss"),
-                  _build(TrainConfig, data.get("train"), "train"))
-
-
-def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """A config file's sections, with `extends: OTHER.yaml` (relative to the file) applied underneath it key by key."""
-    path = path.resolve()
-    if path in seen:
-        raise ValueError(f"{path}: `extends` loops back to itself ({' -> '.join(p.name for p in seen + (path,))})")
-    with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping of sections (model, loss, train), got {type(data).__name__}")
-    base = data.pop("extends", None)
-    if base is None:
-        return data
-    parent = path.parent / str(base)
-    if not parent.is_file():
-        raise FileNotFoundError(f"{path}: extends {base!r}, but {parent} does not exist")
-    merged = _read_yaml(parent, seen + (path,))
-    for section, values in data.items():
-        if isinstance(values, dict) and isinstance(merged.get(section), dict):
-            merged[section] = {**merged[section], **values}
-        else:
-            merged[section] = values
-    return merged
+    return Config(build_section(ModelConfig, data.get("model"), "model"), build_section(LossConfig, data.get("loss"), "loss"),
+                  build_section(TrainConfig, data.get("train"), "train"))
 
 
 def load_config(path: str | Path) -> Config:
     """A YAML config; `extends: default.yaml` at the top takes every key the file does not set from that file."""
-    return config_from_dict(_read_yaml(Path(path)))
+    return config_from_dict(read_yaml(path))
 
 
 def rig_from_meta(meta: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,0 +1,80 @@
+"""The conversational model at run time: ONNX Runtime GenAI, greedy decoding with the KV cache, and the decoder
+constrained to the answer schema.
+
+Why constrained decoding: the car only acts on catalog-shaped JSON, so `set_guidance("json_schema", ...)` makes
+any other output impossible instead of merely unlikely; what is left to the model is choosing the right call.
+Any ORT GenAI model folder can be used (a Qwen or Phi export a user brings) as long as it is trained or prompted
+for the same prompt/answer format (`format.py`). Output that still fails to parse (a cut-off generation) becomes a
+"clarify" turn naming the problem, never a call.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ..evaluation import TurnResult
+from .format import AnswerError, guidance_schema, history_answer, parse_answer, prompt
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "weights" / "assistant"
+
+
+@dataclass
+class Generation:
+    text: str             # the continuation, without the prompt
+    prompt_tokens: int
+    new_tokens: int
+    seconds: float
+
+
+class GenAIAssistant:
+    """`propose(dialogue, state, previous)` for `CockpitSession`, backed by an ORT GenAI model folder."""
+
+    def __init__(self, model_dir: str | Path = DEFAULT_MODEL, guidance: bool = True, max_new_tokens: int = 96) -> None:
+        import onnxruntime_genai as og
+
+        model_dir = Path(model_dir)
+        if not (model_dir / "genai_config.json").is_file():
+            raise FileNotFoundError(f"{model_dir}: no genai_config.json (export one with `edgepilot cockpit export`)")
+        self.og, self.model_dir = og, model_dir
+        self.model = og.Model(str(model_dir))
+        self.tokenizer = og.Tokenizer(self.model)
+        self.guidance = json.dumps(guidance_schema()) if guidance else None
+        self.max_new_tokens = max_new_tokens
+        self.last: Generation | None = None
+        self.last_error: str | None = None
+
+    def generate(self, text: str) -> Generation:
+        """Greedy continuation of a prompt string, stopped at `</s>` or `max_new_tokens`."""
+        og = self.og
+        t0 = time.perf_counter()
+        ids = self.tokenizer.encode(text)
+        params = og.GeneratorParams(self.model)
+        params.set_search_options(max_length=len(ids) + self.max_new_tokens, do_sample=False)
+        if self.guidance is not None:
+            params.set_guidance("json_schema", self.guidance)
+        gen = og.Generator(self.model, params)
+        gen.append_tokens(ids)
+        n = 0
+        while not gen.is_done():
+            gen.generate_next_token()
+            n += 1
+        seq = gen.get_sequence(0)
+        out = self.tokenizer.decode(seq[len(ids):])
+        return Generation(out, len(ids), n, time.perf_counter() - t0)
+
+    def propose(self, dialogue: Sequence[str], state: Any = None,
+                previous: Sequence[TurnResult] = ()) -> TurnResult:
+        """The answer for the last turn of `dialogue`; `previous` holds what the earlier turns ended in."""
+        earlier = list(dialogue[:-1])
+        results = list(previous)[-len(earlier):] if earlier else []
+        history = [(t, history_answer(r)) for t, r in zip(earlier[len(earlier) - len(results):], results)]
+        self.last_error = None
+        self.last = self.generate(prompt(dialogue[-1], history))
+        try:
+            return parse_answer(self.last.text)
+        except AnswerError as exc:
+            self.last_error = str(exc)
+            return TurnResult(outcome="clarify", reply="Sorry, I didn't get that. Could you say it again?")
