@@ -58,8 +58,34 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e = cs.add_parser("eval", help="score the assistant on an evaluation file (spec format)")
     e.add_argument("file")
     e.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    e.add_argument("--speech", action="store_true",
+                   help="speak every turn with espeak-ng and run the whole voice pipeline (VAD, ASR, model)")
+    e.add_argument("--snr", type=float, default=None, help="with --speech: mix car-cabin noise at this SNR (dB)")
+    e.add_argument("--voice", default=None, help="espeak-ng voice for --speech (default en-us+f5)")
+    e.add_argument("--limit", type=int, default=None, help="only the first N cases")
     _model_args(e)
     e.set_defaults(func=_cmd_eval)
+    li = cs.add_parser("listen", help="voice commands from a WAV file or the microphone to the simulated car")
+    src = li.add_mutually_exclusive_group(required=True)
+    src.add_argument("wav", nargs="?", help="16-bit PCM WAV (any rate; converted to 16 kHz mono)")
+    src.add_argument("--mic", action="store_true", help="listen on the microphone (needs sounddevice)")
+    li.add_argument("--wake", action="store_true", help='act only on utterances after the wake phrase "hey car"')
+    li.add_argument("--reply-wav", default=None, help="write the spoken replies (espeak-ng) to this WAV file")
+    li.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    li.add_argument("--state", default=None, help="vehicle state as JSON")
+    _model_args(li)
+    li.set_defaults(func=_cmd_listen)
+    lm = cs.add_parser("lm", help="build the recogniser's domain language model and dictionary from the corpus")
+    lm.add_argument("--out", default=None, help="folder (default: the shipped cockpit/voice/model)")
+    lm.add_argument("--cases", type=int, default=30000, help="train-split cases to take utterances from")
+    lm.set_defaults(func=_cmd_lm)
+    sd = cs.add_parser("speech-data", help="speak train cases with espeak-ng and keep what the recogniser heard",
+                       description="Training data for `corpus.speech_file`: resumable, parallel, seeded.")
+    sd.add_argument("--cases", type=int, required=True)
+    sd.add_argument("--out", required=True, help="JSON Lines file (appended; cases already in it are skipped)")
+    sd.add_argument("--workers", type=int, default=2)
+    sd.add_argument("--seed", type=int, default=7)
+    sd.set_defaults(func=_cmd_speech_data)
 
 
 def _cmd_tools(args: argparse.Namespace) -> int:
@@ -185,10 +211,22 @@ def _cmd_chat(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     import time
 
-    from cockpit.runner import evaluate_file
+    from cockpit.evaluation import evaluate, load_cases
+    from cockpit.runner import run_case
 
+    if args.snr is not None and not args.speech:
+        raise ValueError("--snr needs --speech")
+    cases = load_cases(args.file)[:args.limit]
+    assistant = _assistant(args)
     t0 = time.perf_counter()
-    result = evaluate_file(_assistant(args), args.file)
+    if args.speech:
+        from cockpit.voice.speech_eval import SpeechRunner
+
+        runner = SpeechRunner(assistant, snr_db=args.snr, voice=args.voice)
+        result = evaluate(cases, runner.run_case)
+        result["speech"] = runner.summary()
+    else:
+        result = evaluate(cases, lambda case: run_case(assistant, case))
     result["seconds"] = round(time.perf_counter() - t0, 2)
     if not args.json:
         print(f"{result['n']} cases: exact match {result['exact_match']:.3f}, tool accuracy "
@@ -196,4 +234,60 @@ def _cmd_eval(args: argparse.Namespace) -> int:
               f"{len(result['failures'])} failures, {result['seconds']} s")
     else:
         print(json.dumps(result))
+    return 0
+
+
+def _cmd_listen(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from cockpit.runner import new_session
+    from cockpit.voice.asr import PocketSphinxASR
+    from cockpit.voice.audio import microphone_frames, read_wav, write_wav
+    from cockpit.voice.pipeline import VoicePipeline
+    from cockpit.voice.vad import frames_of
+
+    car, session = new_session(_assistant(args), _state(args))
+    pipe = VoicePipeline(PocketSphinxASR(), session, wake=args.wake)
+    frames = microphone_frames() if args.mic else frames_of(read_wav(args.wav))
+    replies = []
+
+    def clock() -> float:                   # the car runs while audio streams: bus time follows stream time
+        return car.t
+
+    heard = []
+    for h in pipe.stream(frames, clock=clock):
+        while car.t < h.end_s:
+            car.tick()
+        heard.append(h)
+        if h.turn is not None:
+            replies.append(h.turn.reply)
+        if not args.json:
+            act = f" -> {h.turn.reply}  [CAN {' '.join(f'0x{f.arbitration_id:03X}' for f in h.turn.frames) or '-'}]" \
+                if h.turn else "  (ignored: no wake phrase)" if args.wake and h.text else ""
+            print(f"[{h.start_s:6.2f}-{h.end_s:6.2f} s] heard {h.text!r}{act}")
+    if args.reply_wav and replies:
+        from cockpit.voice.tts import synthesize
+
+        gap = np.zeros(8000, dtype=np.int16)
+        write_wav(args.reply_wav, np.concatenate([np.concatenate([synthesize(r), gap]) for r in replies]))
+    if args.json:
+        print(json.dumps({"heard": [{"start_s": h.start_s, "end_s": h.end_s, "text": h.text, "command": h.command,
+                                     "turn": _turn_json(h.turn) if h.turn else None, "asr_ms": round(h.asr_ms, 1),
+                                     "to_frames_ms": h.to_frames_ms and round(h.to_frames_ms, 1)} for h in heard]}))
+    return 0
+
+
+def _cmd_lm(args: argparse.Namespace) -> int:
+    from cockpit.voice.asr import LM_DIR
+    from cockpit.voice.lm import build
+
+    out = args.out or LM_DIR
+    print(json.dumps({"out": str(out), **build(out, args.cases)}))
+    return 0
+
+
+def _cmd_speech_data(args: argparse.Namespace) -> int:
+    from cockpit.voice.speech_data import build
+
+    print(json.dumps(build(args.out, args.cases, args.seed, args.workers)))
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +48,7 @@ def say_number(rng: random.Random, x: float) -> str:
 Slot = Callable[[random.Random], tuple[str, dict[str, Any]]]
 
 POLITE = ["", "", "", "please ", "could you ", "can you ", "hey car, ", "um, ", "would you ", "I'd like you to ",
-          "car, ", "uh ", "could you please ", "can you please ", "would you mind if you ", "ok car, ", "er, ",
+          "car, ", "uh ", "could you please ", "can you please ", "ok car, ", "er, ",
           "right, ", "go ahead and ", "just ", "quickly ", "hey, can you "]
 TAIL = ["", "", "", " please", " thanks", " for me", " now", " would you", " thank you", " cheers", " if you can",
         " right now", " ok"]
@@ -61,8 +62,14 @@ IMPERATIVE_VERBS = {"set", "make", "turn", "put", "change", "switch", "open", "c
                     "increase", "decrease", "reduce", "boost", "mute", "dim", "switch", "wipe", "fire", "unmute"}
 
 
+#: Article clashes of a pattern and a slot ("open the {w}" with "my window" or "all the windows").
+_ARTICLES = [(re.compile(r"\bthe (my|all|every|all the)\b"), r"\1"), (re.compile(r"\bthe the\b"), "the")]
+
+
 def dress(rng: random.Random, text: str) -> str:
     """Fillers and politeness that fit the sentence: "could you ..." only before a command."""
+    for pattern, repl in _ARTICLES:
+        text = pattern.sub(repl, text)
     if text.split()[0].lower().strip(",") in IMPERATIVE_VERBS:
         text = rng.choice(POLITE) + text + rng.choice(TAIL)
     else:
@@ -131,6 +138,18 @@ GENRES = ("jazz", "rock", "classical music", "country music", "hip hop", "pop", 
 PLAYLISTS = ("driving", "workout", "chill", "party", "road trip", "morning", "focus", "summer", "sleep", "kids")
 
 
+_ONSETS = ("b", "br", "c", "ch", "d", "f", "g", "gr", "h", "j", "k", "kr", "l", "m", "n", "p", "r", "s", "sh", "st",
+           "t", "tr", "v", "w", "z")
+_VOWELS = ("a", "e", "i", "o", "u", "ai", "ou", "ee", "ia")
+_CODAS = ("", "", "", "n", "r", "l", "s", "m", "x", "th")
+
+
+def pseudo_word(rng: random.Random) -> str:
+    """A pronounceable made-up name ("Travelin", "Shoumaz"): values the model can only copy, never memorise."""
+    return "".join(rng.choice(_ONSETS) + rng.choice(_VOWELS) for _ in range(rng.randint(1, 3))).capitalize() + \
+        rng.choice(_CODAS)
+
+
 def free_split(value: str) -> str:
     """Which split a free-text value (name, destination, query) belongs to: the test split copies values the
     model never saw, as a driver's own contacts and places are."""
@@ -146,6 +165,9 @@ def _draw_free(rng: random.Random, split: str, make: Callable[[random.Random], t
 
 
 def _contact_value(rng):
+    if rng.random() < 0.3:
+        v = pseudo_word(rng) + ("" if rng.random() < 0.5 else " " + pseudo_word(rng))
+        return v, v
     r = rng.random()
     v = rng.choice(FIRST_NAMES) if r < 0.4 else f"{rng.choice(FIRST_NAMES)} {rng.choice(SURNAMES)}" if r < 0.7 else \
         rng.choice(RELATIONS) if r < 0.9 else f"Dr. {rng.choice(SURNAMES)}"
@@ -154,11 +176,14 @@ def _contact_value(rng):
 
 def _destination_value(rng):
     r = rng.random()
-    if r < 0.25:
-        v = rng.choice(PLACES)
+    if r < 0.3:
+        v = rng.choice((f"{pseudo_word(rng)}", f"{rng.randint(1, 250)} {pseudo_word(rng)} {rng.choice(STREETS)}",
+                        f"{pseudo_word(rng)} {rng.choice(('Park', 'Station', 'Square', 'Mall', 'Hotel'))}"))
     elif r < 0.45:
-        v = rng.choice(CITIES)
-    elif r < 0.65:
+        v = rng.choice(PLACES)
+    elif r < 0.55:
+        v = rng.choice(PLACES) if rng.random() < 0.5 else rng.choice(CITIES)
+    elif r < 0.7:
         v = f"the nearest {rng.choice(POIS)}"
     elif r < 0.85:
         v = f"{rng.randint(1, 250)} {rng.choice(SURNAMES + FIRST_NAMES)} {rng.choice(STREETS)}"
@@ -169,10 +194,13 @@ def _destination_value(rng):
 
 def _music_value(rng):
     r = rng.random()
-    if r < 0.5:
+    if r < 0.3:
+        a = pseudo_word(rng) + ("" if rng.random() < 0.5 else " " + pseudo_word(rng))
+        return (a if rng.random() < 0.7 else f"some {a}"), a
+    if r < 0.6:
         a = rng.choice(ARTISTS)
         return (a if rng.random() < 0.7 else f"some {a}"), a
-    if r < 0.8:
+    if r < 0.85:
         g = rng.choice(GENRES)
         return rng.choice((g, f"some {g}")), g
     p = rng.choice(PLAYLISTS)
@@ -619,8 +647,10 @@ OUTCOME_TURNS: tuple[tuple[str, tuple[str, ...], tuple[str, ...], dict[str, Any]
                                    "navigation, calls and driver-assistance settings."}),
     ("small_talk_praise", ("you're great", "good job", "well done"), ("nice one", "you're the best"),
      {"outcome": "reply", "reply": "Thank you!"}),
-    ("acknowledge", ("ok", "okay", "alright", "never mind", "nothing"), ("forget it", "no worries"),
-     {"outcome": "reply", "reply": "OK."}),
+    ("acknowledge", ("ok", "okay", "alright", "never mind", "nothing", "yes", "no", "yes please", "no thanks"),
+     ("forget it", "no worries"), {"outcome": "reply", "reply": "OK."}),
+    ("wake_only", ("hey car", "car", "hey", "hello car", "excuse me car"), ("are you there", "hey car, you there"),
+     {"outcome": "reply", "reply": "Yes? What can I do for you?"}),
 )
 #: Out-of-range values: the assistant proposes the call as said; the catalog check refuses it with the valid range.
 OUT_OF_RANGE: tuple[tuple[str, tuple[str, ...], tuple[str, ...], dict[str, Any]], ...] = (
@@ -706,15 +736,22 @@ def _fu_undo(rng):
 
 FOLLOW_UPS: tuple[tuple[Any, ...], ...] = (
     ("passenger_too", ("and the passenger side too", "the passenger's as well", "do the passenger too",
-                       "and for the passenger", "same on the passenger side"),
+                       "and for the passenger", "same on the passenger side", "passenger side as well",
+                       "do the same for the passenger", "and the other front one too", "my passenger wants that too",
+                       "also on the passenger side", "same thing for the passenger"),
      ("same for the passenger", "my passenger too please", "also the passenger"), _fu_passenger_too),
-    ("other_one", ("no, the other one", "wrong one, the other side", "I meant the other one", "the other side"),
+    ("other_one", ("no, the other one", "wrong one, the other side", "I meant the other one", "the other side",
+                   "wrong side", "the other one please", "no, I meant the other side",
+                   "other side", "that's the wrong one, do the other"),
      ("not that one, the other one", "no, the opposite side"), _fu_other_one),
-    ("more", ("a bit more", "more", "again", "a little more", "more please"), ("even more", "and again",
+    ("more", ("a bit more", "more", "again", "a little more", "more please", "do that again", "once more",
+              "a touch more", "still not enough", "same again"), ("even more", "and again",
                                                                                 "keep going"), _fu_more),
-    ("change_value", ("actually make it {v}", "no, {v}", "change that to {v}", "make that {v} instead"),
+    ("change_value", ("actually make it {v}", "no, {v}", "change that to {v}", "make that {v} instead",
+                      "I said {v}", "{v} please", "wait, {v}", "make it {v}"),
      ("sorry, I meant {v}", "actually {v}"), _fu_change_value),
-    ("undo", ("turn it off again", "switch that off", "undo that", "actually turn it off"),
+    ("undo", ("turn it off again", "switch that off", "undo that", "actually turn it off", "cancel that",
+              "put it back", "change it back", "never mind, turn it off", "take that back", "revert that"),
      ("reverse that", "go back to how it was"), _fu_undo),
 )
 
@@ -764,8 +801,9 @@ def _fill(rng: random.Random, pattern: str, answer: dict[str, Any]) -> tuple[str
 
 
 def generate(split: str, n: int, seed: int = 0) -> list[dict[str, Any]]:
-    """`n` cases of `split` in the spec's JSON Lines shape (dicts), mixing tool calls (~66 %), state-dependent
-    rules, out-of-range values, pure outcomes and two-turn follow-ups; deterministic for (split, n, seed).
+    """`n` cases of `split` in the spec's JSON Lines shape (dicts), mixing tool calls (~60 %), state-dependent
+    rules, out-of-range values, pure outcomes, two-turn follow-ups and two unrelated requests in a row;
+    deterministic for (split, n, seed).
     Bookkeeping keys (dropped by `write_jsonl`): `_intent`, and `_answers`, the complete answer for every turn
     (what the model is trained to say; the guard, not the answer, turns unsafe calls into outcomes)."""
     if split not in SPLITS:
@@ -776,7 +814,8 @@ def generate(split: str, n: int, seed: int = 0) -> list[dict[str, Any]]:
     test = split == "test"
     rows = []
     for i in range(n):
-        kind = rng.choices(("tool", "state", "range", "outcome", "follow"), weights=(66, 9, 5, 10, 10))[0]
+        kind = rng.choices(("tool", "state", "range", "outcome", "follow", "switch"),
+                           weights=(60, 9, 5, 10, 10, 6))[0]
         cid = f"{split}-{i:05d}"
         if kind == "tool":
             intent = rng.choice(INTENTS)
@@ -799,6 +838,12 @@ def generate(split: str, n: int, seed: int = 0) -> list[dict[str, Any]]:
             name, tr, te, answer = rng.choice(OUTCOME_TURNS)
             rows.append({"id": cid, "dialogue": [dress(rng, rng.choice(te if test else tr))],
                          "expect": {"outcome": answer["outcome"]}, "_intent": name, "_answers": [dict(answer)]})
+        elif kind == "switch":          # a new request after an unrelated one: the history must not leak into it
+            first, second = rng.choice(INTENTS), rng.choice(INTENTS)
+            t1, _, a1 = first.build(rng, split)
+            t2, e2, a2 = second.build(rng, split)
+            rows.append({"id": cid, "dialogue": [t1, t2], "expect": e2, "_intent": "switch",
+                         "_answers": [a1, a2]})
         else:
             name, tr, te, make = rng.choice(FOLLOW_UPS)
             first, a1, a2, *value = make(rng)

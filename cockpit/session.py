@@ -41,8 +41,12 @@ class Turn:
 
 class CockpitSession:
     def __init__(self, assistant: Assistant, link: VehicleLink, guard: SafetyGuard | None = None,
-                 send: Callable[[list[can.Message]], None] | None = None) -> None:
+                 send: Callable[[list[can.Message]], None] | None = None,
+                 state_source: Callable[[float], VehicleState] | None = None) -> None:
+        """`state_source(now)` gives the state the guard decides on (a ROS node: the vehicle-state topics);
+        default: the state frames the link received from CAN."""
         self.assistant, self.link = assistant, link
+        self.state_source = state_source or link.vehicle_state
         self.guard = guard or SafetyGuard()
         self.send = send or (lambda frames: None)
         self.transcript: list[Turn] = []
@@ -55,7 +59,7 @@ class CockpitSession:
         """Process one user turn at time `now` (seconds, the bus clock)."""
         if not isinstance(text, str) or not text.strip():
             raise ValueError(f"turn text must be a non-empty string, got {text!r}")
-        state = self.link.vehicle_state(now)
+        state = self.state_source(now)
         decision = self.guard.answer(text, state, now) if self.guard.pending else None
         proposal = None
         if decision is None:

@@ -20,6 +20,16 @@ def _cmd_scenario_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _say(text: str) -> tuple[float, str]:
+    t, sep, utterance = text.partition(":")
+    try:
+        if not sep or not utterance.strip():
+            raise ValueError
+        return float(t), utterance.strip()
+    except ValueError:
+        raise ValueError(f"--say {text!r}: expected SECONDS:TEXT, e.g. '2.5:open my window'") from None
+
+
 def _cmd_scenario_run(args: argparse.Namespace) -> int:
     from edgepilot.runner import RunRequest, format_summary, run_scenario
 
@@ -28,9 +38,13 @@ def _cmd_scenario_run(args: argparse.Namespace) -> int:
                    out_dir=Path(args.out), cameras=args.cameras,
                    can_log=Path(args.can_log) if args.can_log else None,
                    e2e_fallback_aeb=args.fallback, e2e_model_aeb=args.model_aeb,
-                   model_path=Path(args.model) if args.model else None)
+                   model_path=Path(args.model) if args.model else None,
+                   cockpit_script=tuple(_say(s) for s in args.say), cockpit_speech=args.speech)
     )
     print(format_summary(result))
+    for turn in result.get("cockpit", []):
+        print(f"cockpit t={turn['stamp_s']:.1f} s: {turn.get('heard', turn['said'])!r} -> {turn['reply']}"
+              f"{'  [CAN ' + ' '.join(turn['frames']) + ']' if turn['frames'] else ''}")
     if args.json:
         print(json.dumps(result, sort_keys=True))
     return 0 if result.get("passed") else 1
@@ -101,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="record the vehicle CAN bus to FILE (.log candump, .asc or .blf; lockstep mode)")
     p.add_argument("--json", action="store_true",
                    help="print the result as one JSON object on the last line of standard output")
+    p.add_argument("--say", action="append", default=[], metavar="T:TEXT",
+                   help="the cockpit node hears TEXT at simulation time T seconds (repeatable; lockstep mode)")
+    p.add_argument("--speech", action="store_true",
+                   help="with --say: speak the utterances (espeak-ng) through the voice pipeline")
     p.set_defaults(func=_cmd_scenario_run)
 
     # ncap

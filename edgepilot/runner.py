@@ -43,6 +43,8 @@ class RunRequest:
     e2e_fallback_aeb: bool = True      # driver e2e: the classical AEB watches the object list and brakes if it must
     e2e_model_aeb: bool = True         # driver e2e without fallback: the AEB watches the model's own tracks
     model_path: Path | None = None     # driver e2e: ONNX model (None: perception/weights/e2e_fp32.onnx)
+    cockpit_script: tuple = ()         # ((sim time s, utterance), ...): the cockpit node joins and hears them
+    cockpit_speech: bool = False       # speak the utterances (espeak-ng) through the voice pipeline, not as text
 
 
 def _model_path(req: RunRequest) -> Path:
@@ -111,6 +113,7 @@ class LockstepGraph:
     sim: object          # the SimNode; .sim is its vehicle_sim.simulator.Simulator
     nodes: list
     perception: object | None = None   # the PerceptionNode of the e2e driver
+    cockpit: object | None = None      # the CockpitNode when the run has a cockpit script
 
     def spin_until(self, t_s: float) -> None:
         """Advance simulation time to t_s seconds (every node's timers fire on the way)."""
@@ -165,7 +168,17 @@ def build_lockstep_graph(req: RunRequest) -> LockstepGraph:
         AdasNode(context=ex.context, cli_args=_ros_args("adas", adas_params, GROUND_TRUTH_REMAPS, log_level=lvl)),
         SafetyNode(context=ex.context, cli_args=_ros_args("safety", {}, log_level=lvl)),
     ]
-    return LockstepGraph(ex, sim, nodes, perception)
+    cockpit = None
+    if req.cockpit_script:
+        from edgepilot_nodes.cockpit_node import CockpitNode
+
+        script = " | ".join(f"{float(t):g} {text}" for t, text in req.cockpit_script)
+        cockpit = CockpitNode(context=ex.context, cli_args=_ros_args(
+            "cockpit", {"can_bus": bus, "script": script, "script_speech": bool(req.cockpit_speech),
+                        "guard_log": str(Path(req.out_dir) / "cockpit_guard.jsonl"),
+                        **req.extra_params.get("cockpit", {})}, log_level=lvl))
+        nodes.append(cockpit)
+    return LockstepGraph(ex, sim, nodes, perception, cockpit)
 
 
 def run_lockstep(req: RunRequest) -> dict:
@@ -180,6 +193,8 @@ def run_lockstep(req: RunRequest) -> dict:
             raise RuntimeError(f"scenario {sim.sim.scenario.name} did not finish within its duration")
         result = dict(sim.result)
         stats = e2e_stats(graph)
+        if graph.cockpit is not None:
+            stats["cockpit"] = [json.loads(t) for t in graph.cockpit.turns]
     finally:
         graph.close()
     result["mode"] = "lockstep"
@@ -238,6 +253,8 @@ def run_realtime(req: RunRequest) -> dict:
 
 
 def run_scenario(req: RunRequest) -> dict:
+    if req.cockpit_script and req.mode != "lockstep":
+        raise ValueError("cockpit utterances (--say) run in lockstep mode only")
     if req.mode == "lockstep":
         return run_lockstep(req)
     if req.mode == "realtime":

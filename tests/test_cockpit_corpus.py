@@ -44,7 +44,7 @@ def test_every_case_is_valid_and_every_kind_appears(tmp_path):
     assert len(cases) == 1500
     kinds = Counter(r["_intent"] for r in rows)
     names = {it.name for it in INTENTS} | {g[0] for group in (STATEFUL, OUTCOME_TURNS, OUT_OF_RANGE, FOLLOW_UPS)
-                                           for g in group}
+                                           for g in group} | {"switch"}
     assert set(kinds) == names                                        # 1500 cases cover every intent
     assert sum(len(c.dialogue) > 1 for c in cases) >= 100
     assert {e.outcome for c in cases for e in c.expect} >= {"refuse", "clarify", "reply"}

@@ -13,7 +13,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 from ..evaluation import TurnResult
 from .format import AnswerError, guidance_schema, history_answer, parse_answer, prompt

@@ -32,6 +32,8 @@ class CorpusConfig:
     val_cases: int = 1500
     seed: int = 0
     asr_style_prob: float = 0.4
+    speech_file: str = ""         # `cockpit speech-data` output (relative paths: to cockpit/): cases as heard
+    speech_repeat: int = 1        # how often each heard case is added
 
 
 @dataclass
@@ -109,10 +111,11 @@ def examples(rows: list[dict[str, Any]], asr_style_prob: float, seed: int) -> li
     rng = random.Random(seed)
     out = []
     for r in rows:
-        asr = rng.random() < asr_style_prob
+        heard = "heard" in r                 # already recogniser output (speech_data.load)
+        asr = heard or rng.random() < asr_style_prob
         turns, answers = list(r["dialogue"]), [json.loads(json.dumps(a)) for a in r["_answers"]]
         if asr:
-            turns = [asr_style(t) for t in turns]
+            turns = turns if heard else [asr_style(t) for t in turns]
             for a in answers:
                 for k in FREE_TEXT_ARGS:
                     if isinstance(a.get("args", {}).get(k), str):
@@ -160,8 +163,6 @@ def encode(tok, pairs: list[tuple[str, str]], max_len: int) -> list[tuple[list[i
 
 def batches(data: list[tuple[list[int], int]], batch_size: int, rng: random.Random, pad_id: int) -> Iterator:
     """Endless shuffled batches of similar length (less padding): (input_ids, attention_mask, labels)."""
-    import torch
-
     while True:
         order = list(range(len(data)))
         rng.shuffle(order)
@@ -237,6 +238,12 @@ def train(cfg: AssistantTrainConfig, out_dir: str | Path, progress: bool = True)
     c = cfg.corpus
     train_rows = generate("train", c.train_cases, seed=c.seed)
     val_rows = generate("train", c.val_cases, seed=c.seed + 1_000_003)
+    if c.speech_file:
+        from ..voice.speech_data import load as load_heard
+
+        path = Path(c.speech_file)
+        path = path if path.is_absolute() else Path(__file__).resolve().parents[1] / path   # relative to cockpit/
+        train_rows = train_rows + load_heard(path) * max(1, c.speech_repeat)
     train_pairs = examples(train_rows, c.asr_style_prob, seed=c.seed)
     val_pairs = examples(val_rows, c.asr_style_prob, seed=c.seed + 1)
     tok = train_tokenizer([p + a for p, a in train_pairs], cfg.tokenizer.vocab_size)

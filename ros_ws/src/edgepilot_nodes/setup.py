@@ -30,6 +30,7 @@ setup(
             "adas_node = edgepilot_nodes.adas_node:main",
             "safety_node = edgepilot_nodes.safety_node:main",
             "perception_node = edgepilot_nodes.perception_node:main",
+            "cockpit_node = edgepilot_nodes.cockpit_node:main",
         ],
     },
 )

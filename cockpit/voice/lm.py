@@ -1,0 +1,138 @@
+"""The speech recogniser's domain language model: a trigram ARPA model and a pronunciation dictionary built from
+the dialogue corpus's train split.
+
+Why a domain LM: pocketsphinx's general English model turns "set the temperature to twenty one degrees" into "the
+twenty one degrees"; a model of what drivers say to the car narrows the search to in-car sentences. Built from the
+train split only, so the test split's phrasings are as new to the recogniser as to the assistant. Words the CMU
+dictionary lacks (some names) cannot be recognised and are left out, with a count in the summary.
+Smoothing: absolute discounting (D = 0.5) with back-off weights, written in the ARPA format pocketsphinx reads.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from ..corpus import generate
+from ..model.train import asr_style
+
+BOS, EOS = "<s>", "</s>"
+DISCOUNT = 0.5
+WAKE_PHRASE = "hey car"
+
+
+def cmudict_path() -> Path:
+    import pocketsphinx
+
+    return Path(pocketsphinx.get_model_path()) / "en-us" / "cmudict-en-us.dict"
+
+
+def load_dictionary(path: str | Path | None = None) -> dict[str, list[str]]:
+    """word -> pronunciation lines ("word PH ON ES", variants "word(2) ...")."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for line in Path(path or cmudict_path()).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            head = line.split(" ", 1)[0]
+            out[head.split("(")[0]].append(line)
+    return out
+
+
+def corpus_sentences(n_cases: int = 30000, seed: int = 0) -> list[list[str]]:
+    """Every user turn of `n_cases` train-split cases, as a recogniser would write it, split into words, plus the
+    wake phrase on its own and every name, place and artist the corpus knows: in a car these come from the driver's phone
+    book, saved places and media library, which an infotainment recogniser is given as vocabulary."""
+    from .. import corpus as c
+
+    out = []
+    for row in generate("train", n_cases, seed=seed):
+        out += [asr_style(t).split() for t in row["dialogue"]]
+    names = c.FIRST_NAMES + c.SURNAMES + c.RELATIONS + c.CITIES + c.PLACES + c.POIS + c.ARTISTS + c.GENRES
+    wake = [WAKE_PHRASE.split()] * max(1, len(out) // 100)     # the wake phrase alone: ~1 % of utterances
+    return out + wake + [asr_style(n).split() for n in names]
+
+
+def build_arpa(sentences: list[list[str]]) -> str:
+    """Trigram ARPA text with absolute discounting and back-off weights."""
+    counts: list[Counter] = [Counter(), Counter(), Counter()]
+    for words in sentences:
+        seq = [BOS] + words + [EOS]
+        for n in range(3):
+            for i in range(len(seq) - n):
+                gram = tuple(seq[i:i + n + 1])
+                if n == 0 and gram == (BOS,):
+                    continue
+                counts[n][gram] += 1
+    vocab = sorted({w for (w,) in counts[0]} | {BOS})
+    total = sum(counts[0].values())
+    prob: list[dict[tuple[str, ...], float]] = [{}, {}, {}]
+    # unigrams: discounted, the left-over mass spread uniformly (no zero probabilities)
+    left = DISCOUNT * len(counts[0]) / total
+    for w in vocab:
+        c = counts[0].get((w,), 0)
+        prob[0][(w,)] = max(c - DISCOUNT, 0) / total + left / len(vocab)
+    ctx_count: list[Counter] = [Counter(), Counter()]
+    ctx_types: list[Counter] = [Counter(), Counter()]
+    for n in (1, 2):
+        for gram, c in counts[n].items():
+            ctx_count[n - 1][gram[:-1]] += c
+            ctx_types[n - 1][gram[:-1]] += 1
+        for gram, c in counts[n].items():
+            prob[n][gram] = (c - DISCOUNT) / ctx_count[n - 1][gram[:-1]]
+
+    def lower(gram: tuple[str, ...]) -> float:          # interpolated lower-order probability of gram[-1]
+        if len(gram) == 1:
+            return prob[0][gram]
+        if gram in prob[len(gram) - 1]:
+            return prob[len(gram) - 1][gram]
+        return backoff(gram[:-1]) * lower(gram[1:])
+
+    bo: dict[tuple[str, ...], float] = {}
+
+    def backoff(ctx: tuple[str, ...]) -> float:
+        if ctx in bo:
+            return bo[ctx]
+        n = len(ctx)
+        if n > 2 or ctx not in ctx_count[n - 1]:
+            return 1.0
+        seen = [g for g in _children[n - 1].get(ctx, ())]
+        mass = DISCOUNT * ctx_types[n - 1][ctx] / ctx_count[n - 1][ctx]
+        denom = 1.0 - sum(lower(g[1:]) for g in seen)
+        bo[ctx] = mass / max(denom, 1e-9)
+        return bo[ctx]
+
+    _children: list[dict[tuple[str, ...], list[tuple[str, ...]]]] = [defaultdict(list), defaultdict(list)]
+    for n in (1, 2):
+        for gram in counts[n]:
+            _children[n - 1][gram[:-1]].append(gram)
+    lines = ["\\data\\", f"ngram 1={len(vocab)}", f"ngram 2={len(counts[1])}", f"ngram 3={len(counts[2])}", "",
+             "\\1-grams:"]
+    for w in vocab:
+        p = -99.0 if w == BOS else math.log10(prob[0][(w,)])
+        lines.append(f"{p:.5f} {w} {math.log10(backoff((w,))):.5f}" if w != EOS else f"{p:.5f} {w}")
+    lines += ["", "\\2-grams:"]
+    for gram in sorted(counts[1]):
+        b = f" {math.log10(backoff(gram)):.5f}" if gram[-1] != EOS else ""
+        lines.append(f"{math.log10(prob[1][gram]):.5f} {' '.join(gram)}{b}")
+    lines += ["", "\\3-grams:"]
+    for gram in sorted(counts[2]):
+        lines.append(f"{math.log10(prob[2][gram]):.5f} {' '.join(gram)}")
+    lines += ["", "\\end\\", ""]
+    return "\n".join(lines)
+
+
+def build(out_dir: str | Path, n_cases: int = 30000, seed: int = 0) -> dict[str, int]:
+    """Write OUT/cockpit.lm (ARPA) and OUT/cockpit.dict (the pronunciations of its words)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cmu = load_dictionary()
+    sentences, dropped = [], Counter()
+    for words in corpus_sentences(n_cases, seed):
+        kept = [w for w in words if w in cmu]
+        dropped.update(w for w in words if w not in cmu)
+        if kept:
+            sentences.append(kept)
+    (out / "cockpit.lm").write_text(build_arpa(sentences), encoding="utf-8")
+    vocab = sorted({w for s in sentences for w in s})
+    (out / "cockpit.dict").write_text("\n".join(line for w in vocab for line in cmu[w]) + "\n", encoding="utf-8")
+    return {"sentences": len(sentences), "words": len(vocab), "dropped_oov_words": len(dropped),
+            "dropped_oov_tokens": sum(dropped.values())}

@@ -1,0 +1,109 @@
+"""Speech in -> text turns -> the cockpit session (model, guard, CAN) -> spoken reply.
+
+Two ways to talk: push-to-talk (every utterance is a command; a WAV file given to `cockpit listen` is this) and
+wake phrase ("hey car ..."): an utterance is a command only if it starts with the wake phrase, or follows one that
+was just the wake phrase within `wake_window_s`. Every utterance is kept in `heard`, acted on or not, with the
+timings that the latency figures are made of (end of speech -> text -> CAN frames).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import numpy as np
+
+from ..session import CockpitSession, Turn
+from .asr import ASR, Transcript
+from .lm import WAKE_PHRASE
+from .vad import Segment, Vad, VadConfig, frames_of, segments
+
+
+@dataclass
+class Heard:
+    start_s: float
+    end_s: float                     # end of speech (stream time)
+    text: str                        # what the recogniser heard
+    command: str | None              # the text acted on (None: ignored, e.g. no wake phrase)
+    turn: Turn | None
+    asr_ms: float                    # recognition time left after the utterance ended (streaming: the final pass)
+    to_frames_ms: float | None       # end of recognition -> CAN frames handed to the bus (model + guard + encode)
+    endpoint_to_frames_ms: float | None = None   # VAD end-of-utterance decision -> CAN frames (asr_ms + the above)
+
+
+@dataclass
+class VoicePipeline:
+    asr: ASR
+    session: CockpitSession
+    wake: bool = False
+    wake_window_s: float = 8.0
+    vad: VadConfig = field(default_factory=VadConfig)
+    heard: list[Heard] = field(default_factory=list)
+    _awake_until: float = -1.0
+
+    def _command(self, text: str, end_s: float) -> str | None:
+        if not self.wake:
+            return text
+        if text == WAKE_PHRASE or text.startswith(WAKE_PHRASE + " "):
+            rest = text[len(WAKE_PHRASE):].strip()
+            if not rest:
+                self._awake_until = end_s + self.wake_window_s
+                return None
+            return rest
+        if end_s <= self._awake_until:
+            self._awake_until = -1.0
+            return text
+        return None
+
+    def utterance(self, seg: Segment, now: float, transcript: Transcript | None = None) -> Heard:
+        """Recognise one utterance (unless a streaming `transcript` is given) and, if it is a command, run it
+        through the session at bus time `now`."""
+        tr = transcript if transcript is not None else self.asr.transcribe(seg.samples)
+        text = " ".join(tr.text.split())
+        command = self._command(text, seg.end_s) if text else None
+        turn, to_frames = None, None
+        if command:
+            t0 = time.perf_counter()
+            turn = self.session.handle(command, now)
+            to_frames = (time.perf_counter() - t0) * 1000
+        h = Heard(seg.start_s, seg.end_s, text, command, turn, tr.seconds * 1000, to_frames,
+                  None if to_frames is None else tr.seconds * 1000 + to_frames)
+        self.heard.append(h)
+        return h
+
+    def stream(self, frames: Iterable[np.ndarray], clock=None) -> Iterable[Heard]:
+        """Utterances of a live frame stream as they end; `clock()` gives the bus time (default: stream time).
+        A streaming recogniser (start/feed/finish) is fed while the driver speaks, so after the VAD's end of
+        utterance only its final pass, the model and the guard are left."""
+        streaming = all(hasattr(self.asr, m) for m in ("start", "feed", "finish"))
+        if not streaming:
+            for seg in segments(frames, self.vad):
+                yield self.utterance(seg, clock() if clock else seg.end_s)
+            return
+        vad = Vad(self.vad)
+        events = (vad.push(f) for f in frames)
+        for ev in _then(events, vad.flush):
+            if ev is None:
+                continue
+            if ev.kind == "start":
+                self.asr.start()
+            if ev.frames:
+                self.asr.feed(np.concatenate(ev.frames))
+            if ev.kind == "end":
+                tr = self.asr.finish()
+                yield self.utterance(ev.segment, clock() if clock else ev.segment.end_s, tr)
+
+    def push_to_talk(self, samples: np.ndarray, now: float) -> Heard | None:
+        """One press of the talk button: the whole clip is one utterance (speech from the first to the last voiced
+        frame the VAD finds; in loud noise that is the whole clip)."""
+        segs = list(segments(frames_of(samples), self.vad))
+        if not segs:
+            return None
+        start = int(segs[0].start_s * 16000)
+        end = min(len(samples), int(segs[-1].end_s * 16000) + self.vad.pad_ms * 16)
+        return self.utterance(Segment(segs[0].start_s, segs[-1].end_s, samples[start:end]), now)
+
+
+def _then(events, last):
+    yield from events
+    yield last()

@@ -1,0 +1,111 @@
+"""The voice pipeline with the real components: espeak-ng speech, webrtcvad endpointing, pocketsphinx with the
+shipped domain language model, cabin noise at a measured SNR, and a WAV file through `cockpit listen` to the CAN
+frame that changes the simulated cabin."""
+from __future__ import annotations
+
+import json
+import wave
+
+import numpy as np
+import pytest
+
+from cockpit.voice.audio import AudioError, read_wav, write_wav
+from cockpit.voice.noise import cabin_noise, mix_at_snr
+from cockpit.voice.speech_eval import word_errors
+from cockpit.voice.tts import synthesize
+from cockpit.voice.vad import Vad, frames_of, segments
+
+SIL = np.zeros(8000, dtype=np.int16)         # 0.5 s
+
+
+@pytest.fixture(scope="module")
+def asr():
+    from cockpit.voice.asr import PocketSphinxASR
+
+    return PocketSphinxASR()
+
+
+def test_wav_reading_converts_rate_and_channels_and_names_bad_files(tmp_path):
+    t = np.arange(44100) / 44100
+    tone = (8000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
+    with wave.open(str(tmp_path / "stereo.wav"), "wb") as w:
+        w.setnchannels(2), w.setsampwidth(2), w.setframerate(44100)
+        w.writeframes(np.stack([tone, tone], 1).tobytes())
+    x = read_wav(tmp_path / "stereo.wav")
+    assert x.dtype == np.int16 and abs(len(x) - 16000) <= 1
+    spectrum = np.abs(np.fft.rfft(x.astype(np.float32)))
+    assert abs(np.argmax(spectrum) * 16000 / len(x) - 440) < 2          # the tone survives resampling
+    with wave.open(str(tmp_path / "u8.wav"), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(1), w.setframerate(16000)
+        w.writeframes(bytes(100))
+    with pytest.raises(AudioError, match="u8.wav: 8-bit samples; expected 16-bit PCM"):
+        read_wav(tmp_path / "u8.wav")
+    (tmp_path / "text.wav").write_text("not audio")
+    with pytest.raises(AudioError, match="text.wav: not a PCM WAV file"):
+        read_wav(tmp_path / "text.wav")
+    with pytest.raises(AudioError, match="no such file"):
+        read_wav(tmp_path / "missing.wav")
+
+
+def test_vad_finds_each_utterance_and_its_end_of_speech():
+    a, b = synthesize("open the trunk"), synthesize("play some jazz")
+    x = np.concatenate([SIL, a, SIL, SIL, b, SIL])
+    segs = list(segments(frames_of(x)))
+    assert len(segs) == 2
+    loud = np.nonzero(np.abs(a) > 300)[0] / 16000                        # espeak pads its output with silence
+    assert abs(segs[0].start_s + 0.15 - (0.5 + loud[0])) < 0.1               # start minus 150 ms of padding
+    assert abs(segs[0].end_s - (0.5 + loud[-1])) < 0.1                       # end of speech
+    assert segs[1].start_s > 1.5 + len(a) / 16000 - 0.3
+    assert list(segments(frames_of(np.zeros(16000, np.int16)))) == []       # silence: nothing
+    with pytest.raises(ValueError, match="aggressiveness must be 0..3"):
+        Vad(type(Vad().cfg)(aggressiveness=5))
+
+
+def test_noise_is_seeded_and_mixed_at_the_requested_snr():
+    speech = np.concatenate([SIL, synthesize("turn on the air conditioning"), SIL])
+    assert np.array_equal(mix_at_snr(speech, 10, seed=4), mix_at_snr(speech, 10, seed=4))
+    assert not np.array_equal(cabin_noise(1000, 1), cabin_noise(1000, 2))
+    noisy = mix_at_snr(speech, 10, seed=4).astype(np.float64)
+    noise = noisy - speech
+    active = np.abs(speech) > 327
+    snr = 10 * np.log10(np.mean(speech[active].astype(np.float64) ** 2) / np.mean(noise ** 2))
+    assert abs(snr - 10) < 0.3
+
+
+def test_recogniser_transcribes_in_car_commands_with_the_domain_lm(asr):
+    for text in ("set the temperature to twenty one degrees", "heat my seat on high", "hey car"):
+        heard = asr.transcribe(np.concatenate([SIL, synthesize(text), SIL])).text
+        assert heard == text
+    assert word_errors("open the trunk", "oh the trunk") == (1, 3)
+
+
+def test_streaming_recognition_gives_the_text_while_feeding_during_speech(asr):
+    x = np.concatenate([SIL, synthesize("navigate to the nearest pharmacy"), SIL])
+    vad, texts = Vad(), []
+    for f in frames_of(x):
+        ev = vad.push(f)
+        if ev is None:
+            continue
+        if ev.kind == "start":
+            asr.start()
+        if ev.frames:
+            asr.feed(np.concatenate(ev.frames))
+        if ev.kind == "end":
+            texts.append(asr.finish().text)
+    assert texts == ["navigate to the nearest pharmacy"]
+
+
+def test_a_wav_file_through_the_whole_pipeline_changes_the_cabin(tmp_path, capsys):
+    from edgepilot.cli import main
+
+    wav = write_wav(tmp_path / "cmd.wav", np.concatenate([SIL, synthesize("open the trunk"), SIL,
+                                                          synthesize("hey car"), SIL,
+                                                          synthesize("set the temperature to twenty one degrees"),
+                                                          SIL]))
+    assert main(["cockpit", "listen", str(wav), "--wake", "--json", "--reply-wav", str(tmp_path / "r.wav")]) == 0
+    heard = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["heard"]
+    assert [h["command"] for h in heard] == [None, None, "set the temperature to twenty one degrees"]
+    turn = heard[-1]["turn"]
+    assert turn["result"] == {"tool": "set_temperature", "args": {"celsius": 21, "zone": "all"}}
+    assert [f["id"] for f in turn["frames"]] == ["0x300"]                      # HVAC_CMD on the bus
+    assert read_wav(tmp_path / "r.wav").size > 8000                            # the reply was spoken
