@@ -4,30 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from canbus.car_interface import DriverSwitches
 from cockpit.catalog import validate_call
 from cockpit.guard import SafetyGuard
+from cockpit.simcar import SimCar
 from cockpit.vehicle_link import NotWired, StateUnavailable, VehicleLink
-from vehicle_sim.cabin import Cabin
-from vehicle_sim.ecus import ChassisSnapshot, VehicleEcus
 
 
-class Car:
-    """The simulated car's ECUs on one side, the cockpit's link on the other, frames passed by hand."""
+class Car(SimCar):
+    """The simulated car's ECUs on one side, the cockpit's link on the other (cockpit.simcar), plus `do`: one
+    validated call straight to the ECUs, then a tick so the link sees the new state."""
 
     def __init__(self, speed_kph: float = 0.0) -> None:
-        self.cabin = Cabin(seed=3, outside_temp_c=12.0)
-        self.ecus = VehicleEcus(self.cabin)
-        self.link = VehicleLink()
-        self.chassis = ChassisSnapshot(speed_mps=speed_kph / 3.6)
-        self.switches = DriverSwitches()
-        self.t = 0.0
-        self.tick()
-
-    def tick(self, dt: float = 0.1) -> None:
-        self.t += dt
-        self.switches = self.ecus.apply_switch_requests(self.switches)   # as vehicle_sim.Simulator.step does
-        self.link.receive(self.ecus.transmit(self.t, self.chassis, self.switches), self.t)
+        super().__init__({"speed_kph": speed_kph})
 
     def do(self, tool: str, /, **args):
         frames = self.link.frames_for(validate_call(tool, args), self.t)
