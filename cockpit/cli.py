@@ -203,8 +203,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
         turn = session.handle(text, car.t)
         frames = " ".join(f"0x{f.arbitration_id:03X}" for f in turn.frames)
         print(f"car> {turn.reply}" + (f"   [CAN {frames}]" if frames else ""))
-        for _ in range(int(TURN_GAP_S / 0.1)):
-            car.tick()
+        car.advance(TURN_GAP_S)
     return 0
 
 

@@ -30,8 +30,7 @@ def play(assistant: Assistant, dialogue: list[str] | tuple[str, ...], vehicle_st
     turns = []
     for text in dialogue:
         turns.append(session.handle(text, car.t))
-        for _ in range(int(TURN_GAP_S / 0.1)):
-            car.tick()
+        car.advance(TURN_GAP_S)
     return car, turns
 
 

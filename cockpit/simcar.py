@@ -63,6 +63,11 @@ class SimCar:
         self.cabin.step(dt, self.chassis.speed_mps)
         self.link.receive(self.ecus.transmit(self.t, self.chassis, self.switches), self.t)
 
+    def advance(self, seconds: float, dt: float = 0.1) -> None:
+        """Run the car for `seconds` (state frames keep coming, the cabin follows its commands)."""
+        for _ in range(int(round(seconds / dt))):
+            self.tick(dt)
+
     def send(self, frames: list[can.Message]) -> None:
         self.ecus.receive(frames, self.t)
 

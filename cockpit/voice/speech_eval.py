@@ -61,8 +61,7 @@ class SpeechRunner:
                 result = h.turn.result
             else:   # nothing recognised: the driver hears "sorry?" - the turn ends in a clarify
                 result = TurnResult(outcome="clarify", reply="Sorry, I didn't catch that.")
-            for _ in range(int(TURN_GAP_S / 0.1)):
-                car.tick()
+            car.advance(TURN_GAP_S)
         return result
 
     def summary(self) -> dict[str, Any]:
