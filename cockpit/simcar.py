@@ -59,7 +59,7 @@ class SimCar:
     def tick(self, dt: float = 0.1) -> None:
         """Advance the clock; the ECUs apply switch requests and send their state frames to the link."""
         self.t += dt
-        self.switches = self.ecus.apply_switch_requests(self.switches)
+        self.switches = self.ecus.apply_switch_requests(self.switches, self.chassis.speed_mps)
         self.cabin.step(dt, self.chassis.speed_mps)
         self.link.receive(self.ecus.transmit(self.t, self.chassis, self.switches), self.t)
 

@@ -158,3 +158,16 @@ def test_adas_switches_by_voice_reach_the_switch_ecu_and_the_guard_sees_them():
     assert car.switches.lka_enabled and car.link.vehicle_state(car.t).lane_keeping
     car.do("set_adas_feature", feature="adaptive_cruise", enabled=False)
     assert not car.switches.acc_enabled and car.switches.acc_set_speed_kph == 110.0 and car.switches.aeb_enabled
+
+
+def test_switch_ecu_keeps_emergency_braking_on_while_moving_even_if_asked():
+    """Defence in depth: a frame that got past the guard (here built by hand) cannot switch AEB off at speed."""
+    off = validate_call("set_adas_feature", {"feature": "emergency_braking", "enabled": False})
+    moving = Car(speed_kph=50.0)
+    moving.ecus.receive(moving.link.frames_for(off, moving.t), moving.t)
+    moving.tick()
+    assert moving.switches.aeb_enabled and moving.ecus.switch_rejections == 1
+    stopped = Car()
+    stopped.ecus.receive(stopped.link.frames_for(off, stopped.t), stopped.t)
+    stopped.tick()
+    assert not stopped.switches.aeb_enabled and stopped.ecus.switch_rejections == 0

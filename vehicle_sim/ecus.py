@@ -86,6 +86,7 @@ class VehicleEcus:
         self.track_number = 1
         self.hmi: dict[str, float] = {}   # last ADAS_HMI the cluster displays
         self.switch_requests: list[dict[str, float]] = []   # ADAS_SETTINGS_CMD from the cockpit, not yet applied
+        self.switch_rejections = 0                           # requests the switch ECU refused (AEB off while moving)
 
     # ---------------------------------------------------------------------------------------- receive
     def receive(self, frames: Iterable[can.Message], now: float) -> None:
@@ -113,13 +114,18 @@ class VehicleEcus:
             else:
                 self._apply_body(name, d.signals)
 
-    def apply_switch_requests(self, switches: DriverSwitches) -> DriverSwitches:
+    def apply_switch_requests(self, switches: DriverSwitches, speed_mps: float = 0.0) -> DriverSwitches:
         """The steering-wheel switch states after the cockpit's pending ADAS_SETTINGS_CMD requests (in order):
-        1 = on, 2 = off, 0 = keep; a set speed of 0 keeps the current one."""
+        1 = on, 2 = off, 0 = keep; a set speed of 0 keeps the current one. Emergency braking is not switched off
+        while the car moves (defence in depth behind the cockpit's guard): such a request is dropped and counted in
+        `switch_rejections`."""
         for r in self.switch_requests:
             upd: dict = {}
             for sig, fld in (("ACC_MAIN_CMD", "acc_enabled"), ("LKA_SWITCH_CMD", "lka_enabled"),
                              ("AEB_SWITCH_CMD", "aeb_enabled")):
+                if fld == "aeb_enabled" and int(r[sig]) == 2 and abs(speed_mps) > 0.0:
+                    self.switch_rejections += 1
+                    continue
                 if int(r[sig]) in (1, 2):
                     upd[fld] = int(r[sig]) == 1
             if int(r["ACC_SET_SPEED_CMD"]) > 0:

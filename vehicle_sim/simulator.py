@@ -102,7 +102,7 @@ class Simulator:
         now = self.world.t
         self.ecus.receive(frames_in, now)
         if self.ecus.switch_requests:   # the cockpit asked for ADAS switches (voice): the switch ECU applies them
-            self.switches = self.ecus.apply_switch_requests(self.switches)
+            self.switches = self.ecus.apply_switch_requests(self.switches, self.world.ego_state.speed)
         req = self.ecus.actuation(now)
         sw = self.switches
         # The powertrain follows ACC only while the driver has ACC switched on; the EPS follows LKA likewise.
