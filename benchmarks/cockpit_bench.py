@@ -31,15 +31,13 @@ def pct(xs: list[float], q: float) -> float:
 
 def speech_rows(assistant, rows) -> dict:
     """Stream each utterance (espeak-ng) through VAD + recogniser + session; collect the latencies."""
-    import numpy as np
 
     from cockpit.voice.asr import PocketSphinxASR
     from cockpit.voice.pipeline import VoicePipeline
-    from cockpit.voice.tts import synthesize
+    from cockpit.voice.tts import spoken_clip
     from cockpit.voice.vad import frames_of
 
     asr = PocketSphinxASR()
-    silence = np.zeros(8000, dtype=np.int16)
     out = {"endpoint_to_frames": [], "finish": [], "rtf": 0.0, "hangover_ms": 0}
     audio_s = decode_s = 0.0
 
@@ -57,7 +55,7 @@ def speech_rows(assistant, rows) -> dict:
         car, session = new_session(assistant, r.get("vehicle_state"))
         pipe = VoicePipeline(Timed(), session)
         out["hangover_ms"] = pipe.vad.end_silence_ms
-        clip = np.concatenate([silence, synthesize(r["dialogue"][0]), silence])
+        clip = spoken_clip(r["dialogue"][0], pad_s=0.5)     # trailing silence > the VAD hangover
         audio_s += len(clip) / 16000
         for h in pipe.stream(frames_of(clip), clock=lambda: car.t):
             decode_s += h.asr_ms / 1000

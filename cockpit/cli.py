@@ -253,11 +253,9 @@ def _cmd_listen(args: argparse.Namespace) -> int:
     def clock() -> float:                   # the car runs while audio streams: bus time follows stream time
         return car.t
 
-    heard = []
     for h in pipe.stream(frames, clock=clock):
         while car.t < h.end_s:
             car.tick()
-        heard.append(h)
         if h.turn is not None:
             replies.append(h.turn.reply)
         if not args.json:
@@ -272,7 +270,7 @@ def _cmd_listen(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"heard": [{"start_s": h.start_s, "end_s": h.end_s, "text": h.text, "command": h.command,
                                      "turn": _turn_json(h.turn) if h.turn else None, "asr_ms": round(h.asr_ms, 1),
-                                     "to_frames_ms": h.to_frames_ms and round(h.to_frames_ms, 1)} for h in heard]}))
+                                     "to_frames_ms": h.to_frames_ms and round(h.to_frames_ms, 1)} for h in pipe.heard]}))
     return 0
 
 

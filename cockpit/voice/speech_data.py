@@ -14,8 +14,6 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..corpus import generate
 
 VOICES = ("en-us+f5", "en-us+f2", "en-us+f5", "en-us+m2", "en-us+klatt3")
@@ -27,7 +25,7 @@ def _hear(row: dict[str, Any]) -> dict[str, Any]:
     global _ASR
     from .asr import PocketSphinxASR
     from .noise import mix_at_snr
-    from .tts import synthesize
+    from .tts import spoken_clip
 
     if _ASR is None:
         _ASR = PocketSphinxASR()
@@ -35,8 +33,7 @@ def _hear(row: dict[str, Any]) -> dict[str, Any]:
     voice, snr = rng.choice(VOICES), rng.choice(SNRS)
     heard = []
     for j, text in enumerate(row["dialogue"]):
-        pad = np.zeros(4800, dtype=np.int16)
-        clip = np.concatenate([pad, synthesize(text, voice), pad])
+        clip = spoken_clip(text, voice)
         if snr is not None:
             clip = mix_at_snr(clip, snr, seed=zlib.crc32(f"{row['id']}/{j}".encode()))
         heard.append(_ASR.transcribe(clip).text)

@@ -17,9 +17,7 @@ from ..runner import TURN_GAP_S, new_session
 from .asr import PocketSphinxASR
 from .noise import mix_at_snr
 from .pipeline import VoicePipeline
-from .tts import DEFAULT_VOICE, synthesize
-
-SILENCE = np.zeros(4800, dtype=np.int16)       # 0.3 s before and after each utterance, as a push-to-talk clip
+from .tts import DEFAULT_VOICE, spoken_clip
 
 
 def word_errors(ref: str, hyp: str) -> tuple[int, int]:
@@ -47,7 +45,7 @@ class SpeechRunner:
         pipe = VoicePipeline(self.asr, session)
         result = TurnResult(outcome="clarify", reply="I didn't hear anything.")
         for j, text in enumerate(case.dialogue):
-            clip = np.concatenate([SILENCE, synthesize(text, self.voice), SILENCE])
+            clip = spoken_clip(text, self.voice)
             if self.snr_db is not None:
                 clip = mix_at_snr(clip, self.snr_db, seed=zlib.crc32(f"{case.id}/{j}".encode()))
             h = pipe.push_to_talk(clip, car.t)

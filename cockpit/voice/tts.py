@@ -33,6 +33,12 @@ def synthesize(text: str, voice: str = DEFAULT_VOICE, wpm: int = DEFAULT_WPM) ->
     return to_pipeline_format(np.frombuffer(raw, dtype="<i2"), rate)
 
 
+def spoken_clip(text: str, voice: str = DEFAULT_VOICE, pad_s: float = 0.3) -> np.ndarray:
+    """`text` spoken with `pad_s` of silence either side: one press of the talk button."""
+    pad = np.zeros(int(round(pad_s * 16000)), dtype=np.int16)
+    return np.concatenate([pad, synthesize(text, voice), pad])
+
+
 def play(samples: np.ndarray) -> None:
     """Play on the default output (sounddevice), or raise naming what is missing."""
     try:

@@ -115,12 +115,9 @@ class CockpitNode(Node):
 
     def handle(self, text: str, now: float) -> None:
         if self.voice is not None:
-            import numpy as np
+            from cockpit.voice.tts import spoken_clip
 
-            from cockpit.voice.tts import synthesize
-
-            silence = np.zeros(4800, dtype=np.int16)
-            heard = self.voice.push_to_talk(np.concatenate([silence, synthesize(text), silence]), now)
+            heard = self.voice.push_to_talk(spoken_clip(text), now)
             turn = heard.turn if heard is not None else None
             said = {"said": text, "heard": heard.text if heard else ""}
         else:
