@@ -9,7 +9,7 @@ recogniser (fed while "the driver speaks"); the latency is from the VAD's end of
 (recogniser final pass + model + guard + DBC), and the real-time factor shows the decoding keeps up with speech.
 The VAD's 300 ms end-of-speech hangover comes on top in a live car and is printed with them.
 
-Run: python benchmarks/cockpit_bench.py [--model DIR] [--turns 200] [--speech-turns 40] [--no-guidance]
+Run: python benchmarks/cockpit_bench.py [--model DIR] [--turns 200] [--speech-turns 40] [--no-guidance] [--prompt-style chat]
 """
 from __future__ import annotations
 
@@ -72,9 +72,10 @@ def main() -> int:
     ap.add_argument("--turns", type=int, default=200)
     ap.add_argument("--speech-turns", type=int, default=40)
     ap.add_argument("--no-guidance", action="store_true")
+    ap.add_argument("--prompt-style", choices=("auto", "edgepilot", "chat"), default="auto")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    assistant = GenAIAssistant(args.model, guidance=not args.no_guidance)
+    assistant = GenAIAssistant(args.model, guidance=not args.no_guidance, prompt_style=args.prompt_style)
     load_s = time.perf_counter() - t0
     rows = [r for r in generate("test", args.turns * 2, seed=7) if len(r["dialogue"]) == 1][:args.turns]
     for r in rows[:5]:                                         # warm-up (first-call allocations)

@@ -137,12 +137,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="ORT GenAI model folder (default: the shipped assistant)")
     p.add_argument("--no-guidance", action="store_true", help="decode without the JSON-schema constraint")
+    p.add_argument("--prompt-style", choices=("auto", "edgepilot", "chat"), default="auto",
+                   help="edgepilot: the shipped model's format; chat: the model's own chat template with the catalog "
+                        "in a system prompt (a Qwen/Phi export); auto: chat when the tokenizer has a template")
 
 
 def _assistant(args: argparse.Namespace):
     from cockpit.model.assistant import DEFAULT_MODEL, GenAIAssistant
 
-    return GenAIAssistant(args.model or DEFAULT_MODEL, guidance=not args.no_guidance)
+    return GenAIAssistant(args.model or DEFAULT_MODEL, guidance=not args.no_guidance, prompt_style=args.prompt_style)
 
 
 def _state(args: argparse.Namespace) -> dict:

@@ -148,3 +148,39 @@ def test_eval_command_scores_a_test_split_file(tmp_path, capsys):
     assert result["n"] == 60 and set(result) >= {"tool_accuracy", "exact_match", "outcome_accuracy", "failures"}
     assert result["exact_match"] >= 0.6           # regression bound; the measured figures are in cockpit/DESIGN.md
     assert len(result["failures"]) == round(60 * (1 - result["exact_match"]))
+
+
+# A chat template that renders the messages exactly as the shipped model's own format (and checks it got a
+# system message first): the chat path must hand the model the same turns.
+_SAME_AS_FORMAT = ("{% if messages[0]['role'] != 'system' %}NO-SYSTEM-PROMPT{% endif %}<s>{% for m in messages %}{% if m['role'] == 'user' %}<|user|>"
+                   "{{ m['content'] }}{% elif m['role'] == 'assistant' %}<|assistant|>{{ m['content'] }}{% endif %}"
+                   "{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}")
+
+
+def test_a_model_with_a_chat_template_gets_the_same_turns_through_it(tmp_path):
+    import shutil
+
+    from cockpit.model.assistant import DEFAULT_MODEL, GenAIAssistant
+    from cockpit.model.format import chat_messages, system_prompt
+
+    folder = tmp_path / "chat"
+    shutil.copytree(DEFAULT_MODEL, folder)
+    with pytest.raises(ValueError, match="tokenizer_config.json.*chat_template"):
+        GenAIAssistant(folder, prompt_style="chat")
+    cfg = json.loads((folder / "tokenizer_config.json").read_text())
+    (folder / "tokenizer_config.json").write_text(json.dumps({**cfg, "chat_template": _SAME_AS_FORMAT}))
+    chat, own = GenAIAssistant(folder), GenAIAssistant(DEFAULT_MODEL)
+    assert (chat.prompt_style, own.prompt_style) == ("chat", "edgepilot")              # "auto" picks by template
+    history = [("set my side to 20 degrees", {"tool": "set_temperature", "args": {"celsius": 20, "zone": "driver"}})]
+    messages = chat_messages("and the passenger too", history)
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert messages[0]["content"] == system_prompt() and "set_temperature(celsius: number 16 to 30" in system_prompt()
+    assert chat.prompt_text("and the passenger too", history) == prompt("and the passenger too", history)
+    for dialogue in (["set my side to 20 degrees", "and the passenger too"], ["open the boot"]):
+        assert chat.propose(dialogue) == own.propose(dialogue)
+    (folder / "tokenizer_config.json").write_text(json.dumps({**cfg, "chat_template": "{{ messages[0]['content'] }}"
+                                                                 + _SAME_AS_FORMAT}))
+    shown = GenAIAssistant(folder).prompt_text("and the passenger too", history)        # the template decides
+    assert shown == system_prompt() + prompt("and the passenger too", history)
+    with pytest.raises(ValueError, match="prompt_style 'gpt'"):
+        GenAIAssistant(folder, prompt_style="gpt")

@@ -3,9 +3,12 @@ constrained to the answer schema.
 
 Why constrained decoding: the car only acts on catalog-shaped JSON, so `set_guidance("json_schema", ...)` makes
 any other output impossible instead of merely unlikely; what is left to the model is choosing the right call.
-Any ORT GenAI model folder can be used (a Qwen or Phi export a user brings) as long as it is trained or prompted
-for the same prompt/answer format (`format.py`). Output that still fails to parse (a cut-off generation) becomes a
-"clarify" turn naming the problem, never a call.
+Any ORT GenAI model folder can be used: the shipped assistant is trained on `format.prompt()`; a general chat model
+(a Qwen or Phi export a user brings, `python -m onnxruntime_genai.models.builder -m ...`) gets the same turns as chat
+messages with `format.system_prompt()` (the catalog and the answer format) through its own chat template
+(`prompt_style="chat"`; "auto" picks it when the tokenizer has a chat template). Either way the guidance holds it
+to the same answer schema. Output that still fails to parse (a cut-off generation) becomes a "clarify" turn naming
+the problem, never a call.
 """
 from __future__ import annotations
 
@@ -16,9 +19,19 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..evaluation import TurnResult
-from .format import AnswerError, guidance_schema, history_answer, parse_answer, prompt
+from .format import AnswerError, chat_messages, guidance_schema, history_answer, parse_answer, prompt
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "weights" / "assistant"
+PROMPT_STYLES = ("auto", "edgepilot", "chat")
+
+
+def has_chat_template(model_dir: str | Path) -> bool:
+    """Whether the folder's tokenizer brings a chat template (general chat models do; the shipped one does not)."""
+    cfg = Path(model_dir) / "tokenizer_config.json"
+    try:
+        return bool(json.loads(cfg.read_text(encoding="utf-8")).get("chat_template"))
+    except (OSError, ValueError):
+        return False
 
 
 @dataclass
@@ -32,12 +45,20 @@ class Generation:
 class GenAIAssistant:
     """`propose(dialogue, state, previous)` for `CockpitSession`, backed by an ORT GenAI model folder."""
 
-    def __init__(self, model_dir: str | Path = DEFAULT_MODEL, guidance: bool = True, max_new_tokens: int = 96) -> None:
+    def __init__(self, model_dir: str | Path = DEFAULT_MODEL, guidance: bool = True, max_new_tokens: int = 96,
+                 prompt_style: str = "auto") -> None:
         import onnxruntime_genai as og
 
         model_dir = Path(model_dir)
         if not (model_dir / "genai_config.json").is_file():
             raise FileNotFoundError(f"{model_dir}: no genai_config.json (export one with `edgepilot cockpit export`)")
+        if prompt_style not in PROMPT_STYLES:
+            raise ValueError(f"prompt_style {prompt_style!r}: expected one of {PROMPT_STYLES}")
+        if prompt_style == "auto":
+            prompt_style = "chat" if has_chat_template(model_dir) else "edgepilot"
+        elif prompt_style == "chat" and not has_chat_template(model_dir):
+            raise ValueError(f"{model_dir / 'tokenizer_config.json'}: prompt_style 'chat' needs a chat_template")
+        self.prompt_style = prompt_style
         self.og, self.model_dir = og, model_dir
         self.model = og.Model(str(model_dir))
         self.tokenizer = og.Tokenizer(self.model)
@@ -65,6 +86,13 @@ class GenAIAssistant:
         out = self.tokenizer.decode(seq[len(ids):])
         return Generation(out, len(ids), n, time.perf_counter() - t0)
 
+    def prompt_text(self, text: str, history: Sequence[tuple[str, Any]] = ()) -> str:
+        """The model input for a turn: `format.prompt()`, or the chat messages through the model's template."""
+        if self.prompt_style == "chat":
+            return self.tokenizer.apply_chat_template(json.dumps(chat_messages(text, history)),
+                                                      add_generation_prompt=True)
+        return prompt(text, history)
+
     def propose(self, dialogue: Sequence[str], state: Any = None,
                 previous: Sequence[TurnResult] = ()) -> TurnResult:
         """The answer for the last turn of `dialogue`; `previous` holds what the earlier turns ended in."""
@@ -72,7 +100,7 @@ class GenAIAssistant:
         results = list(previous)[-len(earlier):] if earlier else []
         history = [(t, history_answer(r)) for t, r in zip(earlier[len(earlier) - len(results):], results)]
         self.last_error = None
-        self.last = self.generate(prompt(dialogue[-1], history))
+        self.last = self.generate(self.prompt_text(dialogue[-1], history))
         try:
             return parse_answer(self.last.text)
         except AnswerError as exc:

@@ -71,6 +71,52 @@ def prompt(text: str, history: Sequence[tuple[str, Mapping[str, Any]]] = ()) -> 
     return "".join(parts)
 
 
+#: A few turns shown to a general chat model (chat prompt style) so it sees the answer format in use.
+CHAT_EXAMPLES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("I'm cold", {"tool": "adjust_temperature", "args": {"delta_celsius": 1}}),
+    ("open my window halfway", {"tool": "set_window", "args": {"window": "driver", "open_percent": 50}}),
+    ("call Alex Smith", {"tool": "call_contact", "args": {"name": "Alex Smith"}}),
+    ("how much fuel is left", {"tool": "query_vehicle", "args": {"item": "fuel_level"}}),
+    ("steer into the left lane", {"outcome": "refuse", "reply": "I can't control the driving."}),
+    ("hello", {"outcome": "reply", "reply": "Hello! What can I do for you?"}),
+)
+
+
+def _arg_text(arg) -> str:
+    if arg.enum is not None:
+        kind = "|".join(arg.enum)
+    elif arg.minimum is not None and arg.maximum is not None:
+        kind = f"{arg.type} {arg.range_text()}"
+    else:
+        kind = arg.type
+    return f"{arg.name}: {kind}" + ("" if arg.required else " (optional)")
+
+
+def system_prompt() -> str:
+    """Instructions for a general chat model (a Qwen or Phi export a user brings): the answer format, the catalog
+    in one line per function and a few examples. The JSON-schema guidance enforces the shape; this says what
+    to choose."""
+    tools = "\n".join(f"- {t.name}({', '.join(_arg_text(a) for a in t.args)}): {t.description}" for t in CATALOG)
+    examples = "\n".join(f"{text} -> {answer_text(answer)}" for text, answer in CHAT_EXAMPLES)
+    return ("You are the voice assistant of a car. Answer each driver turn with one JSON object and nothing else: "
+            '{"tool": NAME, "args": {...}} to use one of the functions below, or {"outcome": "reply", "reply": '
+            'TEXT} for conversation and questions you can answer without a function, "refuse" for driving '
+            "control (steering, braking, speed, gears), exterior lights and anything outside the car, \"clarify\" "
+            "when the request is unclear. Keep replies short: they are spoken.\n"
+            f"Functions:\n{tools}\nExamples:\n{examples}")
+
+
+def chat_messages(text: str, history: Sequence[tuple[str, Mapping[str, Any]]] = (),
+                  system: str | None = None) -> list[dict[str, str]]:
+    """The same turn as `prompt()` as chat messages (system, then user/assistant pairs) for a model's own chat
+    template; earlier answers are the assistant's JSON, as in `prompt()`."""
+    messages = [{"role": "system", "content": system_prompt() if system is None else system}]
+    for turn, answer in list(history)[-HISTORY_TURNS:]:
+        messages += [{"role": "user", "content": normalize(turn)},
+                     {"role": "assistant", "content": answer_text(answer)}]
+    return messages + [{"role": "user", "content": normalize(text)}]
+
+
 class AnswerError(ValueError):
     """Model output that is not one answer object; the message quotes it."""
 
@@ -78,6 +124,12 @@ class AnswerError(ValueError):
 def parse_answer(text: str) -> TurnResult:
     """The model's continuation (without the prompt) -> a proposal; anything else is an AnswerError."""
     raw = text.split(EOS)[0].strip()
+    if raw.startswith("{"):            # a chat model may end with its own end-of-turn text after the object
+        try:
+            obj, end = json.JSONDecoder().raw_decode(raw)
+            raw = raw[:end]
+        except json.JSONDecodeError:
+            pass
     try:
         obj = json.loads(raw)
     except json.JSONDecodeError as exc:

@@ -56,12 +56,13 @@ class CockpitNode(Node):
         rate_hz = float(self.declare_parameter("rate_hz", 20.0).value)
         model = str(self.declare_parameter("model_path", "").value) or str(DEFAULT_MODEL)
         guidance = bool(self.declare_parameter("guidance", True).value)
+        prompt_style = str(self.declare_parameter("prompt_style", "auto").value)
         guard_log = str(self.declare_parameter("guard_log", "").value) or None
         self.script = parse_script(str(self.declare_parameter("script", "").value))
         self.script_speech = bool(self.declare_parameter("script_speech", False).value)
         self.bus = open_bus(can_bus)
         self.link = VehicleLink()
-        self.session = CockpitSession(GenAIAssistant(model, guidance=guidance), self.link,
+        self.session = CockpitSession(GenAIAssistant(model, guidance=guidance, prompt_style=prompt_style), self.link,
                                       SafetyGuard(log_path=guard_log), send=self._send, state_source=self._state)
         self.voice = None
         if self.script_speech:
