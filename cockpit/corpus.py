@@ -9,6 +9,7 @@ requests (refuse), unsafe requests in a given vehicle state (refuse), out-of-ran
 """
 from __future__ import annotations
 
+import functools
 import json
 import random
 import re
@@ -164,6 +165,63 @@ def _draw_free(rng: random.Random, split: str, make: Callable[[random.Random], t
     raise RuntimeError("no free-text value of the split after 200 draws")
 
 
+NOVEL_SHARE = 0.5   # share of train-split free-text values made up on the spot: memorising them is useless, copying pays
+
+
+@functools.lru_cache(maxsize=1)
+def _lexicon() -> tuple[str, ...]:
+    """Real English words (pocketsphinx's pronouncing dictionary, alphabetic, 3 to 9 letters) for made-up values:
+    copying must work for words the tokenizer splits in unfamiliar ways, not only for our syllable inventions."""
+    try:
+        import pocketsphinx
+        path = Path(pocketsphinx.get_model_path()) / "en-us" / "cmudict-en-us.dict"
+        words = {line.split(" ", 1)[0] for line in path.read_text(encoding="utf-8").splitlines()}
+    except (ImportError, OSError):
+        return ()
+    return tuple(sorted(w for w in words if w.isalpha() and w.isascii() and 3 <= len(w) <= 9))
+
+
+def novel_word(rng: random.Random, capital: bool = True) -> str:
+    """A made-up name (`pseudo_word`) or a random dictionary word."""
+    lex = _lexicon()
+    w = rng.choice(lex) if lex and rng.random() < 0.6 else pseudo_word(rng).lower()
+    return w.capitalize() if capital else w
+
+
+def _novel_words(rng: random.Random, lo: int, hi: int, capital: bool = True) -> str:
+    return " ".join(novel_word(rng, capital) for _ in range(rng.randint(lo, hi)))
+
+
+def _novel_contact(rng):
+    r = rng.random()
+    v = _novel_words(rng, 1, 3) if r < 0.7 else f"Dr. {novel_word(rng)}" if r < 0.8 else \
+        f"{rng.choice(FIRST_NAMES)} {novel_word(rng)}" if r < 0.9 else f"{novel_word(rng)} {rng.choice(SURNAMES)}"
+    return v, v
+
+
+def _novel_destination(rng):
+    r = rng.random()
+    v = (f"{rng.randint(1, 999)} {_novel_words(rng, 1, 2)} {rng.choice(STREETS)}" if r < 0.3 else
+         _novel_words(rng, 1, 3) if r < 0.5 else
+         f"{_novel_words(rng, 1, 2)} {rng.choice(('Park', 'Station', 'Square', 'Mall', 'Hotel', 'Airport', 'Bridge'))}"
+         if r < 0.65 else f"the {_novel_words(rng, 1, 2, capital=False)}" if r < 0.8 else
+         f"the nearest {_novel_words(rng, 1, 2, capital=False)}" if r < 0.9 else
+         f"{_novel_words(rng, 1, 2)}, {novel_word(rng)}")
+    return v, v
+
+
+def _novel_music(rng):
+    r = rng.random()
+    if r < 0.6:
+        v = _novel_words(rng, 1, 3)
+        return (v if rng.random() < 0.8 else f"some {v}"), v
+    if r < 0.8:
+        v = f"{_novel_words(rng, 1, 2, capital=False)} music"
+        return rng.choice((v, f"some {v}")), v
+    v = f"{_novel_words(rng, 1, 2, capital=False)} playlist"
+    return f"my {v}", v
+
+
 def _contact_value(rng):
     if rng.random() < 0.3:
         v = pseudo_word(rng) + ("" if rng.random() < 0.5 else " " + pseudo_word(rng))
@@ -247,9 +305,10 @@ class Intent:
     vague: tuple[str, ...] = ()
     free: tuple[str, ...] = ()
 
-    def build(self, rng: random.Random, split: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    def build(self, rng: random.Random, split: str,
+              novel_share: float = NOVEL_SHARE) -> tuple[str, dict[str, Any], dict[str, Any]]:
         """(text, evaluation expectation, the complete answer)."""
-        words, values = self.slots(rng, split)
+        words, values = self.slots(rng, split, novel_share)
         pattern = rng.choice(self.train if split == "train" else self.test)
         answer = self.call(values)
         return dress(rng, pattern.format(**words)), expectation(answer, self.vague, self.free), answer
@@ -268,17 +327,17 @@ def _tool(name: str, **fixed: Any) -> Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def _slots(**gens: Slot) -> Callable[[random.Random, str], tuple[dict[str, str], dict[str, Any]]]:
-    def draw(rng, split):
+    def draw(rng, split, novel_share=NOVEL_SHARE):
         words, values = {}, {}
         for key, gen in gens.items():
-            w, v = gen(rng, split) if getattr(gen, "free_text", False) else gen(rng)
+            w, v = gen(rng, split, novel_share) if getattr(gen, "free_text", False) else gen(rng)
             words[key] = w
             values.update(v)
         return words, values
     return draw
 
 
-def _none(rng, split=None):
+def _none(rng, split=None, novel_share=None):
     return {}, {}
 
 
@@ -313,21 +372,36 @@ def _speed(rng):
     return w, {"kph": n}
 
 
-def _free(make, key):
-    """A free-text slot whose values are split between train and test (`free_split`)."""
-    def gen(rng, split):
-        spoken, value = _draw_free(rng, split, make)
+def _free(make, key, novel=None):
+    """A free-text slot whose values are split between train and test (`free_split`); in the train split a
+    `NOVEL_SHARE` of them come from `novel` instead (made-up values, still of the train hash half)."""
+    def gen(rng, split, novel_share=NOVEL_SHARE):
+        use = novel if novel is not None and split == "train" and rng.random() < novel_share else make
+        spoken, value = _draw_free(rng, split, use)
         return spoken, {key: value}
     gen.free_text = True
     return gen
 
 
-_music = _free(_music_value, "query")
+_music = _free(_music_value, "query", _novel_music)
 
 
-def _station(rng):
+def _station(rng, split, novel_share=NOVEL_SHARE):
+    if split == "train" and rng.random() < novel_share:     # made-up stations and frequencies, as for `_free`
+        r = rng.random()
+        if r < 0.4:
+            mhz = rng.randint(875, 1080)
+            whole, tenth = divmod(mhz, 10)
+            q = f"{whole}.{tenth}"
+            return (q if rng.random() < 0.4 else f"{number_words(whole)} point {number_words(tenth)}"), {"query": q}
+        q = rng.choice((f"{novel_word(rng)} FM", f"Radio {novel_word(rng)}", f"{_novel_words(rng, 1, 2)} Radio",
+                        f"{novel_word(rng)} FM {rng.randint(1, 9)}"))     # named as a station: "play X" stays music
+        return q, {"query": q}
     w, q = rng.choice(STATIONS)
     return w, {"query": q}
+
+
+_station.free_text = True
 
 
 def _source(rng):
@@ -515,7 +589,7 @@ INTENTS: tuple[Intent, ...] = (
                         "find a route to {d}", "guide me to {d}", "go to {d}", "head to {d}",
                         "start navigation to {d}"),
            ("how do I get to {d}", "let's go to {d}", "I need to get to {d}", "show me the way to {d}"),
-           _slots(d=_free(_destination_value, "destination")), _tool("navigate_to")),
+           _slots(d=_free(_destination_value, "destination", _novel_destination)), _tool("navigate_to")),
     Intent("cancel_nav", ("cancel navigation", "stop the route guidance", "end navigation", "stop navigating",
                           "cancel the route", "turn off navigation", "stop the directions"),
            ("I know the way from here", "forget the directions", "no more directions"), _none,
@@ -523,7 +597,7 @@ INTENTS: tuple[Intent, ...] = (
     Intent("call", ("call {c}", "phone {c}", "ring {c}", "dial {c}", "make a call to {c}", "give {c} a ring",
                     "call {c} for me", "start a call with {c}"),
            ("get {c} on the phone", "I need to speak to {c}", "can you ring up {c}"),
-           _slots(c=_free(_contact_value, "name")), _tool("call_contact")),
+           _slots(c=_free(_contact_value, "name", _novel_contact)), _tool("call_contact")),
     Intent("lock", ("lock the doors", "lock the car", "lock up", "lock all doors", "lock the doors please"),
            ("make sure the doors are locked", "secure the doors"), _none, _tool("lock_doors", locked=True)),
     Intent("lane_keeping_on", ("turn on lane keeping", "enable lane assist", "lane keeping on",
@@ -737,7 +811,7 @@ def _fu_undo(rng):
 FOLLOW_UPS: tuple[tuple[Any, ...], ...] = (
     ("passenger_too", ("and the passenger side too", "the passenger's as well", "do the passenger too",
                        "and for the passenger", "same on the passenger side", "passenger side as well",
-                       "do the same for the passenger", "and the other front one too", "my passenger wants that too",
+                       "and the other front one too", "my passenger wants that too",
                        "also on the passenger side", "same thing for the passenger"),
      ("same for the passenger", "my passenger too please", "also the passenger"), _fu_passenger_too),
     ("other_one", ("no, the other one", "wrong one, the other side", "I meant the other one", "the other side",
@@ -761,20 +835,21 @@ EXTRA_PHRASINGS = Path(__file__).with_name("phrasings.yaml")
 
 def _merge_extra(path: Path = EXTRA_PHRASINGS) -> None:
     """Add the data file's phrasings to the train patterns of the entries they name (unknown names are errors)."""
-    global INTENTS, STATEFUL, OUTCOME_TURNS, OUT_OF_RANGE
+    global INTENTS, STATEFUL, OUTCOME_TURNS, OUT_OF_RANGE, FOLLOW_UPS
     import dataclasses
 
     import yaml
 
     extra = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    names = {it.name for it in INTENTS} | {e[0] for g in (STATEFUL, OUTCOME_TURNS, OUT_OF_RANGE) for e in g}
+    groups = (STATEFUL, OUTCOME_TURNS, OUT_OF_RANGE, FOLLOW_UPS)
+    names = {it.name for it in INTENTS} | {e[0] for g in groups for e in g}
     unknown = sorted(set(extra) - names)
     if unknown:
         raise ValueError(f"{path}: unknown corpus entries {unknown}")
     more = lambda name, train: tuple(train) + tuple(p for p in extra.get(name, ()) if p not in train)  # noqa: E731
     INTENTS = tuple(dataclasses.replace(it, train=more(it.name, it.train)) for it in INTENTS)
-    STATEFUL, OUTCOME_TURNS, OUT_OF_RANGE = (tuple((e[0], more(e[0], e[1]), *e[2:]) for e in g)
-                                             for g in (STATEFUL, OUTCOME_TURNS, OUT_OF_RANGE))
+    STATEFUL, OUTCOME_TURNS, OUT_OF_RANGE, FOLLOW_UPS = (tuple((e[0], more(e[0], e[1]), *e[2:]) for e in g)
+                                                         for g in groups)
 
 
 _merge_extra()
@@ -800,10 +875,12 @@ def _fill(rng: random.Random, pattern: str, answer: dict[str, Any]) -> tuple[str
     return pattern.format(**words), answer
 
 
-def generate(split: str, n: int, seed: int = 0) -> list[dict[str, Any]]:
+def generate(split: str, n: int, seed: int = 0, novel_share: float = NOVEL_SHARE) -> list[dict[str, Any]]:
     """`n` cases of `split` in the spec's JSON Lines shape (dicts), mixing tool calls (~60 %), state-dependent
     rules, out-of-range values, pure outcomes, two-turn follow-ups and two unrelated requests in a row;
-    deterministic for (split, n, seed).
+    deterministic for (split, n, seed). `novel_share` of the train split's free-text values are made up
+    (`NOVEL_SHARE`, so the model learns to copy); the recogniser's LM asks for 0: a car's vocabulary of names is
+    its phone book and saved places, not invented words.
     Bookkeeping keys (dropped by `write_jsonl`): `_intent`, and `_answers`, the complete answer for every turn
     (what the model is trained to say; the guard, not the answer, turns unsafe calls into outcomes)."""
     if split not in SPLITS:
@@ -819,7 +896,7 @@ def generate(split: str, n: int, seed: int = 0) -> list[dict[str, Any]]:
         cid = f"{split}-{i:05d}"
         if kind == "tool":
             intent = rng.choice(INTENTS)
-            text, expect, answer = intent.build(rng, split)
+            text, expect, answer = intent.build(rng, split, novel_share)
             rows.append({"id": cid, "dialogue": [text], "expect": expect, "_intent": intent.name,
                          "_answers": [answer]})
         elif kind == "state":
@@ -840,8 +917,8 @@ def generate(split: str, n: int, seed: int = 0) -> list[dict[str, Any]]:
                          "expect": {"outcome": answer["outcome"]}, "_intent": name, "_answers": [dict(answer)]})
         elif kind == "switch":          # a new request after an unrelated one: the history must not leak into it
             first, second = rng.choice(INTENTS), rng.choice(INTENTS)
-            t1, _, a1 = first.build(rng, split)
-            t2, e2, a2 = second.build(rng, split)
+            t1, _, a1 = first.build(rng, split, novel_share)
+            t2, e2, a2 = second.build(rng, split, novel_share)
             rows.append({"id": cid, "dialogue": [t1, t2], "expect": e2, "_intent": "switch",
                          "_answers": [a1, a2]})
         else:

@@ -2,13 +2,15 @@
 expectations the catalog accepts, and every kind of turn represented."""
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
+import yaml
 
 from cockpit.catalog import ToolCallError, validate_call
-from cockpit.corpus import (FOLLOW_UPS, INTENTS, OUT_OF_RANGE, OUTCOME_TURNS, STATEFUL, expectation, generate,
-                            number_words, phrasings, write_jsonl)
+from cockpit.corpus import (EXTRA_PHRASINGS, FOLLOW_UPS, INTENTS, OUT_OF_RANGE, OUTCOME_TURNS, STATEFUL, STATIONS,
+                            expectation, free_split, generate, number_words, phrasings, write_jsonl)
 from cockpit.evaluation import load_cases
 
 
@@ -35,6 +37,55 @@ def test_train_and_test_phrasings_are_disjoint_and_every_intent_has_both():
     for group in (STATEFUL, OUTCOME_TURNS, OUT_OF_RANGE, FOLLOW_UPS):
         for entry in group:
             assert entry[1] and entry[2], entry[0]
+
+
+def _words(pattern: str) -> str:
+    return " ".join(re.sub(r"[^\w{} ]", " ", pattern.lower()).split())
+
+
+def test_no_train_phrasing_contains_test_wording():
+    """Case and punctuation do not make a test phrasing new, and a train phrasing that embeds a whole test
+    phrasing ("do the same for the passenger" around "same for the passenger") would teach it too."""
+    test = {_words(p) for p in phrasings("test")}
+    longer = [t for t in test if len(t.split()) >= 2]
+    for p in phrasings("train"):
+        w = f" {_words(p)} "
+        assert w.strip() not in test, p
+        assert not [t for t in longer if f" {t} " in w], p
+
+
+def test_extra_phrasings_file_stays_clear_of_test_wording():
+    """The data file's phrasings are merged into the train patterns of the entries they name (follow-ups
+    included), and none of them is inside a test phrasing either."""
+    extra = yaml.safe_load(EXTRA_PHRASINGS.read_text(encoding="utf-8"))
+    train = phrasings("train")
+    assert sum(len(v) for v in extra.values()) > 2000
+    assert set(extra["undo"]) <= {p for e in FOLLOW_UPS if e[0] == "undo" for p in e[1]}
+    longer = [_words(t) for t in phrasings("test") if len(t.split()) >= 2]
+    for name, patterns in extra.items():
+        for p in patterns:
+            assert p in train, (name, p)
+            assert not [t for t in longer if f" {_words(p)} " in f" {t} "], (name, p)
+
+
+def _free_values(rows, key):
+    return [r["_answers"][-1]["args"][key] for r in rows if r["_answers"][-1].get("args", {}).get(key)]
+
+
+def test_made_up_values_train_copying_and_never_reach_the_test_split():
+    train, test = generate("train", 3000, seed=5), generate("test", 3000, seed=5)
+    known = {q for _, q in STATIONS}
+    for rows, split in ((train, "train"), (test, "test")):
+        for key in ("name", "destination"):
+            values = _free_values(rows, key)
+            assert values and all(free_split(v) == split for v in values), (split, key)
+    radio = {split: {r["_answers"][-1]["args"]["query"] for r in rows
+                     if r["_answers"][-1].get("args", {}).get("source") == "radio"}
+             for rows, split in ((train, "train"), (test, "test"))}
+    assert radio["test"] and radio["test"] <= known       # the test split asks for real stations only
+    assert len(radio["train"] - known) >= 5               # the train split also for made-up ones, to copy
+    names = _free_values(train, "name")
+    assert len(set(names)) > 0.6 * len(names)             # mostly one-off names: nothing to memorise
 
 
 def test_every_case_is_valid_and_every_kind_appears(tmp_path):

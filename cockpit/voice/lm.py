@@ -44,7 +44,7 @@ def corpus_sentences(n_cases: int = 30000, seed: int = 0) -> list[list[str]]:
     from .. import corpus as c
 
     out = []
-    for row in generate("train", n_cases, seed=seed):
+    for row in generate("train", n_cases, seed=seed, novel_share=0.0):
         out += [asr_style(t).split() for t in row["dialogue"]]
     names = c.FIRST_NAMES + c.SURNAMES + c.RELATIONS + c.CITIES + c.PLACES + c.POIS + c.ARTISTS + c.GENRES
     wake = [WAKE_PHRASE.split()] * max(1, len(out) // 100)     # the wake phrase alone: ~1 % of utterances
