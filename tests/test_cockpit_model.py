@@ -10,7 +10,7 @@ import pytest
 from cockpit.catalog import CATALOG
 from cockpit.corpus import generate, write_jsonl
 from cockpit.evaluation import TurnResult
-from cockpit.model.format import (AnswerError, answer_text, guidance_schema, normalize, parse_answer,
+from cockpit.model.format import (AnswerError, answer_text, copy_spans, guidance_schema, normalize, parse_answer,
                                   prompt)
 from cockpit.model.train import config_from_dict, examples
 
@@ -46,6 +46,33 @@ def test_guidance_schema_lists_every_tool_with_its_enums_and_no_ranges():
     assert window["properties"]["args"]["properties"]["window"]["enum"] == ["driver", "passenger", "rear_left",
                                                                           "rear_right", "all"]
     assert "maximum" not in json.dumps(schema)     # out-of-range values reach the catalog check and its spoken range
+
+
+def test_copy_spans_are_the_drivers_words_without_cutting_names():
+    spans = copy_spans(["can you ring up Ivan Lee, please", "take me to 114 Baker Street, Oxford"])
+    assert {"Ivan Lee", "114 Baker Street, Oxford", "please", "take me"} <= set(spans)
+    assert not {"Ivan", "Lee", "Baker Street", "114", "Ivan Lee,", "Lee, please"} & set(spans)   # names stay whole
+    assert {"I", "I want", "Radiohead"} <= set(copy_spans(["I want Radiohead"]))           # "I" is not a name
+    assert {"ivan", "lee"} <= set(copy_spans(["call ivan lee"]))                         # recogniser text: no case
+    assert max(len(s.split()) for s in copy_spans(["one two three four five six seven eight nine ten"])) == 8
+    query = next(s for s in guidance_schema(["Jazz FM"])["anyOf"]
+                 if s["properties"].get("tool", {}).get("const") == "media_play")["properties"]["args"]["properties"]
+    assert query["query"]["anyOf"][0]["enum"] == ["Jazz FM"] and query["source"]["enum"][0] == "radio"
+    assert guidance_schema([]) == guidance_schema()                                    # nothing said: no constraint
+
+
+def test_shipped_model_copies_free_text_only_from_what_was_said():
+    """With the copy guidance a name, place or title is some run of the driver's words (made-up ones too)."""
+    from cockpit.model.assistant import GenAIAssistant
+
+    assistant = GenAIAssistant()
+    rows = [r for r in generate("test", 400, seed=3) if r["_intent"] in ("call", "navigate", "play")][:12]
+    assert len(rows) >= 8
+    for r in rows:
+        got = assistant.propose(r["dialogue"])
+        for key in ("name", "destination", "query"):
+            if key in got.args:
+                assert got.args[key] in copy_spans(r["dialogue"]), (r["dialogue"], got)
 
 
 def test_asr_style_examples_lowercase_the_copied_free_text_too():

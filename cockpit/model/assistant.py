@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..evaluation import TurnResult
-from .format import AnswerError, chat_messages, guidance_schema, history_answer, parse_answer, prompt
+from .format import (AnswerError, chat_messages, copy_spans, guidance_schema, history_answer, parse_answer,
+                     prompt)
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "weights" / "assistant"
 PROMPT_STYLES = ("auto", "edgepilot", "chat")
@@ -46,7 +47,7 @@ class GenAIAssistant:
     """`propose(dialogue, state, previous)` for `CockpitSession`, backed by an ORT GenAI model folder."""
 
     def __init__(self, model_dir: str | Path = DEFAULT_MODEL, guidance: bool = True, max_new_tokens: int = 96,
-                 prompt_style: str = "auto") -> None:
+                 prompt_style: str = "auto", copy_guidance: bool = True) -> None:
         import onnxruntime_genai as og
 
         model_dir = Path(model_dir)
@@ -63,19 +64,21 @@ class GenAIAssistant:
         self.model = og.Model(str(model_dir))
         self.tokenizer = og.Tokenizer(self.model)
         self.guidance = json.dumps(guidance_schema()) if guidance else None
+        self.copy_guidance = guidance and copy_guidance      # free-text arguments only as the driver's words
         self.max_new_tokens = max_new_tokens
         self.last: Generation | None = None
         self.last_error: str | None = None
 
-    def generate(self, text: str) -> Generation:
-        """Greedy continuation of a prompt string, stopped at `</s>` or `max_new_tokens`."""
+    def generate(self, text: str, schema: str | None = None) -> Generation:
+        """Greedy continuation of a prompt string, stopped at `</s>` or `max_new_tokens`; constrained to `schema`
+        (JSON text) or, with guidance on, to the catalog's answer schema."""
         og = self.og
         t0 = time.perf_counter()
         ids = self.tokenizer.encode(text)
         params = og.GeneratorParams(self.model)
         params.set_search_options(max_length=len(ids) + self.max_new_tokens, do_sample=False)
         if self.guidance is not None:
-            params.set_guidance("json_schema", self.guidance)
+            params.set_guidance("json_schema", schema or self.guidance)
         gen = og.Generator(self.model, params)
         gen.append_tokens(ids)
         n = 0
@@ -100,7 +103,10 @@ class GenAIAssistant:
         results = list(previous)[-len(earlier):] if earlier else []
         history = [(t, history_answer(r)) for t, r in zip(earlier[len(earlier) - len(results):], results)]
         self.last_error = None
-        self.last = self.generate(self.prompt_text(dialogue[-1], history))
+        schema = None
+        if self.copy_guidance:
+            schema = json.dumps(guidance_schema(copy_spans([t for t, _ in history] + [dialogue[-1]])))
+        self.last = self.generate(self.prompt_text(dialogue[-1], history), schema)
         try:
             return parse_answer(self.last.text)
         except AnswerError as exc:

@@ -146,18 +146,65 @@ def parse_answer(text: str) -> TurnResult:
     raise AnswerError(f"model output is neither a tool call nor an outcome: {raw[:120]!r}")
 
 
-def _arg_schema(arg) -> dict[str, Any]:
+MAX_SPAN_WORDS = 8                       # longest name/place/title copied from an utterance
+FREQUENCY = r"^[0-9]{2,3}(\.[0-9])?$"   # a radio frequency said in words ("ninety nine point five" -> 99.5)
+_EDGE = "\"'.,;:!?()[]"
+
+
+_PRONOUN_I = {"I", "I'm", "I'd", "I'll", "I've"}
+
+
+def _name_like(words: list[str], k: int) -> bool:
+    """A word inside a name as typed: capitalised (not the first word, not "I"), or a number next to one."""
+    w = words[k].strip(_EDGE)
+    if w.isdigit():
+        return any(0 < m < len(words) and words[m][:1].isupper() and words[m].strip(_EDGE) not in _PRONOUN_I
+                   for m in (k - 1, k + 1))
+    return k > 0 and w[:1].isupper() and w not in _PRONOUN_I
+
+
+def copy_spans(texts: Sequence[str]) -> list[str]:
+    """Every run of 1..MAX_SPAN_WORDS words of the utterances (as `normalize` writes them, edge punctuation
+    stripped): the only values a free-text argument may take under `guidance_schema(spans)`. A run of
+    capitalised words is not cut ("Ivan Lee", "114 Baker Street", "Moore Lane, Vienna"): half a name is the
+    wrong contact, not a shorter right one. Lower-case text (a recogniser's) has no such runs."""
+    out: dict[str, None] = {}
+    for text in texts:
+        words = normalize(text).split()
+        name = [_name_like(words, k) for k in range(len(words))]
+        joined = [name[k] and name[k + 1] for k in range(len(words) - 1)] + [False]
+        for i in range(len(words)):
+            if i > 0 and joined[i - 1]:
+                continue
+            for j in range(i + 1, min(len(words), i + MAX_SPAN_WORDS) + 1):
+                if joined[j - 1]:
+                    continue
+                span = " ".join(words[i:j]).strip(_EDGE)
+                if span:
+                    out[span] = None
+    return list(out)
+
+
+def _arg_schema(arg, spans: Sequence[str] | None = None) -> dict[str, Any]:
     if arg.enum is not None:
         return {"type": "string", "enum": list(arg.enum)}
+    if arg.type == "string" and spans:
+        alts = [{"type": "string", "enum": list(spans)}]
+        if arg.name == "query":
+            alts.append({"type": "string", "pattern": FREQUENCY})
+        return {"anyOf": alts}
     return {"type": arg.type}
 
 
-def guidance_schema() -> dict[str, Any]:
+def guidance_schema(spans: Sequence[str] | None = None) -> dict[str, Any]:
     """The JSON Schema of one answer (for constrained decoding): any catalog tool with its argument names, types
-    and enums, or an outcome with a reply."""
+    and enums, or an outcome with a reply. With `spans` (`copy_spans` of the driver's words) a free-text argument
+    (name, destination, query, colour) must be one of them, so a name is copied exactly or not at all instead of
+    drifting ("Dr. Edwards" -> "Dr. S"); a station query may also be a frequency."""
     calls = [{"type": "object",
               "properties": {"tool": {"const": t.name},
-                             "args": {"type": "object", "properties": {a.name: _arg_schema(a) for a in t.args},
+                             "args": {"type": "object",
+                                      "properties": {a.name: _arg_schema(a, spans) for a in t.args},
                                       "required": [a.name for a in t.args if a.required],
                                       "additionalProperties": False}},
               "required": ["tool", "args"], "additionalProperties": False} for t in CATALOG]
