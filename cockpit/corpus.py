@@ -930,6 +930,11 @@ def generate(split: str, n: int, seed: int = 0, novel_share: float = NOVEL_SHARE
     return rows
 
 
+def outcome_replies() -> list[str]:
+    """Every reply the model is trained to give with an outcome (small talk, refusals), in a fixed order."""
+    return list(dict.fromkeys(e[3]["reply"] for e in OUTCOME_TURNS))
+
+
 def write_jsonl(rows: list[dict[str, Any]], path: str | Path, keep_meta: bool = False) -> Path:
     """Write the cases; `_`-prefixed bookkeeping keys (intent name, answers) are dropped unless `keep_meta`."""
     path = Path(path)

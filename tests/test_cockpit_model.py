@@ -75,6 +75,25 @@ def test_shipped_model_copies_free_text_only_from_what_was_said():
                 assert got.args[key] in copy_spans(r["dialogue"]), (r["dialogue"], got)
 
 
+def test_shipped_model_speaks_only_its_trained_replies():
+    """Outcome replies are held to the ones the model was trained on, so a half-formed sentence is never spoken."""
+    from cockpit.corpus import outcome_replies
+    from cockpit.model.assistant import GenAIAssistant
+
+    replies = outcome_replies()
+    assert "You're welcome." in replies and len(replies) == len(set(replies)) >= 8
+    schema = guidance_schema(replies=replies)["anyOf"][-1]["properties"]["reply"]
+    assert schema == {"type": "string", "enum": replies}
+    assistant = GenAIAssistant()
+    outcomes = 0
+    for text in ("drive us home yourself", "blorf zink wup", "who built you", "order me a taxi", "cheers mate"):
+        got = assistant.propose([text])
+        if got.tool is None:
+            outcomes += 1
+            assert got.reply in replies, (text, got)
+    assert outcomes >= 3
+
+
 def test_asr_style_examples_lowercase_the_copied_free_text_too():
     rows = [{"dialogue": ["Call Sam Taylor, please"], "_answers": [{"tool": "call_contact",
                                                                    "args": {"name": "Sam Taylor"}}]}]

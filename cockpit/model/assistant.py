@@ -63,7 +63,12 @@ class GenAIAssistant:
         self.og, self.model_dir = og, model_dir
         self.model = og.Model(str(model_dir))
         self.tokenizer = og.Tokenizer(self.model)
-        self.guidance = json.dumps(guidance_schema()) if guidance else None
+        # the shipped model's outcomes carry one of its trained replies; a user's chat model words its own
+        self.replies = None
+        if prompt_style == "edgepilot":
+            from ..corpus import outcome_replies
+            self.replies = outcome_replies()
+        self.guidance = json.dumps(guidance_schema(replies=self.replies)) if guidance else None
         self.copy_guidance = guidance and copy_guidance      # free-text arguments only as the driver's words
         self.max_new_tokens = max_new_tokens
         self.last: Generation | None = None
@@ -105,7 +110,7 @@ class GenAIAssistant:
         self.last_error = None
         schema = None
         if self.copy_guidance:
-            schema = json.dumps(guidance_schema(copy_spans([t for t, _ in history] + [dialogue[-1]])))
+            schema = json.dumps(guidance_schema(copy_spans([t for t, _ in history] + [dialogue[-1]]), self.replies))
         self.last = self.generate(self.prompt_text(dialogue[-1], history), schema)
         try:
             return parse_answer(self.last.text)

@@ -196,11 +196,12 @@ def _arg_schema(arg, spans: Sequence[str] | None = None) -> dict[str, Any]:
     return {"type": arg.type}
 
 
-def guidance_schema(spans: Sequence[str] | None = None) -> dict[str, Any]:
+def guidance_schema(spans: Sequence[str] | None = None, replies: Sequence[str] | None = None) -> dict[str, Any]:
     """The JSON Schema of one answer (for constrained decoding): any catalog tool with its argument names, types
     and enums, or an outcome with a reply. With `spans` (`copy_spans` of the driver's words) a free-text argument
     (name, destination, query, colour) must be one of them, so a name is copied exactly or not at all instead of
-    drifting ("Dr. Edwards" -> "Dr. S"); a station query may also be a frequency."""
+    drifting ("Dr. Edwards" -> "Dr. S"); a station query may also be a frequency. With `replies` an outcome's
+    reply is one of them (the shipped model's own replies: a half-formed one is never spoken)."""
     calls = [{"type": "object",
               "properties": {"tool": {"const": t.name},
                              "args": {"type": "object",
@@ -209,6 +210,7 @@ def guidance_schema(spans: Sequence[str] | None = None) -> dict[str, Any]:
                                       "additionalProperties": False}},
               "required": ["tool", "args"], "additionalProperties": False} for t in CATALOG]
     outcome = {"type": "object", "properties": {"outcome": {"type": "string", "enum": list(OUTCOMES)},
-                                                "reply": {"type": "string", "maxLength": 200}},
+                                                "reply": {"type": "string", "enum": list(replies)} if replies else
+                                                {"type": "string", "maxLength": 200}},
                "required": ["outcome", "reply"], "additionalProperties": False}
     return {"anyOf": calls + [outcome]}
