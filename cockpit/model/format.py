@@ -124,16 +124,11 @@ class AnswerError(ValueError):
 def parse_answer(text: str) -> TurnResult:
     """The model's continuation (without the prompt) -> a proposal; anything else is an AnswerError."""
     raw = text.split(EOS)[0].strip()
-    if raw.startswith("{"):            # a chat model may end with its own end-of-turn text after the object
-        try:
-            obj, end = json.JSONDecoder().raw_decode(raw)
-            raw = raw[:end]
-        except json.JSONDecodeError:
-            pass
-    try:
-        obj = json.loads(raw)
+    try:                               # one JSON value; a chat model may add its own end-of-turn text after it
+        obj, end = json.JSONDecoder().raw_decode(raw)
     except json.JSONDecodeError as exc:
         raise AnswerError(f"model output is not JSON ({exc.msg}): {raw[:120]!r}") from None
+    raw = raw[:end]
     if not isinstance(obj, dict):
         raise AnswerError(f"model output is not an object: {raw[:120]!r}")
     if "tool" in obj:
@@ -149,8 +144,6 @@ def parse_answer(text: str) -> TurnResult:
 MAX_SPAN_WORDS = 8                       # longest name/place/title copied from an utterance
 FREQUENCY = r"^[0-9]{2,3}(\.[0-9])?$"   # a radio frequency said in words ("ninety nine point five" -> 99.5)
 _EDGE = "\"'.,;:!?()[]"
-
-
 _PRONOUN_I = {"I", "I'm", "I'd", "I'll", "I've"}
 
 
