@@ -36,6 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--config", default=None, help="YAML config (default: cockpit/configs/assistant.yaml)")
     r.add_argument("--out", required=True, help="run folder")
     r.add_argument("--steps", type=int, default=None, help="override train.steps")
+    r.add_argument("--init-from", default=None, help="override train.init_from: fine-tune an earlier run's RUN/hf")
     r.set_defaults(func=_cmd_train)
     x = cs.add_parser("export", help="export a trained model to an ONNX Runtime GenAI folder",
                       description="Runs `python -m onnxruntime_genai.models.builder` on RUN/hf for the CPU.")
@@ -129,6 +130,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     cfg = load_config(args.config or Path(__file__).with_name("configs") / "assistant.yaml")
     if args.steps is not None:
         cfg.train.steps = args.steps
+    if args.init_from is not None:
+        cfg.train.init_from = args.init_from
     summary = train(cfg, args.out)
     print(json.dumps(summary))
     return 0

@@ -10,8 +10,8 @@ import pytest
 from cockpit.catalog import CATALOG
 from cockpit.corpus import generate, write_jsonl
 from cockpit.evaluation import TurnResult
-from cockpit.model.format import (AnswerError, answer_text, copy_spans, guidance_schema, normalize, parse_answer,
-                                  prompt)
+from cockpit.model.format import (FREQUENCY, AnswerError, answer_text, copy_spans, guidance_schema, normalize,
+                                  parse_answer, prompt, says_number)
 from cockpit.model.train import config_from_dict, examples
 
 
@@ -55,9 +55,14 @@ def test_copy_spans_are_the_drivers_words_without_cutting_names():
     assert {"I", "I want", "Radiohead"} <= set(copy_spans(["I want Radiohead"]))           # "I" is not a name
     assert {"ivan", "lee"} <= set(copy_spans(["call ivan lee"]))                         # recogniser text: no case
     assert max(len(s.split()) for s in copy_spans(["one two three four five six seven eight nine ten"])) == 8
-    query = next(s for s in guidance_schema(["Jazz FM"])["anyOf"]
-                 if s["properties"].get("tool", {}).get("const") == "media_play")["properties"]["args"]["properties"]
-    assert query["query"]["anyOf"][0]["enum"] == ["Jazz FM"] and query["source"]["enum"][0] == "radio"
+    def media_args(schema):
+        return next(s for s in schema["anyOf"]
+                    if s["properties"].get("tool", {}).get("const") == "media_play")["properties"]["args"]["properties"]
+    query = media_args(guidance_schema(["Jazz FM"]))
+    assert query["query"]["anyOf"] == [{"type": "string", "enum": ["Jazz FM"]}] and query["source"]["enum"][0] == "radio"
+    assert media_args(guidance_schema(["point"], frequency=True))["query"]["anyOf"][1]["pattern"] == FREQUENCY
+    assert says_number(["tune to ninety-nine point five"]) and says_number(["play 101.1"])
+    assert not says_number(["play my kids playlist", "someone"])
     assert guidance_schema([]) == guidance_schema()                                    # nothing said: no constraint
 
 
@@ -133,6 +138,23 @@ def test_a_few_training_steps_lower_the_loss(tiny_run):
     assert [e["step"] for e in evals] == [0, 30, 60]
     assert evals[-1]["val_loss"] < 0.6 * evals[0]["val_loss"]
     assert summary["params"] > 0 and (out / "hf" / "model.safetensors").is_file()
+
+
+def test_fine_tuning_continues_from_an_earlier_run_with_its_tokenizer(tiny_run, tmp_path):
+    from cockpit.model.train import train
+
+    out, _ = tiny_run
+    first = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines() if "val_loss" in line]
+    cfg = config_from_dict({**TINY, "corpus": {**TINY["corpus"], "seed": 5},
+                            "train": {**TINY["train"], "steps": 10, "init_from": str(out / "hf")}})
+    train(cfg, tmp_path / "ft", progress=False)
+    assert (tmp_path / "ft" / "hf" / "tokenizer.json").read_text() == (out / "hf" / "tokenizer.json").read_text()
+    again = [json.loads(line) for line in (tmp_path / "ft" / "train_log.jsonl").read_text().splitlines()
+             if "val_loss" in line]
+    assert again[0]["val_loss"] < 0.8 * first[0]["val_loss"]       # starts where the first run got to, not afresh
+    cfg.train.init_from = str(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="init_from .*nowhere"):
+        train(cfg, tmp_path / "ft2", progress=False)
 
 
 def test_export_and_onnxruntime_genai_generate_what_torch_generates(tiny_run, tmp_path):

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 from ..evaluation import TurnResult
 from .format import (AnswerError, chat_messages, copy_spans, guidance_schema, history_answer, parse_answer,
-                     prompt)
+                     prompt, says_number)
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "weights" / "assistant"
 PROMPT_STYLES = ("auto", "edgepilot", "chat")
@@ -110,7 +110,8 @@ class GenAIAssistant:
         self.last_error = None
         schema = None
         if self.copy_guidance:
-            schema = json.dumps(guidance_schema(copy_spans([t for t, _ in history] + [dialogue[-1]]), self.replies))
+            said = [t for t, _ in history] + [dialogue[-1]]
+            schema = json.dumps(guidance_schema(copy_spans(said), self.replies, says_number(said)))
         self.last = self.generate(self.prompt_text(dialogue[-1], history), schema)
         try:
             return parse_answer(self.last.text)

@@ -145,6 +145,15 @@ MAX_SPAN_WORDS = 8                       # longest name/place/title copied from 
 FREQUENCY = r"^[0-9]{2,3}(\.[0-9])?$"   # a radio frequency said in words ("ninety nine point five" -> 99.5)
 _EDGE = "\"'.,;:!?()[]"
 _PRONOUN_I = {"I", "I'm", "I'd", "I'll", "I've"}
+_NUMBER_WORDS = set("zero oh one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+                    "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred "
+                    "point".split())
+
+
+def says_number(texts: Sequence[str]) -> bool:
+    """Whether the driver said a number (digits or words): only then may a station query be a frequency."""
+    return any(any(c.isdigit() for c in w) or w.strip(_EDGE).lower() in _NUMBER_WORDS
+               for t in texts for part in normalize(t).split() for w in part.split("-"))
 
 
 def _name_like(words: list[str], k: int) -> bool:
@@ -178,27 +187,29 @@ def copy_spans(texts: Sequence[str]) -> list[str]:
     return list(out)
 
 
-def _arg_schema(arg, spans: Sequence[str] | None = None) -> dict[str, Any]:
+def _arg_schema(arg, spans: Sequence[str] | None = None, frequency: bool = False) -> dict[str, Any]:
     if arg.enum is not None:
         return {"type": "string", "enum": list(arg.enum)}
     if arg.type == "string" and spans:
         alts = [{"type": "string", "enum": list(spans)}]
-        if arg.name == "query":
+        if arg.name == "query" and frequency:
             alts.append({"type": "string", "pattern": FREQUENCY})
         return {"anyOf": alts}
     return {"type": arg.type}
 
 
-def guidance_schema(spans: Sequence[str] | None = None, replies: Sequence[str] | None = None) -> dict[str, Any]:
+def guidance_schema(spans: Sequence[str] | None = None, replies: Sequence[str] | None = None,
+                    frequency: bool = False) -> dict[str, Any]:
     """The JSON Schema of one answer (for constrained decoding): any catalog tool with its argument names, types
     and enums, or an outcome with a reply. With `spans` (`copy_spans` of the driver's words) a free-text argument
     (name, destination, query, colour) must be one of them, so a name is copied exactly or not at all instead of
-    drifting ("Dr. Edwards" -> "Dr. S"); a station query may also be a frequency. With `replies` an outcome's
+    drifting ("Dr. Edwards" -> "Dr. S"); with `frequency` (the driver said a number) a station query may also be
+    a frequency. With `replies` an outcome's
     reply is one of them (the shipped model's own replies: a half-formed one is never spoken)."""
     calls = [{"type": "object",
               "properties": {"tool": {"const": t.name},
                              "args": {"type": "object",
-                                      "properties": {a.name: _arg_schema(a, spans) for a in t.args},
+                                      "properties": {a.name: _arg_schema(a, spans, frequency) for a in t.args},
                                       "required": [a.name for a in t.args if a.required],
                                       "additionalProperties": False}},
               "required": ["tool", "args"], "additionalProperties": False} for t in CATALOG]

@@ -61,6 +61,7 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2
     eval_every: int = 500
+    init_from: str = ""           # the `hf` folder of an earlier run: fine-tune its weights with its tokenizer
 
 
 @dataclass
@@ -246,12 +247,21 @@ def train(cfg: AssistantTrainConfig, out_dir: str | Path, progress: bool = True)
         train_rows = train_rows + load_heard(path) * max(1, c.speech_repeat)
     train_pairs = examples(train_rows, c.asr_style_prob, seed=c.seed)
     val_pairs = examples(val_rows, c.asr_style_prob, seed=c.seed + 1)
-    tok = train_tokenizer([p + a for p, a in train_pairs], cfg.tokenizer.vocab_size)
+    init = Path(cfg.train.init_from) if cfg.train.init_from else None
+    if init is not None:                     # fine-tuning: the earlier run's tokenizer and architecture
+        from tokenizers import Tokenizer
+        from transformers import LlamaForCausalLM
+
+        if not (init / "tokenizer.json").is_file() or not (init / "config.json").is_file():
+            raise FileNotFoundError(f"train.init_from {init}: no tokenizer.json/config.json (an `hf` folder of a run)")
+        tok = Tokenizer.from_file(str(init / "tokenizer.json"))
+    else:
+        tok = train_tokenizer([p + a for p, a in train_pairs], cfg.tokenizer.vocab_size)
     save_tokenizer(tok, out / "hf")
     pad_id = tok.token_to_id(PAD)
     train_data = encode(tok, train_pairs, cfg.model.max_position_embeddings)
     val_data = encode(tok, val_pairs, cfg.model.max_position_embeddings)
-    model = build_model(cfg, tok.get_vocab_size())
+    model = LlamaForCausalLM.from_pretrained(init) if init is not None else build_model(cfg, tok.get_vocab_size())
     params = sum(p.numel() for p in model.parameters())
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
