@@ -231,6 +231,9 @@ def train(cfg: AssistantTrainConfig, out_dir: str | Path, progress: bool = True)
     import torch
     from tqdm import tqdm
 
+    init = Path(cfg.train.init_from) if cfg.train.init_from else None
+    if init is not None and not ((init / "tokenizer.json").is_file() and (init / "config.json").is_file()):
+        raise FileNotFoundError(f"train.init_from {init}: no tokenizer.json/config.json (an `hf` folder of a run)")
     out = Path(out_dir)
     (out / "hf").mkdir(parents=True, exist_ok=True)
     t0 = time.time()
@@ -247,13 +250,10 @@ def train(cfg: AssistantTrainConfig, out_dir: str | Path, progress: bool = True)
         train_rows = train_rows + load_heard(path) * max(1, c.speech_repeat)
     train_pairs = examples(train_rows, c.asr_style_prob, seed=c.seed)
     val_pairs = examples(val_rows, c.asr_style_prob, seed=c.seed + 1)
-    init = Path(cfg.train.init_from) if cfg.train.init_from else None
     if init is not None:                     # fine-tuning: the earlier run's tokenizer and architecture
         from tokenizers import Tokenizer
         from transformers import LlamaForCausalLM
 
-        if not (init / "tokenizer.json").is_file() or not (init / "config.json").is_file():
-            raise FileNotFoundError(f"train.init_from {init}: no tokenizer.json/config.json (an `hf` folder of a run)")
         tok = Tokenizer.from_file(str(init / "tokenizer.json"))
     else:
         tok = train_tokenizer([p + a for p, a in train_pairs], cfg.tokenizer.vocab_size)
