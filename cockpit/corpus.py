@@ -172,10 +172,10 @@ NOVEL_SHARE = 0.5   # share of train-split free-text values made up on the spot:
 def _lexicon() -> tuple[str, ...]:
     """Real English words (pocketsphinx's pronouncing dictionary, alphabetic, 3 to 9 letters) for made-up values:
     copying must work for words the tokenizer splits in unfamiliar ways, not only for our syllable inventions."""
+    from .voice.lm import load_dictionary      # (voice.lm builds on this module: imported when first needed)
+
     try:
-        import pocketsphinx
-        path = Path(pocketsphinx.get_model_path()) / "en-us" / "cmudict-en-us.dict"
-        words = {line.split(" ", 1)[0] for line in path.read_text(encoding="utf-8").splitlines()}
+        words = set(load_dictionary())
     except (ImportError, OSError):
         return ()
     return tuple(sorted(w for w in words if w.isalpha() and w.isascii() and 3 <= len(w) <= 9))
