@@ -56,6 +56,7 @@ class DriverSwitches:
     acc_set_speed_kph: float = 0.0
     lka_enabled: bool = False
     aeb_enabled: bool = True
+    bsw_enabled: bool = True        # blind spot warning
 
 
 def _clamp(x: float, lo: float, hi: float) -> float:
@@ -114,6 +115,7 @@ class CarStateParser:
                     acc_set_speed_kph=float(v["ACC_SET_SPEED_REQ"]),
                     lka_enabled=bool(v["LKA_SWITCH_ON"]),
                     aeb_enabled=bool(v["AEB_SWITCH_ON"]),
+                    bsw_enabled=bool(v["BSW_SWITCH_ON"]),
                 )
         health = self.codec.poll(now)
         s.can_valid = all(name in self._seen and health[name] in VALID_STATUSES for name in CHASSIS_MESSAGES)

@@ -50,7 +50,8 @@ class SimCar:
         self.switches = DriverSwitches(acc_enabled=_flag(st, "adas.adaptive_cruise", False),
                                        acc_set_speed_kph=num("adas.cruise_speed_kph", 0.0),
                                        lka_enabled=_flag(st, "adas.lane_keeping", False),
-                                       aeb_enabled=_flag(st, "adas.emergency_braking", True))
+                                       aeb_enabled=_flag(st, "adas.emergency_braking", True),
+                                       bsw_enabled=_flag(st, "adas.blind_spot_warning", True))
         self.ecus = VehicleEcus(self.cabin)
         self.link = VehicleLink()
         self.t = 0.0

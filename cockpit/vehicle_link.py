@@ -29,6 +29,11 @@ WINDOW_SIGNALS = {"driver": "FL", "passenger": "FR", "rear_left": "RL", "rear_ri
 SEAT_SIGNALS = {"driver": "DRIVER", "passenger": "PASSENGER", "rear_left": "RL", "rear_right": "RR"}
 MEDIA_CODES = {"resume": 1, "pause": 2, "next": 4, "previous": 5}
 VOLUME_STEPS = 30            # INFOTAINMENT VOLUME 0..30 <-> the catalog's 0..100 percent
+#: other names for the ambient light's DBC colours
+COLOR_ALIASES = {"violet": "purple", "lilac": "purple", "lavender": "purple", "magenta": "pink", "rose": "pink",
+                 "turquoise": "cyan", "teal": "cyan", "aqua": "cyan", "amber": "orange", "gold": "yellow",
+                 "golden": "yellow", "lime": "green", "navy": "blue", "crimson": "red"}
+
 #: query_vehicle item -> (message, signal, unit spoken)
 QUERY_SIGNALS = {"speed": ("VEHICLE_DYNAMICS", "VEHICLE_SPEED", "kilometres per hour"),
                  "range": ("CLUSTER_STATUS", "RANGE", "kilometres"),
@@ -68,6 +73,11 @@ class VehicleLink:
         self.colors = self._choices("LIGHT_CMD", "AMBIENT_COLOR_CMD")
         self.sources = {k: v for k, v in self._choices("INFOTAINMENT_CMD", "MEDIA_SOURCE_CMD").items() if v > 0}
 
+    def color_code(self, word: str) -> int | None:
+        """The AMBIENT_COLOR_CMD code of a colour as the driver says it (a DBC name or a COLOR_ALIASES word)."""
+        word = word.strip().lower()
+        return self.colors.get(word, self.colors.get(COLOR_ALIASES.get(word, "")))
+
     def _choices(self, message: str, signal: str) -> dict[str, int]:
         sig = self.codec.db.get_message_by_name(message).get_signal_by_name(signal)
         return {str(name).lower(): int(code) for code, name in (sig.choices or {}).items()}
@@ -104,7 +114,8 @@ class VehicleLink:
         if sw is None:   # switch states unknown: assume the protective ones (cruise off, emergency braking on)
             return VehicleState(speed_kph=speed)
         return VehicleState(speed_kph=speed, adaptive_cruise=bool(sw["ACC_MAIN_ON"]),
-                            lane_keeping=bool(sw["LKA_SWITCH_ON"]), emergency_braking=bool(sw["AEB_SWITCH_ON"]))
+                            lane_keeping=bool(sw["LKA_SWITCH_ON"]), emergency_braking=bool(sw["AEB_SWITCH_ON"]),
+                            blind_spot_warning=bool(sw["BSW_SWITCH_ON"]))
 
     def query(self, item: str, now: float) -> QueryAnswer:
         if item not in QUERY_SIGNALS:
@@ -156,7 +167,8 @@ class VehicleLink:
             return [("SEAT_CMD", cmd)]
         if n == "set_lights":
             color = a.get("color")
-            if color is not None and color.lower() not in self.colors:
+            code = self.color_code(color) if color is not None else None
+            if color is not None and code is None:
                 raise NotWired(f"the ambient light has no colour {color!r} (it has {', '.join(self.colors)})")
             s = self._need("LIGHT_STATE", now)
             cmd = {k + "_CMD": v for k, v in s.items()}                    # CABIN_LIGHT -> CABIN_LIGHT_CMD ...
@@ -167,7 +179,7 @@ class VehicleLink:
             else:
                 cmd["AMBIENT_LIGHT_CMD"] = round(self._ambient_level) if a["on"] else 0
                 if color is not None:
-                    cmd["AMBIENT_COLOR_CMD"] = self.colors[color.lower()]
+                    cmd["AMBIENT_COLOR_CMD"] = code
             return [("LIGHT_CMD", cmd)]
         if n in ("set_volume", "adjust_volume", "media_control", "media_play", "navigate_to", "cancel_navigation",
                  "call_contact"):
@@ -188,14 +200,13 @@ class VehicleLink:
             return [("INFOTAINMENT_CMD", {"VOLUME_CMD": volume, "MEDIA_CMD": media, "NAV_CMD": nav,
                                           "CALL_CMD": 1 if n == "call_contact" else 0, "MEDIA_SOURCE_CMD": source})]
         if n in ("set_adas_feature", "set_cruise_speed"):
-            cmd = {"ACC_MAIN_CMD": 0, "LKA_SWITCH_CMD": 0, "AEB_SWITCH_CMD": 0, "ACC_SET_SPEED_CMD": 0}
+            cmd = {"ACC_MAIN_CMD": 0, "LKA_SWITCH_CMD": 0, "AEB_SWITCH_CMD": 0, "BSW_SWITCH_CMD": 0,
+                   "ACC_SET_SPEED_CMD": 0}
             if n == "set_cruise_speed":
                 cmd["ACC_SET_SPEED_CMD"] = a["kph"]
-            elif a["feature"] == "blind_spot_warning":
-                raise NotWired("this car has no blind-spot warning on its bus (no switch signal in the DBC)")
             else:
                 key = {"adaptive_cruise": "ACC_MAIN_CMD", "lane_keeping": "LKA_SWITCH_CMD",
-                       "emergency_braking": "AEB_SWITCH_CMD"}[a["feature"]]
+                       "emergency_braking": "AEB_SWITCH_CMD", "blind_spot_warning": "BSW_SWITCH_CMD"}[a["feature"]]
                 cmd[key] = 1 if a["enabled"] else 2
             return [("ADAS_SETTINGS_CMD", cmd)]
         if n == "lock_doors":

@@ -65,12 +65,12 @@ def test_confirmation_turn_goes_to_the_guard_not_the_assistant():
 
 def test_queries_answer_from_the_bus_and_unwired_or_stale_state_is_refused():
     car, s, sent = session({"how fast": Proposal("query_vehicle", {"item": "speed"}),
-                            "blind spot on": Proposal("set_adas_feature", {"feature": "blind_spot_warning",
-                                                                           "enabled": True}),
+                            "mauve lights": Proposal("set_lights", {"target": "ambient", "on": True,
+                                                                    "color": "mauve"}),
                             "ac on": Proposal("set_ac", {"on": True})}, speed_kph=72.0)
     t = s.handle("how fast", car.t)
     assert t.result.tool == "query_vehicle" and t.reply == "The speed is 72 kilometres per hour." and not t.frames
-    t = s.handle("blind spot on", car.t)
+    t = s.handle("mauve lights", car.t)
     assert (t.result.outcome, t.decision.rule, t.reply) == ("refuse", "NotWired", "This car can't do that.")
     t = s.handle("ac on", car.t + 10.0)                                # no state frames for 10 s
     assert t.result.outcome == "refuse" and t.decision.rule == "StateUnavailable" and not sent

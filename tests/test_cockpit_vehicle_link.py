@@ -88,11 +88,15 @@ def test_stale_or_missing_state_is_never_overwritten_and_unwired_tools_say_so():
     car = Car()
     with pytest.raises(StateUnavailable, match=r"WINDOW_STATE is 5.\d s old"):
         car.link.frames_for(validate_call("set_window", {"window": "driver", "open_percent": 10}), car.t + 5.0)
-    for name, args, what in [("set_lights", {"target": "ambient", "on": True, "color": "mauve"}, "no colour 'mauve'"),
-                             ("set_adas_feature", {"feature": "blind_spot_warning", "enabled": True},
-                              "no blind-spot warning")]:
-        with pytest.raises(NotWired, match=what):
-            car.link.frames_for(validate_call(name, args), car.t)
+    with pytest.raises(NotWired, match="no colour 'mauve'"):
+        car.link.frames_for(validate_call("set_lights", {"target": "ambient", "on": True, "color": "mauve"}), car.t)
+
+
+def test_colour_words_drivers_use_map_to_the_dbc_colours():
+    car = Car()
+    for word, colour in [("violet", "purple"), ("Turquoise", "cyan"), ("purple", "purple"), ("magenta", "pink")]:
+        car.do("set_lights", target="ambient", on=True, color=word)
+        assert (car.cabin.state.ambient_light_on, car.cabin.state.ambient_light_color) == (True, colour), word
 
 
 def test_guard_reads_speed_from_the_bus():
@@ -158,6 +162,12 @@ def test_adas_switches_by_voice_reach_the_switch_ecu_and_the_guard_sees_them():
     assert car.switches.lka_enabled and car.link.vehicle_state(car.t).lane_keeping
     car.do("set_adas_feature", feature="adaptive_cruise", enabled=False)
     assert not car.switches.acc_enabled and car.switches.acc_set_speed_kph == 110.0 and car.switches.aeb_enabled
+    assert car.switches.bsw_enabled and car.link.vehicle_state(car.t).blind_spot_warning
+    car.do("set_adas_feature", feature="blind_spot_warning", enabled=False)           # BSW_SWITCH_CMD = 2
+    assert not car.switches.bsw_enabled and not car.link.vehicle_state(car.t).blind_spot_warning
+    assert car.switches.lka_enabled and car.switches.aeb_enabled                      # the others are kept
+    car.do("set_adas_feature", feature="blind_spot_warning", enabled=True)
+    assert car.switches.bsw_enabled and car.link.vehicle_state(car.t).blind_spot_warning
 
 
 def test_switch_ecu_keeps_emergency_braking_on_while_moving_even_if_asked():

@@ -122,7 +122,7 @@ class VehicleEcus:
         for r in self.switch_requests:
             upd: dict = {}
             for sig, fld in (("ACC_MAIN_CMD", "acc_enabled"), ("LKA_SWITCH_CMD", "lka_enabled"),
-                             ("AEB_SWITCH_CMD", "aeb_enabled")):
+                             ("AEB_SWITCH_CMD", "aeb_enabled"), ("BSW_SWITCH_CMD", "bsw_enabled")):
                 if fld == "aeb_enabled" and int(r[sig]) == 2 and abs(speed_mps) > 0.0:
                     self.switch_rejections += 1
                     continue
@@ -234,7 +234,8 @@ class VehicleEcus:
             return {"GEAR": int(c.gear), "TURN_SIGNAL": int(c.turn_signal)}
         if name == "CRUISE_BUTTONS":
             return {"ACC_MAIN_ON": int(sw.acc_enabled), "LKA_SWITCH_ON": int(sw.lka_enabled),
-                    "AEB_SWITCH_ON": int(sw.aeb_enabled), "ACC_SET_SPEED_REQ": _clamp(round(sw.acc_set_speed_kph), 0, 250)}
+                    "AEB_SWITCH_ON": int(sw.aeb_enabled), "BSW_SWITCH_ON": int(sw.bsw_enabled),
+                    "ACC_SET_SPEED_REQ": _clamp(round(sw.acc_set_speed_kph), 0, 250)}
         if name == "HVAC_STATE":
             return {"HVAC_DRIVER_TEMP": cab.setpoint_driver_c, "HVAC_PASSENGER_TEMP": cab.setpoint_passenger_c,
                     "HVAC_DRIVER_FAN": cab.fan_driver, "HVAC_PASSENGER_FAN": cab.fan_passenger,
