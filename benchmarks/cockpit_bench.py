@@ -9,7 +9,8 @@ recogniser (fed while "the driver speaks"); the latency is from the VAD's end of
 (recogniser final pass + model + guard + DBC), and the real-time factor shows the decoding keeps up with speech.
 The VAD's 300 ms end-of-speech hangover comes on top in a live car and is printed with them.
 
-Run: python benchmarks/cockpit_bench.py [--model DIR] [--turns 200] [--speech-turns 40] [--no-guidance] [--prompt-style chat]
+Run: python benchmarks/cockpit_bench.py [--model DIR] [--turns 200] [--speech-turns 40] [--no-guidance] [--no-intent]
+     [--prompt-style chat]
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import time
 from cockpit.corpus import generate
 from cockpit.model.assistant import DEFAULT_MODEL, GenAIAssistant
 from cockpit.model.export import folder_size_mb
+from cockpit.model.intent import DEFAULT_INTENT
 from cockpit.runner import new_session
 
 
@@ -73,21 +75,24 @@ def main() -> int:
     ap.add_argument("--speech-turns", type=int, default=40)
     ap.add_argument("--no-guidance", action="store_true")
     ap.add_argument("--prompt-style", choices=("auto", "edgepilot", "chat"), default="auto")
+    ap.add_argument("--no-intent", action="store_true", help="without the sentence-encoder intent prior")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    assistant = GenAIAssistant(args.model, guidance=not args.no_guidance, prompt_style=args.prompt_style)
+    assistant = GenAIAssistant(args.model, guidance=not args.no_guidance, prompt_style=args.prompt_style,
+                               intent=None if args.no_intent else DEFAULT_INTENT)
     load_s = time.perf_counter() - t0
     rows = [r for r in generate("test", args.turns * 2, seed=7) if len(r["dialogue"]) == 1][:args.turns]
     for r in rows[:5]:                                         # warm-up (first-call allocations)
         assistant.propose(r["dialogue"], None)
-    to_call, to_frame, gen_s, new_tokens, prompt_tokens = [], [], [], 0, 0
+    to_call, to_frame, gen_s, prior_ms, new_tokens, prompt_tokens = [], [], [], [], 0, 0
     for r in rows:
         car, session = new_session(assistant, r.get("vehicle_state"))
         t = time.perf_counter()
         turn = session.handle(r["dialogue"][0], car.t)
         done = time.perf_counter() - t
         g = assistant.last
-        to_call.append(g.seconds * 1000)
+        to_call.append((g.seconds + assistant.last_prior_s) * 1000)
+        prior_ms.append(assistant.last_prior_s * 1000)
         gen_s.append(g.seconds)
         new_tokens += g.new_tokens
         prompt_tokens += g.prompt_tokens
@@ -97,7 +102,10 @@ def main() -> int:
     print(f"cockpit assistant: {args.model} ({folder_size_mb(args.model):.1f} MB on disk), guidance "
           f"{'off' if args.no_guidance else 'on'}, {len(rows)} single-turn test-split utterances, load {load_s:.2f} s")
     print(f"{'metric':<44} {'p50':>9} {'p95':>9}")
-    print(f"{'text -> tool call (model) ms':<44} {statistics.median(to_call):>9.1f} {pct(to_call, 95):>9.1f}")
+    print(f"{'text -> tool call (prior + model) ms':<44} {statistics.median(to_call):>9.1f} {pct(to_call, 95):>9.1f}")
+    if assistant.intent is not None:
+        print(f"{'  of which intent prior (encoder+heads) ms':<44} {statistics.median(prior_ms):>9.1f} "
+              f"{pct(prior_ms, 95):>9.1f}   ({folder_size_mb(DEFAULT_INTENT):.1f} MB on disk)")
     print(f"{'text -> CAN frame (model+guard+DBC) ms':<44} {statistics.median(to_frame):>9.1f} "
           f"{pct(to_frame, 95):>9.1f}   ({len(to_frame)} turns sent frames)")
     speech = speech_rows(assistant, rows[:args.speech_turns])

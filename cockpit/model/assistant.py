@@ -9,6 +9,10 @@ messages with `format.system_prompt()` (the catalog and the answer format) throu
 (`prompt_style="chat"`; "auto" picks it when the tokenizer has a chat template). Either way the guidance holds it
 to the same answer schema. Output that still fails to parse (a cut-off generation) becomes a "clarify" turn naming
 the problem, never a call.
+With an intent prior (`intent.IntentModel`: a fine-tuned pretrained sentence encoder with tool and argument heads;
+the shipped one in `weights/intent`) the schema of each turn only offers the tools/outcomes and categorical
+argument values the prior finds likely, so wording the assistant never saw still reaches the right call; the
+assistant writes the answer within them.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..evaluation import TurnResult
+from .intent import DEFAULT_INTENT
 from .format import (AnswerError, chat_messages, copy_spans, guidance_schema, history_answer, parse_answer,
                      prompt, says_number)
 
@@ -47,7 +52,9 @@ class GenAIAssistant:
     """`propose(dialogue, state, previous)` for `CockpitSession`, backed by an ORT GenAI model folder."""
 
     def __init__(self, model_dir: str | Path = DEFAULT_MODEL, guidance: bool = True, max_new_tokens: int = 96,
-                 prompt_style: str = "auto", copy_guidance: bool = True) -> None:
+                 prompt_style: str = "auto", copy_guidance: bool = True,
+                 intent: str | Path | None = DEFAULT_INTENT, intent_mass: float = 0.95,
+                 intent_max_labels: int = 3, intent_args: bool = True) -> None:
         import onnxruntime_genai as og
 
         model_dir = Path(model_dir)
@@ -71,6 +78,13 @@ class GenAIAssistant:
         self.guidance = json.dumps(guidance_schema(replies=self.replies)) if guidance else None
         self.copy_guidance = guidance and copy_guidance      # free-text arguments only as the driver's words
         self.max_new_tokens = max_new_tokens
+        self.intent = None                  # the prior only acts through the guidance
+        if guidance and intent is not None:
+            from .intent import IntentModel
+            self.intent = IntentModel(intent, mass=intent_mass, max_labels=intent_max_labels)
+        self.intent_args = intent_args      # also narrow categorical arguments (the prior's argument heads)
+        self.last_prior = None              # the intent prior's Prior for the last turn
+        self.last_prior_s = 0.0             # and the seconds it took (encoder + heads)
         self.last: Generation | None = None
         self.last_error: str | None = None
 
@@ -109,9 +123,17 @@ class GenAIAssistant:
         history = [(t, history_answer(r)) for t, r in zip(earlier[len(earlier) - len(results):], results)]
         self.last_error = None
         schema = None
-        if self.copy_guidance:
+        t0 = time.perf_counter()
+        prior = self.intent.predict(dialogue) if self.intent is not None else None
+        self.last_prior, self.last_prior_s = prior, time.perf_counter() - t0
+        if self.copy_guidance or prior is not None:
             said = [t for t, _ in history] + [dialogue[-1]]
-            schema = json.dumps(guidance_schema(copy_spans(said), self.replies, says_number(said)))
+            spans = copy_spans(said) if self.copy_guidance else None
+            number = says_number(said)
+            schema = json.dumps(guidance_schema(spans, self.replies, bool(spans) and number,
+                                                prior.labels if prior else None,
+                                                prior.args if prior and self.intent_args else None,
+                                                number))
         self.last = self.generate(self.prompt_text(dialogue[-1], history), schema)
         try:
             return parse_answer(self.last.text)

@@ -198,23 +198,57 @@ def _arg_schema(arg, spans: Sequence[str] | None = None, frequency: bool = False
     return {"type": arg.type}
 
 
+def _call_schema(tool, spans, frequency: bool, classes: Mapping[str, Sequence[str]],
+                 number_said: bool) -> dict[str, Any]:
+    """One tool's call schema; `classes` (the intent prior's argument heads) narrows categorical arguments to
+    the values it allows: a JSON value, "<absent>" (an optional argument left out), "<other>" (anything). A
+    number argument is left open when the driver said a number (the assistant copies it)."""
+    props = {a.name: _arg_schema(a, spans, frequency) for a in tool.args}
+    required = [a.name for a in tool.args if a.required]
+    for a in tool.args:
+        allowed = classes.get(a.name)
+        if not allowed or "<other>" in allowed or (a.type in ("integer", "number") and number_said):
+            continue
+        values = [json.loads(c) for c in allowed if c != "<absent>"]
+        if a.type == "boolean" and not all(isinstance(v, bool) for v in values):
+            continue                                  # a head that disagrees with the catalog: ignore it
+        absent_ok = "<absent>" in allowed or (a.default is not None and a.default in values)
+        if values:
+            props[a.name] = {"type": a.type, "enum": values}
+        elif absent_ok and not a.required:
+            del props[a.name]
+        if not absent_ok and a.name not in required:
+            required.append(a.name)
+    return {"type": "object",
+            "properties": {"tool": {"const": tool.name},
+                           "args": {"type": "object", "properties": props, "required": required,
+                                    "additionalProperties": False}},
+            "required": ["tool", "args"], "additionalProperties": False}
+
+
 def guidance_schema(spans: Sequence[str] | None = None, replies: Sequence[str] | None = None,
-                    frequency: bool = False) -> dict[str, Any]:
+                    frequency: bool = False, labels: Sequence[str] | None = None,
+                    arg_classes: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
+                    number_said: bool = False) -> dict[str, Any]:
     """The JSON Schema of one answer (for constrained decoding): any catalog tool with its argument names, types
     and enums, or an outcome with a reply. With `spans` (`copy_spans` of the driver's words) a free-text argument
     (name, destination, query, colour) must be one of them, so a name is copied exactly or not at all instead of
     drifting ("Dr. Edwards" -> "Dr. S"); with `frequency` (the driver said a number) a station query may also be
-    a frequency. With `replies` an outcome's
-    reply is one of them (the shipped model's own replies: a half-formed one is never spoken)."""
-    calls = [{"type": "object",
-              "properties": {"tool": {"const": t.name},
-                             "args": {"type": "object",
-                                      "properties": {a.name: _arg_schema(a, spans, frequency) for a in t.args},
-                                      "required": [a.name for a in t.args if a.required],
-                                      "additionalProperties": False}},
-              "required": ["tool", "args"], "additionalProperties": False} for t in CATALOG]
-    outcome = {"type": "object", "properties": {"outcome": {"type": "string", "enum": list(OUTCOMES)},
+    a frequency. With `replies` an outcome's reply is one of them (the shipped model's own replies: a half-formed
+    one is never spoken). With `labels` (the intent prior's: tool names and `outcome:` + outcome) only those
+    tools and outcomes are offered; labels the catalog does not know are ignored, and if none is left nothing is
+    restricted. `arg_classes` narrows categorical arguments per tool (`_call_schema`)."""
+    tools = {t.name for t in CATALOG}
+    outcomes = list(OUTCOMES)
+    if labels:
+        keep_tools = {x for x in labels if x in tools}
+        keep_outcomes = [o for o in OUTCOMES if f"outcome:{o}" in labels]
+        if keep_tools or keep_outcomes:
+            tools, outcomes = keep_tools, keep_outcomes
+    calls = [_call_schema(t, spans, frequency, (arg_classes or {}).get(t.name, {}), number_said)
+             for t in CATALOG if t.name in tools]
+    outcome = {"type": "object", "properties": {"outcome": {"type": "string", "enum": outcomes},
                                                 "reply": {"type": "string", "enum": list(replies)} if replies else
                                                 {"type": "string", "maxLength": 200}},
                "required": ["outcome", "reply"], "additionalProperties": False}
-    return {"anyOf": calls + [outcome]}
+    return {"anyOf": calls + ([outcome] if outcomes else [])}

@@ -51,18 +51,22 @@ class CockpitNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("cockpit", **kwargs)
         from cockpit.model.assistant import DEFAULT_MODEL, GenAIAssistant
+        from cockpit.model.intent import DEFAULT_INTENT
 
         can_bus = str(self.declare_parameter("can_bus", "virtual:edgepilot").value)
         rate_hz = float(self.declare_parameter("rate_hz", 20.0).value)
         model = str(self.declare_parameter("model_path", "").value) or str(DEFAULT_MODEL)
         guidance = bool(self.declare_parameter("guidance", True).value)
         prompt_style = str(self.declare_parameter("prompt_style", "auto").value)
+        intent = str(self.declare_parameter("intent_path", "default").value)
         guard_log = str(self.declare_parameter("guard_log", "").value) or None
         self.script = parse_script(str(self.declare_parameter("script", "").value))
         self.script_speech = bool(self.declare_parameter("script_speech", False).value)
         self.bus = open_bus(can_bus)
         self.link = VehicleLink()
-        self.session = CockpitSession(GenAIAssistant(model, guidance=guidance, prompt_style=prompt_style), self.link,
+        intent_dir = None if intent in ("", "none") else DEFAULT_INTENT if intent == "default" else intent
+        assistant = GenAIAssistant(model, guidance=guidance, prompt_style=prompt_style, intent=intent_dir)
+        self.session = CockpitSession(assistant, self.link,
                                       SafetyGuard(log_path=guard_log), send=self._send, state_source=self._state)
         self.voice = None
         if self.script_speech:
