@@ -141,6 +141,9 @@ def parse_answer(text: str) -> TurnResult:
     raise AnswerError(f"model output is neither a tool call nor an outcome: {raw[:120]!r}")
 
 
+#: The intent prior's vocabulary (model/intent.py): an outcome label is OUTCOME_LABEL + outcome; an argument class
+#: is a JSON value, ABSENT (an optional argument left out) or OTHER (any value).
+OUTCOME_LABEL, ABSENT, OTHER = "outcome:", "<absent>", "<other>"
 MAX_SPAN_WORDS = 8                       # longest name/place/title copied from an utterance
 FREQUENCY = r"^[0-9]{2,3}(\.[0-9])?$"   # a radio frequency said in words ("ninety nine point five" -> 99.5)
 _EDGE = "\"'.,;:!?()[]"
@@ -201,18 +204,17 @@ def _arg_schema(arg, spans: Sequence[str] | None = None, frequency: bool = False
 def _call_schema(tool, spans, frequency: bool, classes: Mapping[str, Sequence[str]],
                  number_said: bool) -> dict[str, Any]:
     """One tool's call schema; `classes` (the intent prior's argument heads) narrows categorical arguments to
-    the values it allows: a JSON value, "<absent>" (an optional argument left out), "<other>" (anything). A
-    number argument is left open when the driver said a number (the assistant copies it)."""
+    the values it allows (JSON values, ABSENT, OTHER: see OUTCOME_LABEL). A number argument is left open when the driver said a number (the assistant copies it)."""
     props = {a.name: _arg_schema(a, spans, frequency) for a in tool.args}
     required = [a.name for a in tool.args if a.required]
     for a in tool.args:
         allowed = classes.get(a.name)
-        if not allowed or "<other>" in allowed or (a.type in ("integer", "number") and number_said):
+        if not allowed or OTHER in allowed or (a.type in ("integer", "number") and number_said):
             continue
-        values = [json.loads(c) for c in allowed if c != "<absent>"]
+        values = [json.loads(c) for c in allowed if c != ABSENT]
         if a.type == "boolean" and not all(isinstance(v, bool) for v in values):
             continue                                  # a head that disagrees with the catalog: ignore it
-        absent_ok = "<absent>" in allowed or (a.default is not None and a.default in values)
+        absent_ok = ABSENT in allowed or (a.default is not None and a.default in values)
         if values:
             props[a.name] = {"type": a.type, "enum": values}
         elif absent_ok and not a.required:
@@ -235,14 +237,14 @@ def guidance_schema(spans: Sequence[str] | None = None, replies: Sequence[str] |
     (name, destination, query, colour) must be one of them, so a name is copied exactly or not at all instead of
     drifting ("Dr. Edwards" -> "Dr. S"); with `frequency` (the driver said a number) a station query may also be
     a frequency. With `replies` an outcome's reply is one of them (the shipped model's own replies: a half-formed
-    one is never spoken). With `labels` (the intent prior's: tool names and `outcome:` + outcome) only those
+    one is never spoken). With `labels` (the intent prior's: tool names and OUTCOME_LABEL + outcome) only those
     tools and outcomes are offered; labels the catalog does not know are ignored, and if none is left nothing is
     restricted. `arg_classes` narrows categorical arguments per tool (`_call_schema`)."""
     tools = {t.name for t in CATALOG}
     outcomes = list(OUTCOMES)
     if labels:
         keep_tools = {x for x in labels if x in tools}
-        keep_outcomes = [o for o in OUTCOMES if f"outcome:{o}" in labels]
+        keep_outcomes = [o for o in OUTCOMES if OUTCOME_LABEL + o in labels]
         if keep_tools or keep_outcomes:
             tools, outcomes = keep_tools, keep_outcomes
     calls = [_call_schema(t, spans, frequency, (arg_classes or {}).get(t.name, {}), number_said)

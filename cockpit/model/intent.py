@@ -30,18 +30,16 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .format import normalize
+from .format import ABSENT, OTHER, OUTCOME_LABEL, normalize
 
 DEFAULT_INTENT = Path(__file__).resolve().parents[1] / "weights" / "intent"
-OUTCOME_PREFIX = "outcome:"
 MAX_TOKENS = 96
 DIM = 384
-ABSENT, OTHER = "<absent>", "<other>"       # argument-head classes besides JSON-encoded values
 
 
 def label_of(answer: dict[str, Any]) -> str:
     """The class of an answer: its tool name, or `outcome:` + its outcome."""
-    return answer["tool"] if "tool" in answer else OUTCOME_PREFIX + answer["outcome"]
+    return answer["tool"] if "tool" in answer else OUTCOME_LABEL + answer["outcome"]
 
 
 class IntentEncoder:
@@ -54,7 +52,7 @@ class IntentEncoder:
         folder = Path(folder)
         for name in ("encoder.onnx", "tokenizer.json"):
             if not (folder / name).is_file():
-                raise FileNotFoundError(f"{folder / name}: missing (build it with `edgepilot cockpit intent export`)")
+                raise FileNotFoundError(f"{folder / name}: missing (build it with `edgepilot cockpit intent train`)")
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(MAX_TOKENS)
@@ -300,7 +298,7 @@ def arg_head_classes(labels: list[str], answers: list[dict[str, Any]],
     `min_count` times, OTHER for the rest."""
     out = {}
     for tool in sorted(set(labels)):
-        if tool.startswith(OUTCOME_PREFIX):
+        if tool.startswith(OUTCOME_LABEL):
             continue
         rows = [a for n, a in zip(labels, answers) if n == tool]
         for arg in categorical_args(tool):
@@ -315,16 +313,19 @@ def arg_head_classes(labels: list[str], answers: list[dict[str, Any]],
 
 
 def _arg_targets(labels, answers, spec) -> list[dict[tuple[str, str], int]]:
+    """Per example, (tool, argument) -> class index for the argument heads of its tool."""
+    by_tool: dict[str, list] = {}
+    for (tool, name), classes in spec.items():
+        arg = next(a for a in categorical_args(tool) if a.name == name)
+        by_tool.setdefault(tool, []).append((arg, classes))
     out = []
     for tool, ans in zip(labels, answers):
         t = {}
-        for (name, arg_name), classes in spec.items():
-            if name == tool:
-                arg = next(a for a in categorical_args(tool) if a.name == arg_name)
-                c = arg_class(arg, ans.get("args", {}))
-                c = c if c in classes else OTHER
-                if c in classes:                     # a value never seen in training has no class to learn
-                    t[(name, arg_name)] = classes.index(c)
+        for arg, classes in by_tool.get(tool, []):
+            c = arg_class(arg, ans.get("args", {}))
+            c = c if c in classes else OTHER
+            if c in classes:                         # a value never seen in training has no class to learn
+                t[(tool, arg.name)] = classes.index(c)
         out.append(t)
     return out
 
