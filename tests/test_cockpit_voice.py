@@ -109,3 +109,13 @@ def test_a_wav_file_through_the_whole_pipeline_changes_the_cabin(tmp_path, capsy
     assert turn["result"] == {"tool": "set_temperature", "args": {"celsius": 21, "zone": "all"}}
     assert [f["id"] for f in turn["frames"]] == ["0x300"]                      # HVAC_CMD on the bus
     assert read_wav(tmp_path / "r.wav").size > 8000                            # the reply was spoken
+
+
+def test_speech_file_of_a_training_config_is_relative_to_the_cockpit_package(tmp_path):
+    from cockpit.voice.speech_data import config_path, load
+
+    shipped = config_path("data/heard_finetune.jsonl")
+    assert shipped.is_file() and shipped.parent.parent.name == "cockpit"
+    rows = load(shipped)
+    assert rows and all(r["dialogue"] == r["heard"] and r["_answers"] for r in rows[:50])
+    assert config_path(tmp_path / "x.jsonl") == tmp_path / "x.jsonl"

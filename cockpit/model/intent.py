@@ -338,7 +338,7 @@ def train_intent(cfg: IntentTrainConfig, folder: str | Path = DEFAULT_INTENT, pr
     from transformers import AutoModel, AutoTokenizer
 
     from ..corpus import generate
-    from ..voice.speech_data import load as load_heard
+    from ..voice.speech_data import config_path, load as load_heard
 
     t0 = time.time()
     torch.manual_seed(cfg.seed)
@@ -346,9 +346,7 @@ def train_intent(cfg: IntentTrainConfig, folder: str | Path = DEFAULT_INTENT, pr
     folder = Path(folder)
     rows = generate("train", cfg.train_cases, seed=cfg.seed)
     if cfg.speech_file:
-        path = Path(cfg.speech_file)
-        path = path if path.is_absolute() else Path(__file__).resolve().parents[1] / path
-        rows = rows + load_heard(path)
+        rows = rows + load_heard(config_path(cfg.speech_file))
     val_rows = generate("train", cfg.val_cases, seed=cfg.seed + 1_000_003)
     dialogues, labels, answers = _rows_to_examples(rows, cfg.asr_style_prob, cfg.seed)
     val_dialogues, val_labels, val_answers = _rows_to_examples(val_rows, cfg.asr_style_prob, cfg.seed + 1)

@@ -243,11 +243,9 @@ def train(cfg: AssistantTrainConfig, out_dir: str | Path, progress: bool = True)
     train_rows = generate("train", c.train_cases, seed=c.seed)
     val_rows = generate("train", c.val_cases, seed=c.seed + 1_000_003)
     if c.speech_file:
-        from ..voice.speech_data import load as load_heard
+        from ..voice.speech_data import config_path, load as load_heard
 
-        path = Path(c.speech_file)
-        path = path if path.is_absolute() else Path(__file__).resolve().parents[1] / path   # relative to cockpit/
-        train_rows = train_rows + load_heard(path) * max(1, c.speech_repeat)
+        train_rows = train_rows + load_heard(config_path(c.speech_file)) * max(1, c.speech_repeat)
     train_pairs = examples(train_rows, c.asr_style_prob, seed=c.seed)
     val_pairs = examples(val_rows, c.asr_style_prob, seed=c.seed + 1)
     if init is not None:                     # fine-tuning: the earlier run's tokenizer and architecture

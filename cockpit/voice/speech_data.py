@@ -54,6 +54,12 @@ def build(out: str | Path, cases: int, seed: int = 7, workers: int = 2) -> dict[
     return {"new": len(rows), "total": len(done) + len(rows)}
 
 
+def config_path(path: str | Path) -> Path:
+    """A training config's `speech_file`: absolute, or relative to the cockpit package (`data/heard_....jsonl`)."""
+    path = Path(path)
+    return path if path.is_absolute() else Path(__file__).resolve().parents[1] / path
+
+
 def load(path: str | Path) -> list[dict[str, Any]]:
     """The rows with `dialogue` replaced by what was heard (empty transcripts dropped: nothing to learn)."""
     out = []
