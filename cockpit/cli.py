@@ -203,26 +203,19 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _turn_json(turn) -> dict:
-    return {"text": turn.text, "proposal": turn.proposal.to_json() if turn.proposal else None,
-            "decision": turn.decision.to_json() if turn.decision else None,
-            "frames": [{"id": f"0x{f.arbitration_id:03X}", "data": bytes(f.data).hex()} for f in turn.frames],
-            "reply": turn.reply, "result": turn.result.to_json()}
-
-
 def _cmd_say(args: argparse.Namespace) -> int:
     from cockpit.runner import play
 
     assistant = _assistant(args)
     car, turns = play(assistant, args.text, _state(args))
     for t in turns:
-        j = _turn_json(t)
+        j = t.to_json()
         if not args.json:
             print(f"> {t.text}\n  proposal: {json.dumps(j['proposal'])}\n  guard: "
                   f"{j['decision']['outcome'] + ' (' + j['decision']['rule'] + ')' if j['decision'] else '-'}\n"
                   f"  CAN: {' '.join(f['id'] + '#' + f['data'] for f in j['frames']) or '-'}\n  reply: {t.reply}")
     if args.json:
-        print(json.dumps({"turns": [_turn_json(t) for t in turns]}))
+        print(json.dumps({"turns": [t.to_json() for t in turns]}))
     return 0
 
 
@@ -307,7 +300,7 @@ def _cmd_listen(args: argparse.Namespace) -> int:
         write_wav(args.reply_wav, np.concatenate([np.concatenate([synthesize(r), gap]) for r in replies]))
     if args.json:
         print(json.dumps({"heard": [{"start_s": h.start_s, "end_s": h.end_s, "text": h.text, "command": h.command,
-                                     "turn": _turn_json(h.turn) if h.turn else None, "asr_ms": round(h.asr_ms, 1),
+                                     "turn": h.turn.to_json() if h.turn else None, "asr_ms": round(h.asr_ms, 1),
                                      "to_frames_ms": h.to_frames_ms and round(h.to_frames_ms, 1)} for h in pipe.heard]}))
     return 0
 

@@ -38,6 +38,15 @@ class Turn:
     reply: str
     result: TurnResult
 
+    def to_json(self) -> dict:
+        """The turn as one JSON object: what `cockpit say/listen --json` print and the node publishes on
+        /cockpit/turn (frames as {"id": "0x300", "data": hex})."""
+        return {"text": self.text, "stamp_s": round(self.stamp_s, 3),
+                "proposal": self.proposal.to_json() if self.proposal else None,
+                "decision": self.decision.to_json() if self.decision else None,
+                "frames": [{"id": f"0x{f.arbitration_id:03X}", "data": bytes(f.data).hex()} for f in self.frames],
+                "reply": self.reply, "result": self.result.to_json()}
+
 
 class CockpitSession:
     def __init__(self, assistant: Assistant, link: VehicleLink, guard: SafetyGuard | None = None,

@@ -40,7 +40,7 @@ def test_voice_commands_mid_scenario_change_the_simulated_cabin_through_the_guar
     turns = result["cockpit"]
     assert [t["stamp_s"] for t in turns] == [1.0, 2.0]
     temp, trunk = turns
-    assert temp["decision"]["outcome"] == "accept" and temp["frames"][0].startswith("0x300#")   # HVAC_CMD
+    assert temp["decision"]["outcome"] == "accept" and temp["frames"][0]["id"] == "0x300"   # HVAC_CMD
     assert result["cabin"]["setpoint_driver_c"] == 25.0 and result["cabin"]["setpoint_passenger_c"] == 25.0
     assert trunk["proposal"] == {"tool": "open_trunk", "args": {}}
     assert trunk["decision"]["rule"] == "moving_trunk" and trunk["frames"] == []               # the car is moving

@@ -129,10 +129,7 @@ class CockpitNode(Node):
             turn, said = self.session.handle(text, now), {"said": text}
         if turn is None:
             return
-        record = json.dumps({
-            **said, "stamp_s": round(now, 3), "proposal": turn.proposal.to_json() if turn.proposal else None,
-            "decision": turn.decision.to_json() if turn.decision else None, "reply": turn.reply,
-            "frames": [f"0x{f.arbitration_id:03X}#{bytes(f.data).hex()}" for f in turn.frames]}, default=str)
+        record = json.dumps({**said, **turn.to_json()}, default=str)
         self.turns.append(record)
         self.reply_pub.publish(String(data=turn.reply))
         self.turn_pub.publish(String(data=record))
