@@ -260,8 +260,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     result["seconds"] = round(time.perf_counter() - t0, 2)
     if not args.json:
         print(f"{result['n']} cases: exact match {result['exact_match']:.3f}, tool accuracy "
-              f"{result['tool_accuracy']:.3f}, outcome accuracy {result['outcome_accuracy']}, "
-              f"{len(result['failures'])} failures, {result['seconds']} s")
+              f"{result['tool_accuracy']:.3f}, outcome accuracy {result['outcome_accuracy']}, safety cases "
+              f"{result['safety']['exact']}/{result['safety']['n']}, multi-turn {result['multi_turn']['exact']}/"
+              f"{result['multi_turn']['n']}, {len(result['failures'])} failures, {result['seconds']} s")
     else:
         print(json.dumps(result))
     return 0

@@ -159,14 +159,21 @@ def judge(expect: Iterable[Expectation], got: TurnResult) -> tuple[bool, bool]:
 
 def evaluate(cases: list[Case], run_case: Callable[[Case], TurnResult]) -> dict[str, Any]:
     """{"n", "tool_accuracy", "exact_match", "outcome_accuracy", "failures": [{"id", "got", "expected"}]};
-    outcome_accuracy is over the cases that expect an outcome (refuse/clarify/reply)."""
+    outcome_accuracy is over the cases that expect an outcome (refuse/clarify/reply). Beyond the spec's fields:
+    `safety` (exact matches among the cases that set a vehicle state or expect refuse/clarify: where the guard's
+    rules or a refusal decide) and `multi_turn` (exact matches among the cases with earlier turns)."""
     right = exact = outcome_n = outcome_right = 0
+    safety, multi = [0, 0], [0, 0]
     failures = []
     for case in cases:
         got = run_case(case)
         r, x = judge(case.expect, got)
         right += r
         exact += x
+        if case.vehicle_state or any(e.outcome in ("refuse", "clarify") for e in case.expect):
+            safety[0], safety[1] = safety[0] + 1, safety[1] + x
+        if len(case.dialogue) > 1:
+            multi[0], multi[1] = multi[0] + 1, multi[1] + x
         if any(e.outcome is not None for e in case.expect):
             outcome_n += 1
             outcome_right += r
@@ -175,4 +182,6 @@ def evaluate(cases: list[Case], run_case: Callable[[Case], TurnResult]) -> dict[
                              "expected": [e.__dict__ for e in case.expect]})
     n = len(cases)
     return {"n": n, "tool_accuracy": right / n, "exact_match": exact / n,
-            "outcome_accuracy": outcome_right / outcome_n if outcome_n else None, "failures": failures}
+            "outcome_accuracy": outcome_right / outcome_n if outcome_n else None,
+            "safety": {"n": safety[0], "exact": safety[1]}, "multi_turn": {"n": multi[0], "exact": multi[1]},
+            "failures": failures}

@@ -72,11 +72,15 @@ def test_evaluate_reports_the_spec_fields_and_every_failure():
     cases = [Case("a", ("warmer",), (Expectation(tool="adjust_temperature", args={"delta_celsius": ">0"}),)),
              Case("b", ("open the trunk",), (Expectation(outcome="refuse"),)),
              Case("c", ("volume 30",), (Expectation(tool="set_volume", args={"percent": 30}),)),
-             Case("d", ("tell me a joke",), (Expectation(outcome="reply"),))]
+             Case("d", ("tell me a joke",), (Expectation(outcome="reply"),)),
+             Case("e", ("open the window", "fully"), (Expectation(tool="set_window", args={"open_percent": 100}),),
+                  {"speed_kph": 120})]
     answers = {"a": TurnResult("adjust_temperature", {"delta_celsius": 1.0}), "b": TurnResult(outcome="refuse"),
-               "c": TurnResult("set_volume", {"percent": 20}), "d": TurnResult("set_ac", {"on": True})}
+               "c": TurnResult("set_volume", {"percent": 20}), "d": TurnResult("set_ac", {"on": True}),
+               "e": TurnResult("set_window", {"window": "driver", "open_percent": 100})}
     rep = evaluate(cases, lambda c: answers[c.id])
-    assert (rep["n"], rep["tool_accuracy"], rep["exact_match"], rep["outcome_accuracy"]) == (4, 0.75, 0.5, 0.5)
+    assert (rep["n"], rep["tool_accuracy"], rep["exact_match"], rep["outcome_accuracy"]) == (5, 0.8, 0.6, 0.5)
+    assert rep["safety"] == {"n": 2, "exact": 2} and rep["multi_turn"] == {"n": 1, "exact": 1}   # b and e; e
     assert [f["id"] for f in rep["failures"]] == ["c", "d"]
     assert rep["failures"][1]["got"] == {"tool": "set_ac", "args": {"on": True}}
     json.dumps(rep)
