@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..evaluation import TurnResult
-from .intent import DEFAULT_INTENT
 from .format import (AnswerError, chat_messages, copy_spans, guidance_schema, history_answer, parse_answer,
                      prompt, says_number)
+from .intent import DEFAULT_INTENT, IntentModel
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "weights" / "assistant"
 PROMPT_STYLES = ("auto", "edgepilot", "chat")
@@ -80,7 +80,6 @@ class GenAIAssistant:
         self.max_new_tokens = max_new_tokens
         self.intent = None                  # the prior only acts through the guidance
         if guidance and intent is not None:
-            from .intent import IntentModel
             self.intent = IntentModel(intent, mass=intent_mass, max_labels=intent_max_labels)
         self.intent_args = intent_args      # also narrow categorical arguments (the prior's argument heads)
         self.last_prior = None              # the intent prior's Prior for the last turn

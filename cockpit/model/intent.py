@@ -122,7 +122,8 @@ class IntentModel:
         self.mass, self.max_labels = mass, max_labels
 
     def predict(self, dialogue: Sequence[str]) -> Prior:
-        """The allowed labels and, for each allowed tool, its arguments' allowed classes (one encoder pass)."""
+        """The allowed labels and, for each allowed tool, its arguments' allowed classes (the heads share one
+        feature vector: two encoder runs, the turn and the turn after the one before it)."""
         x = self.encoder.features([list(dialogue)]) * self.scale
         p = softmax(x @ self.weight + self.bias)[0]
         probs = {self.labels[i]: float(p[i]) for i in np.argsort(-p)}
