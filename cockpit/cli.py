@@ -51,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "head.json; the assistant's schema then only offers what the heads find likely.")
     its = it.add_subparsers(dest="intent_command", metavar="STEP")
     its.required = True
-    itr = its.add_parser("train", help="fine-tune and export (about 15 min on 2 cores)")
+    itr = its.add_parser("train", help="fine-tune and export (about 20 min on 2 cores)")
     itr.add_argument("--config", default=None, help="YAML config (default: cockpit/configs/intent.yaml)")
     itr.add_argument("--out", default=None, help="intent folder (default: the shipped cockpit/weights/intent)")
     itr.add_argument("--steps", type=int, default=None, help="override steps")
