@@ -9,9 +9,10 @@ STAMP := $(VENV)/.installed
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
-	@command -v espeak-ng >/dev/null || { echo "installing espeak-ng (Debian package: the cockpit's speech output)"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq espeak-ng; } \
-	  || { echo "could not install espeak-ng: install it with your package manager"; exit 1; }
+	@{ command -v espeak-ng && command -v sphinx_fe && command -v pocketsphinx_mdef_convert && test -x /usr/lib/sphinxtrain/bw; } >/dev/null \
+	  || { echo "installing Debian packages: espeak-ng (the cockpit's speech output), sphinxtrain, sphinxbase-utils, pocketsphinx (speaker adaptation)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq espeak-ng sphinxtrain sphinxbase-utils pocketsphinx; } \
+	  || { echo "could not install espeak-ng sphinxtrain sphinxbase-utils pocketsphinx: install them with your package manager"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)

@@ -39,7 +39,7 @@ def speech_rows(assistant, rows) -> dict:
     from cockpit.voice.tts import spoken_clip
     from cockpit.voice.vad import frames_of
 
-    asr = PocketSphinxASR()
+    asr = PocketSphinxASR(profile="espeak-ng")       # the speaker profile of the voice that speaks the rows
     out = {"endpoint_to_frames": [], "finish": [], "rtf": 0.0, "hangover_ms": 0}
     audio_s = decode_s = 0.0
 

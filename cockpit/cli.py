@@ -75,6 +75,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="speak every turn with espeak-ng and run the whole voice pipeline (VAD, ASR, model)")
     e.add_argument("--snr", type=float, default=None, help="with --speech: mix car-cabin noise at this SNR (dB)")
     e.add_argument("--voice", default=None, help="espeak-ng voice for --speech (default en-us+f5)")
+    e.add_argument("--asr-profile", default=None,
+                   help="with --speech: recogniser speaker profile, a shipped name or a folder, or 'none' for the "
+                        "bundled acoustic model (default: espeak-ng, the voice that speaks the turns)")
     e.add_argument("--limit", type=int, default=None, help="only the first N cases")
     _model_args(e)
     e.set_defaults(func=_cmd_eval)
@@ -86,12 +89,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     li.add_argument("--reply-wav", default=None, help="write the spoken replies (espeak-ng) to this WAV file")
     li.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     li.add_argument("--state", default=None, help="vehicle state as JSON")
+    li.add_argument("--asr-profile", default="none",
+                    help="recogniser speaker profile: a shipped name (espeak-ng, for synthetic speech) or a folder "
+                         "from `cockpit adapt --recordings` (default none: the bundled acoustic model)")
     _model_args(li)
     li.set_defaults(func=_cmd_listen)
     lm = cs.add_parser("lm", help="build the recogniser's domain language model and dictionary from the corpus")
     lm.add_argument("--out", default=None, help="folder (default: the shipped cockpit/voice/model)")
     lm.add_argument("--cases", type=int, default=30000, help="train-split cases to take utterances from")
     lm.set_defaults(func=_cmd_lm)
+    ad = cs.add_parser("adapt", help="build a speaker profile: the recogniser's acoustic model adapted to one voice",
+                       description="MAP adaptation of the bundled en-US acoustic model (needs the Debian packages "
+                                   "sphinxtrain, sphinxbase-utils and pocketsphinx). Default: the simulator's driver, "
+                                   "train-split turns spoken by espeak-ng, half of them in cabin noise; "
+                                   "--recordings enrols a person from their own WAV files.")
+    ad.add_argument("--out", default=None, help="profile folder (default: the shipped profiles/espeak-ng)")
+    ad.add_argument("--recordings", default=None, help="text file of `WAV<TAB>what was said` lines")
+    ad.add_argument("--cases", type=int, default=2400, help="train-split cases to speak (synthetic profile)")
+    ad.add_argument("--seed", type=int, default=21)
+    ad.add_argument("--voice", default=None, help="espeak-ng voice (default en-us+f5)")
+    ad.add_argument("--snr", type=float, default=10.0, help="cabin noise mixed into half of the utterances (dB)")
+    ad.set_defaults(func=_cmd_adapt)
     sd = cs.add_parser("speech-data", help="speak train cases with espeak-ng and keep what the recogniser heard",
                        description="Training data for `corpus.speech_file`: resumable, parallel, seeded.")
     sd.add_argument("--cases", type=int, required=True)
@@ -246,13 +264,19 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     if args.snr is not None and not args.speech:
         raise ValueError("--snr needs --speech")
+    if args.asr_profile is not None and not args.speech:
+        raise ValueError("--asr-profile needs --speech")
     cases = load_cases(args.file)[:args.limit]
     assistant = _assistant(args)
     t0 = time.perf_counter()
     if args.speech:
         from cockpit.voice.speech_eval import SpeechRunner
 
-        runner = SpeechRunner(assistant, snr_db=args.snr, voice=args.voice)
+        from cockpit.voice.adapt import DEFAULT_PROFILE
+        from cockpit.voice.asr import PocketSphinxASR
+
+        profile = DEFAULT_PROFILE if args.asr_profile is None else args.asr_profile
+        runner = SpeechRunner(assistant, snr_db=args.snr, voice=args.voice, asr=PocketSphinxASR(profile=profile))
         result = evaluate(cases, runner.run_case)
         result["speech"] = runner.summary()
     else:
@@ -278,7 +302,7 @@ def _cmd_listen(args: argparse.Namespace) -> int:
     from cockpit.voice.vad import frames_of
 
     car, session = new_session(_assistant(args), _state(args))
-    pipe = VoicePipeline(PocketSphinxASR(), session, wake=args.wake)
+    pipe = VoicePipeline(PocketSphinxASR(profile=args.asr_profile), session, wake=args.wake)
     frames = microphone_frames() if args.mic else frames_of(read_wav(args.wav))
     replies = []
 
@@ -312,6 +336,21 @@ def _cmd_lm(args: argparse.Namespace) -> int:
 
     out = args.out or LM_DIR
     print(json.dumps({"out": str(out), **build(out, args.cases)}))
+    return 0
+
+
+def _cmd_adapt(args: argparse.Namespace) -> int:
+    from cockpit.voice.adapt import DEFAULT_PROFILE, PROFILES_DIR, adapt, recorded_utterances, synthetic_utterances
+    from cockpit.voice.tts import DEFAULT_VOICE
+
+    out = args.out or PROFILES_DIR / DEFAULT_PROFILE
+    if args.recordings:
+        utts, meta = recorded_utterances(args.recordings), {"source": str(args.recordings)}
+    else:
+        utts = synthetic_utterances(args.cases, args.seed, args.voice, args.snr)
+        meta = {"source": "espeak-ng, train split", "voice": args.voice or DEFAULT_VOICE, "cases": args.cases,
+                "seed": args.seed, "noisy_share": 0.5, "snr_db": args.snr}
+    print(json.dumps({"out": str(out), **adapt(utts, out, meta=meta)}))
     return 0
 
 

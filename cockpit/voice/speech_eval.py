@@ -63,5 +63,7 @@ class SpeechRunner:
         return result
 
     def summary(self) -> dict[str, Any]:
-        return {"voice": self.voice, "snr_db": self.snr_db, "word_error_rate": self.errors / max(self.words, 1),
+        profile = getattr(self.asr, "profile", None)
+        return {"voice": self.voice, "snr_db": self.snr_db, "asr_profile": profile.name if profile else None,
+                "word_error_rate": self.errors / max(self.words, 1),
                 "asr_ms_p50": float(np.median(self.asr_ms)) if self.asr_ms else None}
