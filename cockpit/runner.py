@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .directory import Directory
 from .evaluation import Case, TurnResult, evaluate, load_cases
 from .guard import SafetyGuard
 from .session import Assistant, CockpitSession, Turn
@@ -20,7 +21,8 @@ TURN_GAP_S = 2.0        # simulated time between two user turns (the car keeps s
 def new_session(assistant: Assistant, vehicle_state: dict[str, Any] | None = None,
                 guard_log: str | Path | None = None) -> tuple[SimCar, CockpitSession]:
     car = SimCar(vehicle_state)
-    return car, CockpitSession(assistant, car.link, SafetyGuard(log_path=guard_log), send=car.send)
+    return car, CockpitSession(assistant, car.link, SafetyGuard(log_path=guard_log), send=car.send,
+                               directory=Directory.simulated())
 
 
 def play(assistant: Assistant, dialogue: list[str] | tuple[str, ...], vehicle_state: dict[str, Any] | None = None,

@@ -2,7 +2,8 @@
 
 Why this order: the assistant (the conversational model, or any other that speaks the catalog) only proposes;
 the guard decides against the live state read from CAN; only accepted calls become frames, built by the
-`VehicleLink` from the last received state. A pending confirmation or clarification is answered by the next
+`VehicleLink` from the last received state. Free-text arguments are first resolved against the head unit's
+directory (`directory.py`: "dr edwards" -> "Dr. Edwards"). A pending confirmation or clarification is answered by the next
 turn before the assistant is asked again ("yes" confirms, "no" cancels). Every turn is kept (`transcript`) and
 every guard decision is in the guard's log. No ROS import: the cockpit node and the CLI wrap this.
 """
@@ -13,6 +14,7 @@ from typing import Callable, Protocol, Sequence
 
 import can
 
+from .directory import Directory
 from .evaluation import TurnResult
 from .guard import Decision, SafetyGuard, VehicleState
 from .replies import describe
@@ -51,10 +53,12 @@ class Turn:
 class CockpitSession:
     def __init__(self, assistant: Assistant, link: VehicleLink, guard: SafetyGuard | None = None,
                  send: Callable[[list[can.Message]], None] | None = None,
-                 state_source: Callable[[float], VehicleState] | None = None) -> None:
+                 state_source: Callable[[float], VehicleState] | None = None,
+                 directory: Directory | None = None) -> None:
         """`state_source(now)` gives the state the guard decides on (a ROS node: the vehicle-state topics);
-        default: the state frames the link received from CAN."""
-        self.assistant, self.link = assistant, link
+        default: the state frames the link received from CAN. `directory`: the contacts, places and media that
+        free-text arguments are resolved against before the guard (None: passed on as the model wrote them)."""
+        self.assistant, self.link, self.directory = assistant, link, directory
         self.state_source = state_source or link.vehicle_state
         self.guard = guard or SafetyGuard()
         self.send = send or (lambda frames: None)
@@ -70,7 +74,7 @@ class CockpitSession:
             raise ValueError(f"turn text must be a non-empty string, got {text!r}")
         state = self.state_source(now)
         decision = self.guard.answer(text, state, now) if self.guard.pending else None
-        proposal = None
+        proposal, args = None, None
         if decision is None:
             proposal = self.assistant.propose(self.dialogue + [text], state, [t.result for t in self.transcript])
             if proposal.outcome is not None:
@@ -78,12 +82,16 @@ class CockpitSession:
                             TurnResult(outcome=proposal.outcome, reply=proposal.reply))
                 self.transcript.append(turn)
                 return turn
-            decision = self.guard.propose(proposal.tool, proposal.args, state, now)
-        turn = self._act(text, now, proposal, decision)
+            args = proposal.args
+            if self.directory is not None:
+                args = self.directory.resolve(proposal.tool, args, text)
+            decision = self.guard.propose(proposal.tool, args, state, now)
+        turn = self._act(text, now, proposal, decision, renamed=proposal is not None and args != proposal.args)
         self.transcript.append(turn)
         return turn
 
-    def _act(self, text: str, now: float, proposal: Proposal | None, decision: Decision) -> Turn:
+    def _act(self, text: str, now: float, proposal: Proposal | None, decision: Decision,
+             renamed: bool = False) -> Turn:
         if decision.outcome != "accept":
             outcome = "refuse" if decision.outcome == "refuse" else "clarify"
             return Turn(text, now, proposal, decision, [], decision.reply,
@@ -103,7 +111,7 @@ class CockpitSession:
         if last.name == "query_vehicle":
             reply = self.link.query(last.args["item"], now).spoken
         else:
-            reply = (proposal.reply if proposal is not None and proposal.reply else None) or decision.reply or \
-                describe(last)
+            own = proposal is not None and proposal.reply and not renamed    # a reply naming "dr edwards" is stale
+            reply = (proposal.reply if own else None) or decision.reply or describe(last)
         return Turn(text, now, proposal, decision, frames, reply,
                     TurnResult(tool=last.name, args=dict(last.args), reply=reply))

@@ -79,6 +79,22 @@ def test_recogniser_transcribes_in_car_commands_with_the_domain_lm(asr):
     assert word_errors("open the trunk", "oh the trunk") == (1, 3)
 
 
+def test_words_the_cmu_dictionary_lacks_get_pronunciations_and_are_recognised():
+    from cockpit.voice.asr import LM_DIR, PocketSphinxASR
+    from cockpit.voice.lm import g2p, ipa_to_arpabet, load_dictionary
+
+    assert ipa_to_arpabet("wˈɪndskɹiːn") == "W IH N D S K R IY N".split()
+    assert ipa_to_arpabet("tʃˈeɪndʒ") == "CH EY N JH".split()
+    assert ipa_to_arpabet("wɪn☃") is None                       # a symbol the table lacks: no guess
+    made = g2p(["aircon", "aeb"], spell={"aeb"})
+    assert made == {"aircon": "EH R K AH N", "aeb": "EY IY B IY"}
+    shipped = load_dictionary(LM_DIR / "cockpit.dict")
+    assert {"windscreen", "aircon", "defroster", "demister", "aeb"} <= set(shipped)     # out of CMU, in the LM
+    asr = PocketSphinxASR(profile="espeak-ng")
+    for text in ("turn on the defroster", "switch AEB off", "clear the windscreen"):
+        assert asr.transcribe(np.concatenate([SIL, synthesize(text), SIL])).text == text.lower()
+
+
 def test_streaming_recognition_gives_the_text_while_feeding_during_speech(asr):
     x = np.concatenate([SIL, synthesize("navigate to the nearest pharmacy"), SIL])
     vad, texts = Vad(), []

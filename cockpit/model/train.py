@@ -14,6 +14,7 @@ import math
 import random
 import re
 import time
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -99,7 +100,9 @@ def _spoken_number(match: re.Match) -> str:
 
 
 def asr_style(text: str) -> str:
-    """Text as a speech recogniser writes it: lower case, no punctuation, numbers in words without hyphens."""
+    """Text as a speech recogniser writes it: lower case, no punctuation or accents ("Müller" -> "muller"), numbers
+    in words without hyphens."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     text = _DIGITS.sub(_spoken_number, text.lower())
     text = re.sub(r"[^a-z' ]+", " ", text.replace("-", " "))
     return " ".join(text.split())

@@ -4,7 +4,9 @@ the dialogue corpus's train split.
 Why a domain LM: pocketsphinx's general English model turns "set the temperature to twenty one degrees" into "the
 twenty one degrees"; a model of what drivers say to the car narrows the search to in-car sentences. Built from the
 train split only, so the test split's phrasings are as new to the recogniser as to the assistant. Words the CMU
-dictionary lacks (some names) cannot be recognised and are left out, with a count in the summary.
+dictionary lacks ("windscreen", "aircon", "defroster", "AEB", names) get a pronunciation from espeak-ng's letter-to-sound
+rules, mapped from IPA to the acoustic model's phones (`g2p`); before, they were left out and could never be
+recognised. Words still without one are left out, with a count in the summary.
 Smoothing: absolute discounting (D = 0.5) with back-off weights, written in the ARPA format pocketsphinx reads.
 """
 from __future__ import annotations
@@ -37,6 +39,17 @@ def load_dictionary(path: str | Path | None = None) -> dict[str, list[str]]:
     return out
 
 
+def acronyms(n_cases: int = 30000, seed: int = 0) -> set[str]:
+    """Words the corpus writes in capitals ("AEB", "BSM"): a driver spells them."""
+    import re
+
+    out = set()
+    for row in generate("train", n_cases, seed=seed, novel_share=0.0):
+        for t in row["dialogue"]:
+            out |= {w.lower() for w in re.findall(r"\b[A-Z]{2,5}\b", t)}
+    return out
+
+
 def corpus_sentences(n_cases: int = 30000, seed: int = 0) -> list[list[str]]:
     """Every user turn of `n_cases` train-split cases, as a recogniser would write it, split into words, plus the
     wake phrase on its own and every name, place and artist the corpus knows: in a car these come from the driver's phone
@@ -49,6 +62,58 @@ def corpus_sentences(n_cases: int = 30000, seed: int = 0) -> list[list[str]]:
     names = c.FIRST_NAMES + c.SURNAMES + c.RELATIONS + c.CITIES + c.PLACES + c.POIS + c.ARTISTS + c.GENRES
     wake = [WAKE_PHRASE.split()] * max(1, len(out) // 100)     # the wake phrase alone: ~1 % of utterances
     return out + wake + [asr_style(n).split() for n in names]
+
+
+#: espeak-ng IPA -> the acoustic model's ARPAbet phones; longest symbols first when parsing
+IPA_TO_ARPABET = {
+    "tʃ": "CH", "dʒ": "JH", "eɪ": "EY", "aɪ": "AY", "aʊ": "AW", "ɔɪ": "OY", "oʊ": "OW", "əʊ": "OW", "iə": "IY AH",
+    "ɛɹ": "EH R", "ɑːɹ": "AA R", "ɔːɹ": "AO R", "ʊɹ": "UH R", "ɪɹ": "IH R", "aɪɚ": "AY ER", "aʊɚ": "AW ER",
+    "i": "IY", "ɪ": "IH", "ᵻ": "IH", "e": "EH", "ɛ": "EH", "æ": "AE", "a": "AA", "ɑ": "AA", "ɒ": "AA", "ɔ": "AO",
+    "o": "OW", "ʊ": "UH", "u": "UW", "ʌ": "AH", "ə": "AH", "ɐ": "AH", "ɚ": "ER", "ɝ": "ER", "ɜ": "ER",
+    "p": "P", "b": "B", "t": "T", "d": "D", "k": "K", "g": "G", "ɡ": "G", "f": "F", "v": "V", "θ": "TH", "ð": "DH",
+    "s": "S", "z": "Z", "ʃ": "SH", "ʒ": "ZH", "h": "HH", "m": "M", "n": "N", "ŋ": "NG", "l": "L", "ɫ": "L",
+    "ɹ": "R", "r": "R", "w": "W", "j": "Y", "ɾ": "T", "x": "K", "ç": "HH",
+}
+#: letter names, for acronyms spoken letter by letter
+LETTERS = dict(zip("abcdefghijklmnopqrstuvwxyz", (
+    "EY", "B IY", "S IY", "D IY", "IY", "EH F", "JH IY", "EY CH", "AY", "JH EY", "K EY", "EH L", "EH M", "EH N", "OW",
+    "P IY", "K Y UW", "AA R", "EH S", "T IY", "Y UW", "V IY", "D AH B AH L Y UW", "EH K S", "W AY", "Z IY")))
+_IPA_IGNORED = set("ˈˌː‖|.-_ \u0329\u0325\u0303\u02de\u02b0\u0361ʔ")
+
+
+def ipa_to_arpabet(ipa: str) -> list[str] | None:
+    """ARPAbet phones of an espeak-ng IPA string, or None if it holds a symbol the table lacks."""
+    keys = sorted(IPA_TO_ARPABET, key=len, reverse=True)
+    out, i = [], 0
+    while i < len(ipa):
+        if ipa[i] in _IPA_IGNORED:
+            i += 1
+            continue
+        key = next((k for k in keys if ipa.startswith(k, i)), None)
+        if key is None:
+            return None
+        out += IPA_TO_ARPABET[key].split()
+        i += len(key)
+    return out or None
+
+
+def g2p(words: list[str], spell: set[str] = frozenset()) -> dict[str, str]:
+    """Pronunciations ("PH ON ES") from espeak-ng's en-US letter-to-sound rules; words in `spell` (acronyms such as
+    "aeb") are spoken letter by letter. Words espeak-ng cannot be mapped for are left out."""
+    import subprocess
+
+    from ..voice.tts import _espeak
+
+    out = {}
+    for w in words:
+        if w in spell and w.isalpha():
+            out[w] = " ".join(LETTERS[c] for c in w)
+            continue
+        proc = subprocess.run([_espeak(), "-q", "--ipa", "-v", "en-us", w], capture_output=True, text=True)
+        phones = ipa_to_arpabet(proc.stdout.strip()) if proc.returncode == 0 else None
+        if phones:
+            out[w] = " ".join(phones)
+    return out
 
 
 def build_arpa(sentences: list[list[str]]) -> str:
@@ -125,8 +190,14 @@ def build(out_dir: str | Path, n_cases: int = 30000, seed: int = 0) -> dict[str,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cmu = load_dictionary()
+    raw = corpus_sentences(n_cases, seed)
+    missing = sorted({w for words in raw for w in words if w not in cmu})
+    spell = acronyms(n_cases, seed)
+    made = g2p(missing, spell)
+    for w, phones in made.items():
+        cmu[w] = [f"{w} {phones}"]
     sentences, dropped = [], Counter()
-    for words in corpus_sentences(n_cases, seed):
+    for words in raw:
         kept = [w for w in words if w in cmu]
         dropped.update(w for w in words if w not in cmu)
         if kept:
@@ -134,5 +205,5 @@ def build(out_dir: str | Path, n_cases: int = 30000, seed: int = 0) -> dict[str,
     (out / "cockpit.lm").write_text(build_arpa(sentences), encoding="utf-8")
     vocab = sorted({w for s in sentences for w in s})
     (out / "cockpit.dict").write_text("\n".join(line for w in vocab for line in cmu[w]) + "\n", encoding="utf-8")
-    return {"sentences": len(sentences), "words": len(vocab), "dropped_oov_words": len(dropped),
+    return {"sentences": len(sentences), "words": len(vocab), "g2p_words": len(made), "dropped_oov_words": len(dropped),
             "dropped_oov_tokens": sum(dropped.values())}

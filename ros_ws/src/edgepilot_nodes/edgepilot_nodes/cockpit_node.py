@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 
+from cockpit.directory import Directory
 from cockpit.guard import SafetyGuard, VehicleState
 from cockpit.session import CockpitSession
 from cockpit.vehicle_link import VehicleLink
@@ -62,18 +63,22 @@ class CockpitNode(Node):
         guard_log = str(self.declare_parameter("guard_log", "").value) or None
         self.script = parse_script(str(self.declare_parameter("script", "").value))
         self.script_speech = bool(self.declare_parameter("script_speech", False).value)
+        asr_profile = str(self.declare_parameter("asr_profile", "espeak-ng").value)
+        directory = str(self.declare_parameter("directory", "simulated").value)
         self.bus = open_bus(can_bus)
         self.link = VehicleLink()
         intent_dir = None if intent in ("", "none") else DEFAULT_INTENT if intent == "default" else intent
         assistant = GenAIAssistant(model, guidance=guidance, prompt_style=prompt_style, intent=intent_dir)
         self.session = CockpitSession(assistant, self.link,
-                                      SafetyGuard(log_path=guard_log), send=self._send, state_source=self._state)
+                                      SafetyGuard(log_path=guard_log), send=self._send, state_source=self._state,
+                                      directory=None if directory in ("", "none") else Directory.simulated()
+                                      if directory == "simulated" else Directory.load(directory))
         self.voice = None
         if self.script_speech:
             from cockpit.voice.asr import PocketSphinxASR
             from cockpit.voice.pipeline import VoicePipeline
 
-            self.voice = VoicePipeline(PocketSphinxASR(), self.session)
+            self.voice = VoicePipeline(PocketSphinxASR(profile=asr_profile), self.session)
         self.speed_mps: float | None = None
         self.speed_t = -1e9
         self.adas: AdasSettings | None = None
