@@ -103,6 +103,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     lm = cs.add_parser("lm", help="build the recogniser's domain language model and dictionary from the corpus")
     lm.add_argument("--out", default=None, help="folder (default: the shipped cockpit/voice/model)")
     lm.add_argument("--cases", type=int, default=30000, help="train-split cases to take utterances from")
+    lm.add_argument("--background-words", type=int, default=0,
+                    help="mix in this many general English words (the wheel's en-us LM), e.g. 20000; default 0: on "
+                         "the test split they cost more than they recovered (cockpit/DESIGN.md)")
+    lm.add_argument("--background-weight", type=float, default=0.02, help="their share of the unigram mass")
     lm.set_defaults(func=_cmd_lm)
     ad = cs.add_parser("adapt", help="build a speaker profile: the recogniser's acoustic model adapted to one voice",
                        description="MAP adaptation of the bundled en-US acoustic model (needs the Debian packages "
@@ -349,7 +353,8 @@ def _cmd_lm(args: argparse.Namespace) -> int:
     from cockpit.voice.lm import build
 
     out = args.out or LM_DIR
-    print(json.dumps({"out": str(out), **build(out, args.cases)}))
+    print(json.dumps({"out": str(out), **build(out, args.cases, background_words=args.background_words,
+                                                background_weight=args.background_weight)}))
     return 0
 
 

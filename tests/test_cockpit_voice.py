@@ -95,6 +95,25 @@ def test_words_the_cmu_dictionary_lacks_get_pronunciations_and_are_recognised():
         assert asr.transcribe(np.concatenate([SIL, synthesize(text), SIL])).text == text.lower()
 
 
+def test_general_english_words_can_be_mixed_into_the_lm():
+    import math
+
+    from cockpit.voice.lm import background_unigrams, build_arpa
+
+    bg = background_unigrams(500)
+    assert len(bg) == 500 and abs(sum(bg.values()) - 1) < 1e-9 and "the" in bg
+    sentences = [["open", "the", "trunk"], ["close", "the", "trunk"]]
+
+    def unigrams(text: str) -> dict[str, float]:
+        part = text.split("\\1-grams:")[1].split("\\2-grams:")[0]
+        return {ln.split()[1]: 10 ** float(ln.split()[0]) for ln in part.strip().splitlines()}
+
+    plain, mixed = unigrams(build_arpa(sentences)), unigrams(build_arpa(sentences, bg, 0.05))
+    assert "people" not in plain and "people" in mixed                 # a word no sentence used
+    assert math.isclose(sum(p for w, p in mixed.items() if w != "<s>"), 1.0, rel_tol=1e-3)
+    assert mixed["trunk"] < plain["trunk"]                                # its mass comes from the corpus words
+
+
 def test_streaming_recognition_gives_the_text_while_feeding_during_speech(asr):
     x = np.concatenate([SIL, synthesize("navigate to the nearest pharmacy"), SIL])
     vad, texts = Vad(), []

@@ -116,8 +116,30 @@ def g2p(words: list[str], spell: set[str] = frozenset()) -> dict[str, str]:
     return out
 
 
-def build_arpa(sentences: list[list[str]]) -> str:
-    """Trigram ARPA text with absolute discounting and back-off weights."""
+def background_unigrams(top: int = 20000) -> dict[str, float]:
+    """The `top` most likely words of the general English LM in the pocketsphinx wheel (`en-us.lm.bin`) that the CMU
+    dictionary can pronounce, with their unigram probabilities renormalised over them."""
+    import os
+
+    import pocketsphinx
+
+    general = pocketsphinx.NGramModel.readfile(os.path.join(pocketsphinx.get_model_path(), "en-us", "en-us.lm.bin"))
+    scores = {}
+    for w in load_dictionary():
+        if w.isascii() and w.replace("'", "").isalpha():
+            s = general.prob([w])
+            if s > -536870912:                              # the model's "unknown word" score
+                scores[w] = s * math.log(1.0001)            # pocketsphinx scores are log base 1.0001
+    best = sorted(scores, key=scores.get, reverse=True)[:top]
+    total = sum(math.exp(scores[w]) for w in best)
+    return {w: math.exp(scores[w]) / total for w in best}
+
+
+def build_arpa(sentences: list[list[str]], background: dict[str, float] | None = None,
+               background_weight: float = 0.0) -> str:
+    """Trigram ARPA text with absolute discounting and back-off weights. `background` (word -> probability) is mixed
+    into the unigrams with `background_weight`, so words the corpus never uses stay recognisable (at a cost the
+    back-off charges), as drivers say things no template wrote."""
     counts: list[Counter] = [Counter(), Counter(), Counter()]
     for words in sentences:
         seq = [BOS] + words + [EOS]
@@ -127,14 +149,17 @@ def build_arpa(sentences: list[list[str]]) -> str:
                 if n == 0 and gram == (BOS,):
                     continue
                 counts[n][gram] += 1
-    vocab = sorted({w for (w,) in counts[0]} | {BOS})
+    background = background or {}
+    lam = background_weight if background else 0.0
+    vocab = sorted({w for (w,) in counts[0]} | {BOS} | set(background))
     total = sum(counts[0].values())
     prob: list[dict[tuple[str, ...], float]] = [{}, {}, {}]
-    # unigrams: discounted, the left-over mass spread uniformly (no zero probabilities)
+    # unigrams: discounted, the left-over mass spread uniformly (no zero probabilities), mixed with the background
     left = DISCOUNT * len(counts[0]) / total
     for w in vocab:
         c = counts[0].get((w,), 0)
-        prob[0][(w,)] = max(c - DISCOUNT, 0) / total + left / len(vocab)
+        domain = max(c - DISCOUNT, 0) / total + left / len(vocab)
+        prob[0][(w,)] = (1 - lam) * domain + lam * background.get(w, 0.0)
     ctx_count: list[Counter] = [Counter(), Counter()]
     ctx_types: list[Counter] = [Counter(), Counter()]
     for n in (1, 2):
@@ -185,8 +210,10 @@ def build_arpa(sentences: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def build(out_dir: str | Path, n_cases: int = 30000, seed: int = 0) -> dict[str, int]:
-    """Write OUT/cockpit.lm (ARPA) and OUT/cockpit.dict (the pronunciations of its words)."""
+def build(out_dir: str | Path, n_cases: int = 30000, seed: int = 0, background_words: int = 0,
+          background_weight: float = 0.0) -> dict[str, int]:
+    """Write OUT/cockpit.lm (ARPA) and OUT/cockpit.dict (the pronunciations of its words); with `background_words`,
+    that many general English words are mixed in (`build_arpa`)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cmu = load_dictionary()
@@ -202,8 +229,10 @@ def build(out_dir: str | Path, n_cases: int = 30000, seed: int = 0) -> dict[str,
         dropped.update(w for w in words if w not in cmu)
         if kept:
             sentences.append(kept)
-    (out / "cockpit.lm").write_text(build_arpa(sentences), encoding="utf-8")
-    vocab = sorted({w for s in sentences for w in s})
+    background = background_unigrams(background_words) if background_words else None
+    (out / "cockpit.lm").write_text(build_arpa(sentences, background, background_weight), encoding="utf-8")
+    vocab = sorted({w for s in sentences for w in s} | set(background or ()))
     (out / "cockpit.dict").write_text("\n".join(line for w in vocab for line in cmu[w]) + "\n", encoding="utf-8")
-    return {"sentences": len(sentences), "words": len(vocab), "g2p_words": len(made), "dropped_oov_words": len(dropped),
+    return {"sentences": len(sentences), "words": len(vocab), "background_words": len(background or ()),
+            "background_weight": background_weight if background else 0.0, "g2p_words": len(made), "dropped_oov_words": len(dropped),
             "dropped_oov_tokens": sum(dropped.values())}
