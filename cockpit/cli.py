@@ -126,6 +126,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     sd.add_argument("--out", required=True, help="JSON Lines file (appended; cases already in it are skipped)")
     sd.add_argument("--workers", type=int, default=2)
     sd.add_argument("--seed", type=int, default=7)
+    sd.add_argument("--asr-profile", default="espeak-ng",
+                    help="recogniser speaker profile ('none': the bundled model, as the older heard files were made)")
     sd.set_defaults(func=_cmd_speech_data)
 
 
@@ -376,5 +378,5 @@ def _cmd_adapt(args: argparse.Namespace) -> int:
 def _cmd_speech_data(args: argparse.Namespace) -> int:
     from cockpit.voice.speech_data import build
 
-    print(json.dumps(build(args.out, args.cases, args.seed, args.workers)))
+    print(json.dumps(build(args.out, args.cases, args.seed, args.workers, args.asr_profile)))
     return 0

@@ -1,5 +1,6 @@
 """Training data as the recogniser hears it: train-split cases spoken by espeak-ng (some with cabin noise) and
-transcribed by the shipped recogniser, so the model learns to map "heat my seat on hi" to the call meant.
+transcribed by the shipped recogniser (with the espeak-ng speaker profile by default: the speech is espeak-ng's, as
+in `eval --speech`), so the model learns to map "heat my seat on hi" to the call meant.
 
 `edgepilot cockpit speech-data --cases N --out FILE` writes one JSON line per case: the case (with its answers)
 and `heard`, the transcript of every turn. Seeded (case generation, voice choice, noise), parallel over worker
@@ -19,6 +20,12 @@ from ..corpus import generate
 VOICES = ("en-us+f5", "en-us+f2", "en-us+f5", "en-us+m2", "en-us+klatt3")
 SNRS = (None, None, 20.0, 10.0)
 _ASR = None
+_PROFILE: str | None = None
+
+
+def _init(profile: str | None) -> None:
+    global _PROFILE
+    _PROFILE = profile
 
 
 def _hear(row: dict[str, Any]) -> dict[str, Any]:
@@ -28,7 +35,7 @@ def _hear(row: dict[str, Any]) -> dict[str, Any]:
     from .tts import spoken_clip
 
     if _ASR is None:
-        _ASR = PocketSphinxASR()
+        _ASR = PocketSphinxASR(profile=_PROFILE)
     rng = random.Random(row["id"])
     voice, snr = rng.choice(VOICES), rng.choice(SNRS)
     heard = []
@@ -40,14 +47,15 @@ def _hear(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "heard": heard, "voice": voice, "snr_db": snr}
 
 
-def build(out: str | Path, cases: int, seed: int = 7, workers: int = 2) -> dict[str, int]:
+def build(out: str | Path, cases: int, seed: int = 7, workers: int = 2,
+          profile: str | None = "espeak-ng") -> dict[str, int]:
     out = Path(out)
     done = set()
     if out.is_file():
         done = {json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines() if line.strip()}
     rows = [r for r in generate("train", cases, seed=seed) if r["id"] not in done]
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "a", encoding="utf-8") as fh, get_context("spawn").Pool(workers) as pool:
+    with open(out, "a", encoding="utf-8") as fh, get_context("spawn").Pool(workers, _init, (profile,)) as pool:
         for r in pool.imap(_hear, rows, chunksize=8):
             fh.write(json.dumps(r) + "\n")
             fh.flush()
