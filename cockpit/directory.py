@@ -31,10 +31,6 @@ def _words(text: str) -> list[str]:
     return [re.sub(r"[^a-z]", "", w) for w in asr_style(text).split() if re.sub(r"[^a-z]", "", w)]
 
 
-def _key(text: str) -> str:
-    return "".join(_words(text))   # "Dr. Edwards" == "dr edwards", "BBC Radio 2" == "bbc radio two", "radio head"
-
-
 def _contains(outer: list[str], inner: list[str]) -> bool:
     n = len(inner)
     return 0 < n <= len(outer) and any(outer[i:i + n] == inner for i in range(len(outer) - n + 1))
@@ -47,7 +43,9 @@ class Directory:
     media: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        index: dict[str, dict[str, tuple[str, list[str]]]] = {}     # kind -> key -> (entry, its words)
+        # kind -> key (the words joined: "Dr. Edwards" == "dr edwards", "BBC Radio 2" == "bbc radio two",
+        # "Radiohead" == "radio head") -> (entry, its words)
+        index: dict[str, dict[str, tuple[str, list[str]]]] = {}
         for kind in KINDS:
             index[kind] = {}
             for entry in getattr(self, kind):

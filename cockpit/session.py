@@ -3,8 +3,8 @@
 Why this order: the assistant (the conversational model, or any other that speaks the catalog) only proposes;
 the guard decides against the live state read from CAN; only accepted calls become frames, built by the
 `VehicleLink` from the last received state. Free-text arguments are first resolved against the head unit's
-directory (`directory.py`: "dr edwards" -> "Dr. Edwards"). A pending confirmation or clarification is answered by the next
-turn before the assistant is asked again ("yes" confirms, "no" cancels). Every turn is kept (`transcript`) and
+directory (`directory.py`: "dr edwards" -> "Dr. Edwards"). A pending confirmation or clarification is answered by
+the next turn before the assistant is asked again ("yes" confirms, "no" cancels). Every turn is kept (`transcript`) and
 every guard decision is in the guard's log. No ROS import: the cockpit node and the CLI wrap this.
 """
 from __future__ import annotations

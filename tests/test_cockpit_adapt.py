@@ -123,8 +123,9 @@ def test_synthetic_enrolment_uses_train_turns_with_seeded_noise():
     assert 0 < noisy < len(a)                          # some, not all, in cabin noise
 
 
-@pytest.mark.skipif(not _tools_present(), reason="sphinxtrain / sphinxbase-utils / pocketsphinx (Debian) not installed: "
-                                                 "`apt-get install sphinxtrain sphinxbase-utils pocketsphinx`")
+@pytest.mark.skipif(not _tools_present(),
+                    reason="sphinxtrain / sphinxbase-utils / pocketsphinx (Debian) not installed: "
+                           "`apt-get install sphinxtrain sphinxbase-utils pocketsphinx`")
 def test_a_small_adaptation_runs_end_to_end_and_loads(tmp_path):
     utts = synthetic_utterances(14, seed=5)
     utts.append(Utterance("oov", "zzyzx qwrtp", spoken_clip("zzyzx qwrtp")))      # not pronounceable: skipped

@@ -18,7 +18,8 @@ def sim() -> Directory:
     ("media_play", {"query": "radio head"}, "so i want radio head from streaming", "Radiohead"),
     ("call_contact", {"name": "lee"}, "can you ring up ivan lee", "Ivan Lee"),               # cut short
     ("call_contact", {"name": "Sam"}, "call sam smith please", "Sam Smith"),
-    ("navigate_to", {"destination": "the nearest police"}, "find the nearest police station", "the nearest police station"),
+    ("navigate_to", {"destination": "the nearest police"}, "find the nearest police station",
+     "the nearest police station"),
     ("call_contact", {"name": "Sam"}, "call sam", "Sam"),                                     # already an entry
     ("navigate_to", {"destination": "114 Griafiabail Drive"}, "go to 114 Griafiabail Drive", "114 Griafiabail Drive"),
     ("media_play", {"query": "Star Wars soundtrack"}, "play the star wars soundtrack", "Star Wars soundtrack"),

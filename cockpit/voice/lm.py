@@ -4,8 +4,8 @@ the dialogue corpus's train split.
 Why a domain LM: pocketsphinx's general English model turns "set the temperature to twenty one degrees" into "the
 twenty one degrees"; a model of what drivers say to the car narrows the search to in-car sentences. Built from the
 train split only, so the test split's phrasings are as new to the recogniser as to the assistant. Words the CMU
-dictionary lacks ("windscreen", "aircon", "defroster", "AEB", names) get a pronunciation from espeak-ng's letter-to-sound
-rules, mapped from IPA to the acoustic model's phones (`g2p`); before, they were left out and could never be
+dictionary lacks ("windscreen", "aircon", "defroster", "AEB", names) get a pronunciation from espeak-ng's
+letter-to-sound rules, mapped from IPA to the acoustic model's phones (`g2p`); before, they were left out and could never be
 recognised. Words still without one are left out, with a count in the summary.
 Smoothing: absolute discounting (D = 0.5) with back-off weights, written in the ARPA format pocketsphinx reads.
 """
@@ -234,5 +234,6 @@ def build(out_dir: str | Path, n_cases: int = 30000, seed: int = 0, background_w
     vocab = sorted({w for s in sentences for w in s} | set(background or ()))
     (out / "cockpit.dict").write_text("\n".join(line for w in vocab for line in cmu[w]) + "\n", encoding="utf-8")
     return {"sentences": len(sentences), "words": len(vocab), "background_words": len(background or ()),
-            "background_weight": background_weight if background else 0.0, "g2p_words": len(made), "dropped_oov_words": len(dropped),
+            "background_weight": background_weight if background else 0.0, "g2p_words": len(made),
+            "dropped_oov_words": len(dropped),
             "dropped_oov_tokens": sum(dropped.values())}
