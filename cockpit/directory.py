@@ -90,10 +90,11 @@ class Directory:
         """`args` with the free-text argument of `tool` replaced by the directory entry it names: the one longest
         entry the driver said that contains the value ("lee" in "call ivan lee"), else the entry equal to it without
         case, punctuation and spacing; a value that names no entry is returned as is."""
-        kind = next((k for (t, a), k in RESOLVED_ARGS.items() if t == tool and isinstance(args.get(a), str)), None)
-        if kind is None:
+        found = next(((a, k) for (t, a), k in RESOLVED_ARGS.items() if t == tool and isinstance(args.get(a), str)),
+                     None)
+        if found is None:
             return args
-        arg = next(a for (t, a) in RESOLVED_ARGS if t == tool)
+        arg, kind = found
         value, index = args[arg], self._index[kind]          # type: ignore[attr-defined]
         said, part = _words(utterance), _words(value)
         found = [(e, w) for e, w in index.values() if len(w) > len(part) and _contains(w, part)

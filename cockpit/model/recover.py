@@ -49,8 +49,8 @@ def recover(model_dir: str | Path, out_dir: str | Path) -> Path:
     nb = bits.pop() if bits else 0
     h, layers = dec["hidden_size"], dec["num_hidden_layers"]
     heads, kv, hd = dec["num_attention_heads"], dec["num_key_value_heads"], dec["head_size"]
-    inter = next(n.attribute for n in graph.node if n.op_type == "MatMulNBits" and "gate_proj" in n.input[1])
-    inter = next(a.i for a in inter if a.name == "N")
+    gate = "model.layers.0.mlp.gate_proj.MatMul.weight"
+    inter = init[f"{gate}_Q{nb}"].shape[0] if nb else init[gate].shape[1]     # [out, blocks, 32] or [in, out]
     hf = LlamaConfig(vocab_size=cfg["vocab_size"], hidden_size=h, intermediate_size=inter, num_hidden_layers=layers,
                      num_attention_heads=heads, num_key_value_heads=kv, max_position_embeddings=cfg["context_length"],
                      bos_token_id=cfg["bos_token_id"], eos_token_id=cfg["eos_token_id"],

@@ -5,8 +5,8 @@ Why a domain LM: pocketsphinx's general English model turns "set the temperature
 twenty one degrees"; a model of what drivers say to the car narrows the search to in-car sentences. Built from the
 train split only, so the test split's phrasings are as new to the recogniser as to the assistant. Words the CMU
 dictionary lacks ("windscreen", "aircon", "defroster", "AEB", names) get a pronunciation from espeak-ng's
-letter-to-sound rules, mapped from IPA to the acoustic model's phones (`g2p`); before, they were left out and could never be
-recognised. Words still without one are left out, with a count in the summary.
+letter-to-sound rules, mapped from IPA to the acoustic model's phones (`g2p`); before, they were left out and
+could never be recognised. Words still without one are left out, with a count in the summary.
 Smoothing: absolute discounting (D = 0.5) with back-off weights, written in the ARPA format pocketsphinx reads.
 """
 from __future__ import annotations
@@ -39,26 +39,25 @@ def load_dictionary(path: str | Path | None = None) -> dict[str, list[str]]:
     return out
 
 
-def acronyms(n_cases: int = 30000, seed: int = 0) -> set[str]:
-    """Words the corpus writes in capitals ("AEB", "BSM"): a driver spells them."""
+def train_turns(n_cases: int = 30000, seed: int = 0) -> list[str]:
+    """Every user turn of `n_cases` train-split cases, as written."""
+    return [t for row in generate("train", n_cases, seed=seed, novel_share=0.0) for t in row["dialogue"]]
+
+
+def acronyms(turns: list[str]) -> set[str]:
+    """Words the turns write in capitals ("AEB", "BSM"): a driver spells them."""
     import re
 
-    out = set()
-    for row in generate("train", n_cases, seed=seed, novel_share=0.0):
-        for t in row["dialogue"]:
-            out |= {w.lower() for w in re.findall(r"\b[A-Z]{2,5}\b", t)}
-    return out
+    return {w.lower() for t in turns for w in re.findall(r"\b[A-Z]{2,5}\b", t)}
 
 
-def corpus_sentences(n_cases: int = 30000, seed: int = 0) -> list[list[str]]:
-    """Every user turn of `n_cases` train-split cases, as a recogniser would write it, split into words, plus the
-    wake phrase on its own and every name, place and artist the corpus knows: in a car these come from the driver's phone
-    book, saved places and media library, which an infotainment recogniser is given as vocabulary."""
+def corpus_sentences(turns: list[str]) -> list[list[str]]:
+    """The turns as a recogniser would write them, split into words, plus the wake phrase on its own and every name,
+    place and artist the corpus knows: in a car these come from the driver's phone book, saved places and media
+    library, which an infotainment recogniser is given as vocabulary."""
     from .. import corpus as c
 
-    out = []
-    for row in generate("train", n_cases, seed=seed, novel_share=0.0):
-        out += [asr_style(t).split() for t in row["dialogue"]]
+    out = [asr_style(t).split() for t in turns]
     names = c.FIRST_NAMES + c.SURNAMES + c.RELATIONS + c.CITIES + c.PLACES + c.POIS + c.ARTISTS + c.GENRES
     wake = [WAKE_PHRASE.split()] * max(1, len(out) // 100)     # the wake phrase alone: ~1 % of utterances
     return out + wake + [asr_style(n).split() for n in names]
@@ -78,18 +77,18 @@ IPA_TO_ARPABET = {
 LETTERS = dict(zip("abcdefghijklmnopqrstuvwxyz", (
     "EY", "B IY", "S IY", "D IY", "IY", "EH F", "JH IY", "EY CH", "AY", "JH EY", "K EY", "EH L", "EH M", "EH N", "OW",
     "P IY", "K Y UW", "AA R", "EH S", "T IY", "Y UW", "V IY", "D AH B AH L Y UW", "EH K S", "W AY", "Z IY")))
+_IPA_KEYS = sorted(IPA_TO_ARPABET, key=len, reverse=True)
 _IPA_IGNORED = set("ˈˌː‖|.-_ \u0329\u0325\u0303\u02de\u02b0\u0361ʔ")
 
 
 def ipa_to_arpabet(ipa: str) -> list[str] | None:
     """ARPAbet phones of an espeak-ng IPA string, or None if it holds a symbol the table lacks."""
-    keys = sorted(IPA_TO_ARPABET, key=len, reverse=True)
     out, i = [], 0
     while i < len(ipa):
         if ipa[i] in _IPA_IGNORED:
             i += 1
             continue
-        key = next((k for k in keys if ipa.startswith(k, i)), None)
+        key = next((k for k in _IPA_KEYS if ipa.startswith(k, i)), None)
         if key is None:
             return None
         out += IPA_TO_ARPABET[key].split()
@@ -102,7 +101,7 @@ def g2p(words: list[str], spell: set[str] = frozenset()) -> dict[str, str]:
     "aeb") are spoken letter by letter. Words espeak-ng cannot be mapped for are left out."""
     import subprocess
 
-    from ..voice.tts import _espeak
+    from .tts import _espeak
 
     out = {}
     for w in words:
@@ -217,9 +216,10 @@ def build(out_dir: str | Path, n_cases: int = 30000, seed: int = 0, background_w
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cmu = load_dictionary()
-    raw = corpus_sentences(n_cases, seed)
+    turns = train_turns(n_cases, seed)
+    raw = corpus_sentences(turns)
     missing = sorted({w for words in raw for w in words if w not in cmu})
-    spell = acronyms(n_cases, seed)
+    spell = acronyms(turns)
     made = g2p(missing, spell)
     for w, phones in made.items():
         cmu[w] = [f"{w} {phones}"]
