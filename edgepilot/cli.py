@@ -161,6 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_launch_parser(sub)
 
+    # topic, node (ros2 topic / ros2 node over DDS)
+    from edgepilot.ros.tools import add_parser as add_graph_parser
+
+    add_graph_parser(sub)
+
     # demo
     p = sub.add_parser("demo", help="run the representative demo set and write reports to out/",
                        description="Run one CCRs, one CCRb, the cut-in and one CPNA scenario in real-time mode "

@@ -5,7 +5,8 @@
 * Payload bytes come from our generated codec (msgs.py): the ``IdlStruct`` built per type carries the right
   type name and XTypes description, but its ``serialize``/``deserialize`` are routed to the fast codec.
 * Participant USER_DATA ``enclave=/;``; node names are announced on ``ros_discovery_info``
-  (``rmw_dds_common/msg/ParticipantEntitiesInfo``, Humble layout) so ``ros2 node list`` sees them.
+  (``rmw_dds_common/msg/ParticipantEntitiesInfo``; 24-byte Gid as Humble, 16 when ``ROS_DISTRO`` is Iron or
+  later) so ``ros2 node list`` sees them; ``graph.py`` reads the graph back.
 * ``ROS_DOMAIN_ID`` selects the domain (default 0). ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST`` (or Humble's
   ``ROS_LOCALHOST_ONLY=1``) restricts discovery to 127.0.0.1 with unicast peers (works where ``lo`` has no
   multicast). An explicit ``CYCLONEDDS_URI`` is respected otherwise.
@@ -236,6 +237,7 @@ class DdsBackend:
         self.waitset.attach(self.guard)
         self._topics: dict[str, Topic] = {}
         self._subs: dict[int, _DdsSub] = {}
+        self._pubs: dict[int, _DdsPub] = {}
         self._lock = threading.RLock()
         self.nodes: list[Node] = []
         self._closed = False
@@ -268,6 +270,8 @@ class DdsBackend:
 
     def create_publisher(self, pub: Publisher) -> _DdsPub:
         impl = _DdsPub(self, pub)
+        with self._lock:
+            self._pubs[id(pub)] = impl
         self._graph.changed()
         return impl
 
@@ -281,6 +285,8 @@ class DdsBackend:
 
     def destroy_endpoint(self, endpoint: Any) -> None:
         with self._lock:
+            if isinstance(endpoint, _DdsPub):
+                self._pubs.pop(id(endpoint.pub), None)
             if isinstance(endpoint, _DdsSub):
                 self._subs.pop(id(endpoint.sub), None)
                 try:
@@ -296,6 +302,7 @@ class DdsBackend:
     def shutdown(self) -> None:
         self._closed = True
         self._subs.clear()
+        self._pubs.clear()
 
     # Executor support --------------------------------------------------------------------------------------
     def wait(self, timeout_ns: int) -> None:
@@ -316,42 +323,36 @@ class DdsBackend:
 
 
 class _GraphAnnouncer:
-    """Publishes ParticipantEntitiesInfo on ``ros_discovery_info`` (Humble layout: Gid = char[24])."""
+    """Publishes this participant's nodes on ``ros_discovery_info`` (ParticipantEntitiesInfo).
+
+    The Gid is 24 bytes (Humble) or 16 (Iron and later), chosen by ``ROS_DISTRO`` (graph.gid_size_for_distro)."""
 
     def __init__(self, backend: DdsBackend) -> None:
+        from .graph import DISCOVERY_TOPIC, discovery_wire_type, gid_size_for_distro
         self.backend = backend
         self.writer = None
+        self.gid_size = gid_size_for_distro()
         try:
-            typename = 'rmw_dds_common/msg/ParticipantEntitiesInfo'
-            topic = Topic(backend.participant, 'ros_discovery_info', idl_type_for(typename))
+            self.wire = discovery_wire_type(self.gid_size)
+            topic = Topic(backend.participant, DISCOVERY_TOPIC, self.wire)
             qos = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
             self.writer = DataWriter(backend.participant, topic, qos=dds_qos(qos))
-            self.wire = idl_type_for(typename)
-            self.cls = _msgs.get_message(typename)
-            self.node_cls = _msgs.get_message('rmw_dds_common/msg/NodeEntitiesInfo')
-            self.gid_cls = _msgs.get_message('rmw_dds_common/msg/Gid')
         except Exception:  # noqa: BLE001 - graph info is best effort; never block the data path
             self.writer = None
-
-    def _gid(self, entity: Any) -> Any:
-        gid = self.gid_cls()
-        raw = entity.guid.bytes
-        gid.data[:len(raw)] = bytearray(raw)
-        return gid
 
     def changed(self) -> None:
         if self.writer is None or self.backend._closed:
             return
+        from .graph import NodeInfo, encode_entities_info
         try:
-            info = self.cls(gid=self._gid(self.backend.participant))
+            nodes = []
             for node in self.backend.nodes:
-                entry = self.node_cls(node_namespace=node.get_namespace(), node_name=node.get_name())
-                entry.reader_gid_seq = [self._gid(self.backend._subs[id(s)].reader)
-                                        for s in node._subscriptions if id(s) in self.backend._subs]
-                entry.writer_gid_seq = [self._gid(p._impl.writer) for p in node._publishers
-                                        if hasattr(p, '_impl') and isinstance(p._impl, _DdsPub)]
-                info.node_entities_info_seq.append(entry)
-            self.writer.write(self.wire.wrap(_msgs.serialize(info)))
+                # from the backend's records: the endpoint being created is not in the node's lists yet
+                readers = [s.reader.guid.bytes for s in list(self.backend._subs.values()) if s.sub.node is node]
+                writers = [p.writer.guid.bytes for p in list(self.backend._pubs.values()) if p.pub.node is node]
+                nodes.append(NodeInfo(node.get_namespace(), node.get_name(), readers, writers))
+            payload = encode_entities_info(self.backend.participant.guid.bytes, nodes, self.gid_size)
+            self.writer.write(self.wire.wrap(payload))
         except Exception:  # noqa: BLE001
             pass
 

@@ -41,6 +41,7 @@ __all__ = [
     'get_typestore_with_ours',
     'serialize',
     'deserialize',
+    'message_to_dict',
     'normalize_type_name',
     'message_type_name',
     'dds_type_name',
@@ -579,6 +580,29 @@ def deserialize(data: bytes | bytearray | memoryview, msg_type: str | type) -> M
         msg, _pos = read(data, 4, 0)
     except (struct.error, ValueError, UnicodeDecodeError) as exc:
         raise MessageError(f'cannot deserialize {typename}: {exc}') from exc
+    return msg
+
+
+def message_to_dict(msg: Any, truncate: int | None = None) -> Any:
+    """Plain Python (dicts, lists, numbers, strings) of a message, for printing and JSON.
+
+    `truncate`: arrays and strings longer than this are cut and end with '...' (as `ros2 topic echo`'s
+    --truncate-length); None keeps everything."""
+    if isinstance(msg, Message):
+        return {name: message_to_dict(getattr(msg, name), truncate) for name in msg._fields}
+    if isinstance(msg, np.ndarray):
+        msg = msg.tolist()
+    if isinstance(msg, (list, tuple)):
+        items = [message_to_dict(v, truncate) for v in (msg if truncate is None else msg[:truncate])]
+        if truncate is not None and len(msg) > truncate:
+            items.append('...')
+        return items
+    if isinstance(msg, str) and truncate is not None and len(msg) > truncate:
+        return msg[:truncate] + '...'
+    if isinstance(msg, (bytes, bytearray)):
+        return message_to_dict(list(msg), truncate)
+    if isinstance(msg, np.generic):
+        return msg.item()
     return msg
 
 

@@ -1,0 +1,240 @@
+"""ROS 2 graph introspection over DDS: ros_discovery_info codec (both Gid sizes), names, and the `edgepilot topic` /
+`edgepilot node` commands against other processes (a test publisher and the full simulation stack)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgepilot.ros import msgs
+from edgepilot.ros.graph import (GraphError, NodeInfo, decode_entities_info, encode_entities_info,
+                                 gid_size_for_distro, ros_name_from_dds, ros_type_from_dds)
+from edgepilot.ros.tools import format_echo, rate_stats
+
+REPO = Path(__file__).resolve().parents[1]
+
+TALKER = textwrap.dedent('''
+    import numpy as np
+    from edgepilot import ros
+    from edgepilot.ros.msgs import edgepilot_interfaces, sensor_msgs, std_msgs
+
+    class Talker(ros.Node):
+        def __init__(self, **kw):
+            super().__init__('talker', **kw)
+            self.state_pub = self.create_publisher(edgepilot_interfaces.msg.VehicleState, 'state', 10)
+            self.img_pub = self.create_publisher(sensor_msgs.msg.Image, 'image', ros.qos_profile_sensor_data)
+            self.create_subscription(std_msgs.msg.String, 'cmd', lambda m: None, 10)
+            self.n = 0
+            self.create_timer(0.05, self.tick)   # 20 Hz
+
+        def tick(self):
+            self.n += 1
+            self.state_pub.publish(edgepilot_interfaces.msg.VehicleState(speed_mps=12.5, e2e_rejections=self.n))
+            self.img_pub.publish(sensor_msgs.msg.Image(height=2, width=100, encoding='mono8', step=100,
+                                                       data=np.arange(200, dtype=np.uint8)))
+''')
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# codec and names (no network)
+# ----------------------------------------------------------------------------------------------------------------
+
+def _nodes() -> list[NodeInfo]:
+    g = [bytes(range(i, i + 16)) for i in range(0, 64, 16)]
+    return [NodeInfo('/', 'sim', readers=[g[0]], writers=[g[1], g[2]]), NodeInfo('/vehicle', 'can_bridge', [], [g[3]])]
+
+
+def test_entities_info_24_byte_gid_matches_rosbags_humble():
+    participant = bytes(range(100, 116))
+    data = encode_entities_info(participant, _nodes(), gid_size=24)
+    store = msgs.get_typestore_with_ours()
+    T = store.types
+    gid = lambda b: T['rmw_dds_common/msg/Gid'](data=np.frombuffer(b.ljust(24, b'\0'), np.uint8))  # noqa: E731
+    ref = T['rmw_dds_common/msg/ParticipantEntitiesInfo'](gid=gid(participant), node_entities_info_seq=[
+        T['rmw_dds_common/msg/NodeEntitiesInfo'](node_namespace=n.namespace, node_name=n.name,
+                                                 reader_gid_seq=[gid(r) for r in n.readers],
+                                                 writer_gid_seq=[gid(w) for w in n.writers]) for n in _nodes()])
+    assert data == bytes(store.serialize_cdr(ref, 'rmw_dds_common/msg/ParticipantEntitiesInfo'))
+    guid, nodes = decode_entities_info(data, gid_size=24)
+    assert guid == participant and nodes == _nodes()
+    assert [n.fqn for n in nodes] == ['/sim', '/vehicle/can_bridge']
+
+
+@pytest.mark.parametrize('preferred', [16, 24])
+def test_entities_info_either_gid_size_decodes_whatever_is_preferred(preferred):
+    for size in (16, 24):
+        data = encode_entities_info(b'\x07' * 16, _nodes(), gid_size=size)
+        guid, nodes = decode_entities_info(data, gid_size=preferred)
+        assert guid == b'\x07' * 16 and nodes == _nodes(), (size, preferred)
+    # Iron and later: 16-byte Gids make the sample shorter
+    assert len(encode_entities_info(b'\x07' * 16, _nodes(), 16)) < len(encode_entities_info(b'\x07' * 16, _nodes(), 24))
+
+
+def test_entities_info_bad_input_is_named():
+    with pytest.raises(GraphError, match='ros_discovery_info: undecodable'):
+        decode_entities_info(b'\x00\x01\x00\x00' + b'\xff' * 30)
+    with pytest.raises(GraphError, match='not an XCDR1'):
+        decode_entities_info(b'\x00\x03\x00\x00')
+    with pytest.raises(ValueError, match='gid_size must be 16'):
+        encode_entities_info(b'\0' * 16, [], gid_size=20)
+
+
+def test_gid_size_follows_ros_distro(monkeypatch):
+    assert gid_size_for_distro('humble') == 24 and gid_size_for_distro('foxy') == 24
+    assert gid_size_for_distro('iron') == 16 and gid_size_for_distro('jazzy') == 16
+    monkeypatch.delenv('ROS_DISTRO', raising=False)
+    assert gid_size_for_distro() == 24
+    monkeypatch.setenv('ROS_DISTRO', 'jazzy')
+    assert gid_size_for_distro() == 16
+
+
+def test_dds_names_to_ros_names():
+    assert ros_name_from_dds('rt/vehicle/state') == ('topic', '/vehicle/state')
+    assert ros_name_from_dds('rq/sim/set_parametersRequest') == ('service request', '/sim/set_parameters')
+    assert ros_name_from_dds('rr/sim/set_parametersReply') == ('service reply', '/sim/set_parameters')
+    assert ros_name_from_dds('ros_discovery_info') is None
+    assert ros_type_from_dds('sensor_msgs::msg::dds_::Image_') == 'sensor_msgs/msg/Image'
+    assert ros_type_from_dds('SomeVendorType') == 'SomeVendorType'
+
+
+def test_echo_format_and_truncation():
+    img = msgs.sensor_msgs.msg.Image(height=1, width=5, encoding='mono8', step=5, data=np.arange(5, dtype=np.uint8))
+    text = format_echo(img, truncate=3)
+    assert text.endswith('---')
+    assert 'encoding: mon...' in text and "data:\n- 0\n- 1\n- 2\n- '...'" in text
+    d = msgs.message_to_dict(img, None)
+    assert d['data'] == [0, 1, 2, 3, 4] and d['header']['stamp'] == {'sec': 0, 'nanosec': 0}
+    assert json.loads(json.dumps(d)) == d
+
+
+def test_rate_stats():
+    st = rate_stats([0.0, 0.1, 0.2, 0.4])
+    assert st['window'] == 4 and st['min_s'] == pytest.approx(0.1) and st['max_s'] == pytest.approx(0.2)
+    assert st['rate_hz'] == pytest.approx(3 / 0.4)
+    assert rate_stats([1.0])['rate_hz'] == 0.0
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# against other processes
+# ----------------------------------------------------------------------------------------------------------------
+
+def _env(domain: int, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST', EDGEPILOT_ROS_BACKEND='dds',
+               PYTHONPATH=os.pathsep.join(p for p in [str(REPO), env.get('PYTHONPATH', '')] if p))
+    env.update(extra)
+    return env
+
+
+def _cli(env: dict, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, '-m', 'edgepilot.cli', *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO)
+
+
+def _poll_json(env: dict, args: list[str], ok, tries: int = 10):
+    last = None
+    for _ in range(tries):
+        proc = _cli(env, *args)
+        assert proc.returncode == 0, proc.stderr
+        last = json.loads(proc.stdout.strip().splitlines()[-1])
+        if ok(last):
+            return last
+    return last
+
+
+@pytest.fixture
+def talker(tmp_path):
+    """A node process publishing /demo/state (reliable, 20 Hz) and /demo/image (best effort), announced as a
+    Jazzy node (16-byte Gids; the full-stack test below covers Humble's 24)."""
+    (tmp_path / 'graph_talker.py').write_text(TALKER)
+    domain = 150 + os.getpid() % 50
+    proc = subprocess.Popen([sys.executable, '-m', 'edgepilot.ros.run_node', 'graph_talker:Talker', '--ros-args',
+                             '-r', '__ns:=/demo'], cwd=tmp_path, env=_env(domain, ROS_DISTRO='jazzy'),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    yield _env(domain, ROS_DISTRO='jazzy')
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_topic_and_node_commands_against_another_process(talker):
+    env = talker
+    topics = _poll_json(env, ['topic', 'list', '--json'], lambda t: '/demo/state' in t and '/demo/image' in t)
+    assert topics['/demo/state'] == {'types': ['edgepilot_interfaces/msg/VehicleState'], 'publishers': 1,
+                                     'subscriptions': 0}
+    assert topics['/demo/cmd']['subscriptions'] == 1 and topics['/demo/image']['types'] == ['sensor_msgs/msg/Image']
+    assert 'ros_discovery_info' not in ''.join(topics)
+
+    assert _poll_json(env, ['node', 'list', '--json'], lambda n: '/demo/talker' in n) == ['/demo/talker']
+    info = json.loads(_cli(env, 'node', 'info', '/demo/talker', '--json').stdout)
+    assert info['Publishers'] == {'/demo/state': 'edgepilot_interfaces/msg/VehicleState',
+                                  '/demo/image': 'sensor_msgs/msg/Image'}
+    assert info['Subscribers'] == {'/demo/cmd': 'std_msgs/msg/String'}
+
+    ti = json.loads(_cli(env, 'topic', 'info', '/demo/image', '--json').stdout)
+    assert [(p['node'], p['reliable']) for p in ti['publishers']] == [('/demo/talker', False)]
+
+    echo = _cli(env, 'topic', 'echo', '/demo/state', '-n', '3', '--json', '--timeout', '20')
+    assert echo.returncode == 0, echo.stderr
+    states = [json.loads(line) for line in echo.stdout.splitlines()]
+    counts = [s['e2e_rejections'] for s in states]
+    assert len(states) == 3 and all(s['speed_mps'] == 12.5 for s in states) and counts == sorted(counts)
+    img = _cli(env, 'topic', 'echo', 'demo/image', '--once', '--truncate-length', '4')  # best effort, YAML
+    assert img.returncode == 0, img.stderr
+    assert "width: 100\n" in img.stdout and "- 3\n- '...'\n" in img.stdout and img.stdout.rstrip().endswith('---')
+
+    hz = _cli(env, 'topic', 'hz', '/demo/state', '--duration', '3', '--json')
+    assert hz.returncode == 0, hz.stderr
+    st = json.loads(hz.stdout.strip().splitlines()[-1])
+    assert st['messages'] >= 20 and 12 < st['rate_hz'] < 28   # published at 20 Hz
+
+
+def test_unknown_topic_and_node_say_what_was_seen(talker):
+    env = talker
+    _poll_json(env, ['topic', 'list', '--json'], lambda t: '/demo/state' in t)
+    proc = _cli(env, 'topic', 'echo', '/demo/nothing', '--spin-time', '0.5')
+    assert proc.returncode == 2 and 'no publisher of /demo/nothing' in proc.stderr and '/demo/state' in proc.stderr
+    proc = _cli(env, 'node', 'info', '/ghost', '--spin-time', '0.5')
+    assert proc.returncode == 2 and 'unknown node /ghost' in proc.stderr and '/demo/talker' in proc.stderr
+    proc = _cli(env, 'topic', 'echo', '/demo/state', 'no_pkg/msg/Nothing', '--spin-time', '0.2', '--timeout', '1')
+    assert proc.returncode == 2 and 'no_pkg/msg/Nothing has no .msg definition' in proc.stderr
+
+
+def test_full_sim_stack_is_listed(tmp_path):
+    """The multi-process simulation stack (one process per node, as `ros2 launch` runs it) as the tools see it."""
+    domain = 100 + uuid.uuid4().int % 40
+    env = _env(domain)
+    port = 44000 + uuid.uuid4().int % 8000
+    launch = subprocess.Popen([sys.executable, '-m', 'edgepilot.cli', 'launch', 'edgepilot_nodes',
+                               'sim_stack.launch.xml', 'scenario:=lane_keeping_curve', f'out_dir:={tmp_path}',
+                               f'can_bus:=udp_multicast:default@{port}'], env=env, cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        want = {'/sim', '/can_bridge', '/adas', '/safety'}
+        nodes = _poll_json(env, ['node', 'list', '--json'], lambda n: want <= set(n), tries=20)
+        assert want <= set(nodes), nodes
+        topics = _poll_json(env, ['topic', 'list', '--json'], lambda t: '/vehicle/state' in t, tries=5)
+        assert topics['/clock']['types'] == ['rosgraph_msgs/msg/Clock']
+        assert topics['/vehicle/state']['types'] == ['edgepilot_interfaces/msg/VehicleState']
+        assert topics['/vehicle/state']['publishers'] == 1 and topics['/vehicle/state']['subscriptions'] >= 1
+        echo = _cli(env, 'topic', 'echo', '/sim/status', '--once', '--json', '--timeout', '20')
+        assert echo.returncode == 0, echo.stderr
+        assert json.loads(echo.stdout)['scenario'] == 'lane_keeping_curve'
+    finally:
+        os.killpg(launch.pid, signal.SIGINT)
+        try:
+            launch.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(launch.pid, signal.SIGKILL)
