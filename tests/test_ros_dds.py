@@ -190,16 +190,25 @@ def test_in_process_participants_sim_time_and_transient_local(monkeypatch):
         clock_pub = sim.create_publisher(rosgraph_msgs.msg.Clock, '/clock', 10)
         latched = sim.create_publisher(std_msgs.msg.String, topic, ros.qos_profile_transient_local)
         latched.publish(std_msgs.msg.String(data='map-v1'))
+        history = sim.create_publisher(std_msgs.msg.String, topic + '_h', ros.QoSProfile(
+            depth=3, durability=ros.DurabilityPolicy.TRANSIENT_LOCAL))
+        for i in range(5):
+            history.publish(std_msgs.msg.String(data=f'h{i}'))
         follower = ros.Node('follower', context=b, cli_args=['--ros-args', '-p', 'use_sim_time:=true'])
         fired, late = [], []
         follower.create_timer(0.1, lambda: fired.append(follower.get_clock().now().nanoseconds))
         follower.create_subscription(std_msgs.msg.String, topic, lambda m: late.append(m.data),
                                      ros.qos_profile_transient_local)
+        late_h: list[str] = []
+        follower.create_subscription(std_msgs.msg.String, topic + '_h', lambda m: late_h.append(m.data),
+                                     ros.QoSProfile(depth=10, durability=ros.DurabilityPolicy.TRANSIENT_LOCAL))
         ex_a, ex_b = SingleThreadedExecutor(context=a), SingleThreadedExecutor(context=b)
         ex_a.add_node(sim)
         ex_b.add_node(follower)
         assert ex_b.spin_until(lambda: bool(late), TIMEOUT)
         assert late == ['map-v1']  # transient local reaches a late joiner
+        # ... with as many samples as the publisher's depth (the durability service history, as rmw_cyclonedds)
+        assert ex_b.spin_until(lambda: len(late_h) >= 3, TIMEOUT) and late_h == ['h2', 'h3', 'h4']
         assert clock_pub.get_subscription_count() >= 1 or ex_b.spin_until(
             lambda: clock_pub.get_subscription_count() >= 1, TIMEOUT)
         Clock = rosgraph_msgs.msg.Clock

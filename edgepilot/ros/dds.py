@@ -77,6 +77,24 @@ def cyclone_config() -> str | None:
             '</Discovery></Domain></CycloneDDS>')
 
 
+_domains: dict[int, Domain] = {}
+_domains_lock = threading.Lock()
+
+
+def configured_domain(domain_id: int) -> Domain | None:
+    """The process's Domain for `domain_id` with the localhost-only config (None: Cyclone defaults apply).
+
+    Cyclone allows one explicit Domain per id and process, so every participant here (nodes, graph tools, the bag
+    recorder) shares this one."""
+    config = cyclone_config()
+    if not config:
+        return None
+    with _domains_lock:
+        if domain_id not in _domains:
+            _domains[domain_id] = Domain(domain_id, config)
+        return _domains[domain_id]
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # IDL types
 # ----------------------------------------------------------------------------------------------------------------
@@ -171,14 +189,22 @@ def idl_type_for(typename: str | type) -> type:
 
 
 def dds_qos(profile: QoSProfile) -> Qos:
-    """ROS QoS profile -> Cyclone QoS (always XCDR1 data representation, as rmw_cyclonedds)."""
+    """ROS QoS profile -> Cyclone QoS (always XCDR1 data representation, as rmw_cyclonedds).
+
+    Transient local also sets the durability service history to the profile's history, as rmw_cyclonedds does:
+    Cyclone keeps that many samples for late joiners, and its default is one (a latched topic of depth 10 would
+    hand a new subscriber only its last sample)."""
+    history = Policy.History.KeepAll if profile.keep_all else Policy.History.KeepLast(profile.depth)
     policies = [
         Policy.Reliability.Reliable(max_blocking_time=duration(milliseconds=100)) if profile.is_reliable
         else Policy.Reliability.BestEffort,
         Policy.Durability.TransientLocal if profile.is_transient_local else Policy.Durability.Volatile,
-        Policy.History.KeepAll if profile.keep_all else Policy.History.KeepLast(profile.depth),
+        history,
         Policy.DataRepresentation(use_cdrv0_representation=True),
     ]
+    if profile.is_transient_local:
+        policies.append(Policy.DurabilityService(cleanup_delay=0, history=history, max_samples=-1, max_instances=-1,
+                                                 max_samples_per_instance=-1))
     return Qos(*policies)
 
 
@@ -229,8 +255,7 @@ class DdsBackend:
 
     def __init__(self, domain_id: int | None = None) -> None:
         self.domain_id = domain_id_from_env() if domain_id is None else int(domain_id)
-        config = cyclone_config()
-        self._domain = Domain(self.domain_id, config) if config else None
+        self._domain = configured_domain(self.domain_id)
         self.participant = DomainParticipant(self.domain_id, qos=Qos(Policy.Userdata(data=b'enclave=/;')))
         self.waitset = WaitSet(self.participant)
         self.guard = GuardCondition(self.participant)

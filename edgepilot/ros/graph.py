@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from cyclonedds.builtin import (BuiltinDataReader, BuiltinTopicDcpsParticipant, BuiltinTopicDcpsPublication,
                                 BuiltinTopicDcpsSubscription)
 from cyclonedds.core import InstanceState, ReadCondition, SampleState, ViewState
-from cyclonedds.domain import Domain, DomainParticipant
+from cyclonedds.domain import DomainParticipant
 from cyclonedds.idl import make_idl_struct
 from cyclonedds.idl import types as T
 from cyclonedds.qos import Policy, Qos
@@ -32,7 +32,7 @@ from cyclonedds.sub import DataReader
 from cyclonedds.topic import Topic
 
 from . import msgs as _msgs
-from .dds import _WireMixin, cyclone_config, dds_qos, domain_id_from_env, idl_type_for
+from .dds import _WireMixin, configured_domain, dds_qos, domain_id_from_env, idl_type_for
 from .qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 __all__ = ['GraphError', 'NodeInfo', 'Endpoint', 'RosGraph', 'gid_size_for_distro', 'encode_entities_info',
@@ -271,8 +271,7 @@ class RosGraph:
     def __init__(self, domain_id: int | None = None, gid_size: int | None = None) -> None:
         self.domain_id = domain_id_from_env() if domain_id is None else int(domain_id)
         self.gid_size = gid_size_for_distro() if gid_size is None else int(gid_size)
-        config = cyclone_config()
-        self._domain = Domain(self.domain_id, config) if config else None
+        self._domain = configured_domain(self.domain_id)
         self.participant = DomainParticipant(self.domain_id, qos=Qos(Policy.Userdata(data=b'enclave=/;')))
         self.guid = self.participant.guid.bytes
         self._readers = {kind: BuiltinDataReader(self.participant, topic) for kind, topic in

@@ -69,8 +69,9 @@ _typestore = None
 
 
 def _msg_dirs() -> list[Path]:
-    """Package ``msg`` directories: ros_ws/src/*/msg in this repo plus EDGEPILOT_MSG_PATH (os.pathsep list of src dirs)."""
-    roots = [_REPO_SRC]
+    """Package ``msg`` directories: ros_ws/src/*/msg and ros_ws/vendor/*/msg (third-party definitions we need, such
+    as can_msgs, kept out of the colcon workspace) plus EDGEPILOT_MSG_PATH (os.pathsep list of src dirs)."""
+    roots = [_REPO_SRC, _REPO_SRC.parent / 'vendor']
     extra = os.environ.get('EDGEPILOT_MSG_PATH', '')
     roots += [Path(p) for p in extra.split(os.pathsep) if p]
     dirs = []

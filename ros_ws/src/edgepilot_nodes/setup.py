@@ -31,6 +31,7 @@ setup(
             "safety_node = edgepilot_nodes.safety_node:main",
             "perception_node = edgepilot_nodes.perception_node:main",
             "cockpit_node = edgepilot_nodes.cockpit_node:main",
+            "recorder_node = edgepilot_nodes.recorder_node:main",
         ],
     },
 )
