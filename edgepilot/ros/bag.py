@@ -11,15 +11,14 @@ from __future__ import annotations
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from . import msgs as _msgs
-from .graph import Endpoint, GraphError, RosGraph
-from .qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from .graph import Endpoint, RosGraph, TopicTap
 
 __all__ = ['BagError', 'BagWriter', 'Recorder', 'bag_info', 'format_info', 'read_messages', 'CAN_TOPIC', 'CAN_TYPE']
 
@@ -115,20 +114,12 @@ class BagWriter:
 
 
 @dataclass
-class _Sub:
-    topic: str
-    typename: str
-    reader: Any
-    condition: Any
-
-
-@dataclass
 class Recorder:
     """Records every topic of the graph (or those matching `topics`/`exclude`) and, with `can_bus`, the CAN bus.
 
-    Topics are picked up as their publishers appear (discovery is polled every `discovery_s`). Readers are
-    KEEP_ALL and take the publishers' reliability and durability, so reliable publishers lose nothing and latched
-    (transient-local) state is recorded too. Call `run()` (or `spin_once()` in your loop), then `close()`."""
+    Topics are picked up as their publishers appear (graph.TopicTap: KEEP_ALL readers with the publishers'
+    reliability and durability, so reliable publishers lose nothing and latched state is recorded too). Call
+    `run()` (or `spin_once()` in your loop), then `close()`."""
 
     out: str | Path
     topics: list[str] | None = None          # regular expressions on the topic name (None: all)
@@ -137,86 +128,44 @@ class Recorder:
     domain_id: int | None = None
     discovery_s: float = 0.1
     compress: bool = True
-    errors: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        from cyclonedds.core import WaitSet
         self.writer = BagWriter(self.out, compress=self.compress)
         self.graph = RosGraph(self.domain_id)
-        self.waitset = WaitSet(self.graph.participant)
-        self._subs: dict[str, _Sub] = {}
-        self._skipped: set[str] = set()
-        self._next_discovery = 0.0
+        want = [re.compile(p) for p in (self.topics or [])]
+        exclude = re.compile(self.exclude) if self.exclude else None
+
+        def wanted(topic: str) -> bool:
+            if exclude and exclude.search(topic):
+                return False
+            return not want or any(p.search(topic) for p in want)
+
+        def declare(topic: str, typename: str, eps: list[Endpoint]) -> str | None:
+            try:
+                self.writer.add_topic(topic, typename, [(e.reliable, e.transient_local, e.depth) for e in eps])
+            except BagError as exc:
+                return str(exc)
+            return None
+
+        self.tap = TopicTap(self.graph, wanted, declare, self.discovery_s)
+        self._can_errors: list[str] = []
         self._stop = threading.Event()
         self._can_thread = None
         self._bus = None
-        self._want = [re.compile(p) for p in (self.topics or [])]
-        self._exclude = re.compile(self.exclude) if self.exclude else None
         if self.can_bus:
             from canbus.bus import open_bus
             self._bus = open_bus(self.can_bus)
             self._can_thread = threading.Thread(target=self._can_loop, name='bag-can', daemon=True)
             self._can_thread.start()
 
-    def _wanted(self, topic: str) -> bool:
-        if self._exclude and self._exclude.search(topic):
-            return False
-        return not self._want or any(p.search(topic) for p in self._want)
-
-    def discover(self) -> None:
-        """Subscribe to topics whose publishers appeared since the last call."""
-        from cyclonedds.core import InstanceState, ReadCondition, SampleState, ViewState
-        pubs: dict[str, list[Endpoint]] = {}
-        for ep in self.graph.endpoints():
-            if ep.kind == 'publisher' and ' (' not in ep.topic:
-                pubs.setdefault(ep.topic, []).append(ep)
-        for topic, eps in sorted(pubs.items()):
-            if topic in self._subs or topic in self._skipped or not self._wanted(topic):
-                continue
-            types = sorted({e.type for e in eps})
-            if len(types) > 1:
-                self._skip(topic, f'published with several types ({", ".join(types)})')
-                continue
-            reliable = all(e.reliable for e in eps)
-            transient = all(e.transient_local for e in eps)
-            qos = QoSProfile(history=HistoryPolicy.KEEP_ALL,
-                             reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
-                             durability=DurabilityPolicy.TRANSIENT_LOCAL if transient else DurabilityPolicy.VOLATILE)
-            try:
-                self.writer.add_topic(topic, types[0], [(e.reliable, e.transient_local, e.depth) for e in eps])
-                reader = self.graph.subscribe_raw(topic, types[0], qos)
-            except (BagError, GraphError, _msgs.MessageError) as exc:
-                self._skip(topic, str(exc))
-                continue
-            cond = ReadCondition(reader, SampleState.NotRead | ViewState.Any | InstanceState.Any)
-            self.waitset.attach(cond)
-            self._subs[topic] = _Sub(topic, types[0], reader, cond)
-
-    def _skip(self, topic: str, why: str) -> None:
-        self._skipped.add(topic)
-        self.errors.append(f'{topic}: not recorded: {why}')
+    @property
+    def errors(self) -> list[str]:
+        """Topics not recorded and CAN problems, each naming the topic and why."""
+        return self.tap.errors + self._can_errors
 
     def spin_once(self, timeout_s: float = 0.05) -> int:
         """Wait for data (at most `timeout_s`), write everything received; returns the messages written."""
-        from cyclonedds.util import duration
-        now = time.monotonic()
-        if now >= self._next_discovery:
-            self.discover()
-            self._next_discovery = now + self.discovery_s
-        self.waitset.wait(duration(seconds=max(0.0, min(timeout_s, self._next_discovery - time.monotonic()))))
-        n = 0
-        for sub in list(self._subs.values()):
-            while True:
-                samples = sub.reader.take(N=256)
-                if not samples:
-                    break
-                t_ns = time.time_ns()
-                for s in samples:
-                    data = getattr(s, 'data', None)
-                    if data is not None:
-                        self.writer.write(sub.topic, data, t_ns)
-                        n += 1
-        return n
+        return self.tap.spin_once(lambda topic, _type, data, t_ns: self.writer.write(topic, data, t_ns), timeout_s)
 
     def run(self, duration_s: float | None = None) -> None:
         """Record until `duration_s` passes or `stop()` is called (from another thread or a signal handler)."""
@@ -232,19 +181,18 @@ class Recorder:
             try:
                 frame = self._bus.recv(timeout=0.1)
             except Exception as exc:  # noqa: BLE001 - a bus error ends CAN recording, not the bag
-                self.errors.append(f'{CAN_TOPIC}: CAN receive failed: {exc}')
+                self._can_errors.append(f'{CAN_TOPIC}: CAN receive failed: {exc}')
                 return
             if frame is not None:
                 try:
                     self.writer.write_can(frame, time.time_ns())
                 except BagError as exc:
-                    self.errors.append(str(exc))
+                    self._can_errors.append(str(exc))
 
     def close(self) -> dict[str, int]:
         """Drain what has arrived, stop CAN recording and finish the bag; returns messages per topic."""
         self._stop.set()
-        if self._subs:
-            self.spin_once(0.0)
+        self.spin_once(0.0)
         if self._can_thread is not None:
             self._can_thread.join(2.0)
         if self._bus is not None:

@@ -35,7 +35,7 @@ from . import msgs as _msgs
 from .dds import _WireMixin, configured_domain, dds_qos, domain_id_from_env, idl_type_for
 from .qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-__all__ = ['GraphError', 'NodeInfo', 'Endpoint', 'RosGraph', 'gid_size_for_distro', 'encode_entities_info',
+__all__ = ['GraphError', 'NodeInfo', 'Endpoint', 'RosGraph', 'TopicTap', 'gid_size_for_distro', 'encode_entities_info',
            'decode_entities_info', 'discovery_wire_type', 'ros_name_from_dds', 'ros_type_from_dds']
 
 DISCOVERY_TOPIC = 'ros_discovery_info'
@@ -407,6 +407,86 @@ class RosGraph:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class TopicTap:
+    """Raw readers on every wanted topic of the graph, added as publishers appear: what the bag recorder and the
+    Foxglove bridge both need.
+
+    Readers are KEEP_ALL and take the publishers' reliability and durability (all reliable: reliable; all
+    transient local: transient local, so latched state arrives too). `on_topic(topic, type, publishers)` is asked
+    before a topic is tapped and may refuse it by returning a reason (a string); refusals are kept in `errors`."""
+
+    def __init__(self, graph: RosGraph, wanted=None, on_topic=None, discovery_s: float = 0.1) -> None:
+        from cyclonedds.core import WaitSet
+        self.graph = graph
+        self.wanted = wanted or (lambda topic: True)
+        self.on_topic = on_topic
+        self.discovery_s = discovery_s
+        self.waitset = WaitSet(graph.participant)
+        self.readers: dict[str, tuple[str, DataReader]] = {}   # topic -> (type, reader)
+        self.errors: list[str] = []
+        self._refused: set[str] = set()
+        self._next_discovery = 0.0
+
+    def discover(self) -> list[str]:
+        """Tap the topics whose publishers appeared since the last call; returns the new topics."""
+        from cyclonedds.core import InstanceState, ReadCondition, SampleState, ViewState
+        pubs: dict[str, list[Endpoint]] = {}
+        for ep in self.graph.endpoints():
+            if ep.kind == 'publisher' and ' (' not in ep.topic:
+                pubs.setdefault(ep.topic, []).append(ep)
+        new = []
+        for topic, eps in sorted(pubs.items()):
+            if topic in self.readers or topic in self._refused or not self.wanted(topic):
+                continue
+            types = sorted({e.type for e in eps})
+            why = f'published with several types ({", ".join(types)})' if len(types) > 1 else None
+            if why is None and self.on_topic is not None:
+                why = self.on_topic(topic, types[0], eps)
+            qos = QoSProfile(history=HistoryPolicy.KEEP_ALL,
+                             reliability=ReliabilityPolicy.RELIABLE if all(e.reliable for e in eps)
+                             else ReliabilityPolicy.BEST_EFFORT,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL if all(e.transient_local for e in eps)
+                             else DurabilityPolicy.VOLATILE)
+            if why is None:
+                try:
+                    reader = self.graph.subscribe_raw(topic, types[0], qos)
+                except (GraphError, _msgs.MessageError) as exc:
+                    why = str(exc)
+            if why is not None:
+                self._refused.add(topic)
+                self.errors.append(f'{topic}: not tapped: {why}')
+                continue
+            self.waitset.attach(ReadCondition(reader, SampleState.NotRead | ViewState.Any | InstanceState.Any))
+            self.readers[topic] = (types[0], reader)
+            new.append(topic)
+        return new
+
+    def spin_once(self, sink, timeout_s: float = 0.05) -> int:
+        """Wait for data (at most `timeout_s`) and hand every sample to `sink(topic, type, cdr_bytes, t_ns)`
+        (receive time); discovery runs every `discovery_s`. Returns the samples handed on."""
+        from cyclonedds.util import duration
+        now = time.monotonic()
+        if now >= self._next_discovery:
+            self.discover()
+            self._next_discovery = now + self.discovery_s
+        wait = max(0.0, min(timeout_s, self._next_discovery - time.monotonic()))
+        if wait > 0:
+            self.waitset.wait(duration(seconds=wait))
+        n = 0
+        for topic, (typename, reader) in list(self.readers.items()):
+            while True:
+                samples = reader.take(N=256)
+                if not samples:
+                    break
+                t_ns = time.time_ns()
+                for s in samples:
+                    data = getattr(s, 'data', None)
+                    if data is not None:
+                        sink(topic, typename, data, t_ns)
+                        n += 1
+        return n
 
 
 def guid_hex(guid: bytes) -> str:

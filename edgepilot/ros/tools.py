@@ -1,6 +1,6 @@
-"""`edgepilot topic list|info|type|echo|hz`, `edgepilot node list|info` and `edgepilot bag record|info`: the
-`ros2 topic` / `ros2 node` / `ros2 bag` views of a running graph (EdgePilot's or any ROS 2 system's on the same
-domain), over DDS with no ROS 2 install.
+"""`edgepilot topic list|info|type|echo|hz`, `node list|info`, `bag record|info` and `viz`: the `ros2 topic` /
+`ros2 node` / `ros2 bag` views of a running graph (EdgePilot's or any ROS 2 system's on the same domain) and a
+Foxglove bridge, over DDS with no ROS 2 install.
 
 Output follows the ros2 CLI (so habits and scripts carry over); `--json` gives machine-readable output instead.
 """
@@ -310,6 +310,30 @@ def _cmd_bag_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_viz(args: argparse.Namespace) -> int:
+    import signal
+
+    from .viz import FoxgloveBridge
+
+    patterns = list(args.topics) if args.regex else ['^' + __import__('re').escape(_topic_name(t)) + '$'
+                                                      for t in args.topics]
+    bridge = FoxgloveBridge(args.host, args.port, topics=patterns or None, exclude=args.exclude,
+                            domain_id=args.domain)
+    signal.signal(signal.SIGTERM, lambda *_: bridge.stop())
+    print(f'Foxglove WebSocket server on {bridge.url}: in Foxglove, Open connection -> Foxglove WebSocket -> '
+          f'{bridge.url} (Ctrl-C stops)', flush=True)
+    try:
+        bridge.run(args.duration)
+    except KeyboardInterrupt:
+        pass
+    bridge.close()
+    for err in bridge.tap.errors:
+        print(f'warning: {err}', file=sys.stderr)
+    print(json.dumps({'url': bridge.url, 'messages': bridge.counts}) if args.json else
+          f'bridged {sum(bridge.counts.values())} messages on {len(bridge.counts)} topics')
+    return 0
+
+
 def add_parser(sub) -> None:
     """Register the `topic` and `node` commands on the top-level subparsers."""
     p_topic = sub.add_parser('topic', help='list, inspect, echo and time ROS 2 topics (as `ros2 topic`)',
@@ -393,3 +417,16 @@ def add_parser(sub) -> None:
     p.add_argument('bag', help='bag directory')
     p.add_argument('--json', action='store_true')
     p.set_defaults(func=_cmd_bag_info)
+
+    p = sub.add_parser('viz', help='live visualization: a Foxglove WebSocket server bridging the running graph',
+                       description='Bridge every topic (CDR with its ros2msg schema) to Foxglove over WebSocket; '
+                                   'object lists also go out as visualization_msgs/MarkerArray on <topic>/markers.')
+    p.add_argument('topics', nargs='*', help='topics to bridge (default: all)')
+    p.add_argument('-e', '--regex', action='store_true', help='TOPICS are regular expressions')
+    p.add_argument('-x', '--exclude', default=None, help='leave out topics matching this regular expression')
+    p.add_argument('--host', default='127.0.0.1', help='address to listen on (default 127.0.0.1; 0.0.0.0: all)')
+    p.add_argument('--port', type=int, default=8765, help='WebSocket port (default 8765, Foxglove\'s default)')
+    p.add_argument('--duration', type=float, default=None, help='stop after this many seconds')
+    p.add_argument('--domain', type=int, default=None, help='DDS domain (default: $ROS_DOMAIN_ID or 0)')
+    p.add_argument('--json', action='store_true', help='print the bridged counts as one JSON object when done')
+    p.set_defaults(func=_cmd_viz)
