@@ -490,3 +490,27 @@ def test_nodes_package_layout():
         assert f'"{exe} = edgepilot_nodes.{exe}:main"' in setup
     for pattern in ('"launch/*.launch.xml"', '"config/*.yaml"', '"resource/" + package_name', '"package.xml"'):
         assert pattern in setup
+
+
+def test_vehicle_stack_runs_the_car_without_the_simulator():
+    """vehicle_stack.launch.xml: SocketCAN, wall-clock time, perception on the drivers' cameras, the fallback AEB on
+    the car's own object list; cockpit and recorder only when asked."""
+    path = ROS_SRC / "edgepilot_nodes" / "launch" / "vehicle_stack.launch.xml"
+    desc = parse_launch_file(path)
+    nodes = {n.name: n for n in desc.nodes}
+    assert list(nodes) == ["can_bridge", "perception", "adas", "safety"]
+    share = ROS_SRC / "edgepilot_nodes"
+    for node in desc.nodes:
+        assert node.params[0] == share / "config" / f"{node.name}.yaml"
+        assert node.params[1]["use_sim_time"] == "false"
+    assert nodes["can_bridge"].params[1]["can_bus"] == "socketcan:can0"
+    adas = nodes["adas"]
+    assert adas.params[1]["driver"] == "e2e" and adas.params[1]["e2e_fallback_aeb"] == "true"
+    assert dict(adas.remaps) == {"/perception/objects": "/sensing/radar/objects",
+                                 "/perception/lanes": "/sensing/camera/lanes"}
+    full = parse_launch_file(path, {"cockpit": "true", "record": "true", "can_bus": "socketcan:can1",
+                                    "use_sim_time": "true"})
+    names = [n.name for n in full.nodes]
+    assert names == ["can_bridge", "perception", "adas", "safety", "cockpit", "recorder"]
+    assert all(n.params[1]["can_bus"] == "socketcan:can1" for n in full.nodes if "can_bus" in n.params[1])
+    assert {n.params[1].get("use_sim_time") for n in full.nodes if n.name != "recorder"} == {"true"}
