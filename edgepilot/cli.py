@@ -39,7 +39,8 @@ def _cmd_scenario_run(args: argparse.Namespace) -> int:
                    can_log=Path(args.can_log) if args.can_log else None,
                    e2e_fallback_aeb=args.fallback, e2e_model_aeb=args.model_aeb,
                    model_path=Path(args.model) if args.model else None,
-                   cockpit_script=tuple(_say(s) for s in args.say), cockpit_speech=args.speech)
+                   cockpit_script=tuple(_say(s) for s in args.say), cockpit_speech=args.speech,
+                   bag=Path(args.bag) if args.bag else None)
     )
     print(format_summary(result))
     for turn in result.get("cockpit", []):
@@ -113,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cameras", action="store_true", help="render and publish the camera images")
     p.add_argument("--can-log", default=None, metavar="FILE",
                    help="record the vehicle CAN bus to FILE (.log candump, .asc or .blf; lockstep mode)")
+    p.add_argument("--bag", default=None, metavar="DIR",
+                   help="record every topic to a rosbag2 bag (MCAP, zstd; lockstep mode, stamped with sim time)")
     p.add_argument("--json", action="store_true",
                    help="print the result as one JSON object on the last line of standard output")
     p.add_argument("--say", action="append", default=[], metavar="T:TEXT",

@@ -45,6 +45,7 @@ class RunRequest:
     model_path: Path | None = None     # driver e2e: ONNX model (None: perception/weights/e2e_fp32.onnx)
     cockpit_script: tuple = ()         # ((sim time s, utterance), ...): the cockpit node joins and hears them
     cockpit_speech: bool = False       # speak the utterances (espeak-ng) through the voice pipeline, not as text
+    bag: Path | None = None            # lockstep: record every topic to this rosbag2 bag (MCAP, sim-time stamps)
 
 
 def _model_path(req: RunRequest) -> Path:
@@ -185,6 +186,12 @@ def run_lockstep(req: RunRequest) -> dict:
     """All nodes in one process on simulation time; returns the sim's result dict."""
     graph = build_lockstep_graph(req)
     sim = graph.sim
+    tap = None
+    if req.bag:
+        from edgepilot.ros.bag import BagWriter
+        from edgepilot.ros.replay import LockstepBagTap
+
+        tap = LockstepBagTap(graph.executor, BagWriter(req.bag), graph.nodes)
     try:
         limit_s = sim.sim.scenario.duration_s + 1.0
         while sim.result is None and sim.sim.t < limit_s:
@@ -196,8 +203,12 @@ def run_lockstep(req: RunRequest) -> dict:
         if graph.cockpit is not None:
             stats["cockpit"] = [json.loads(t) for t in graph.cockpit.turns]
     finally:
+        if tap is not None:
+            counts = tap.close()
         graph.close()
     result["mode"] = "lockstep"
+    if tap is not None:
+        result["bag"] = {"path": str(req.bag), "messages": sum(counts.values()), "topics": len(counts)}
     _annotate_report(result, {**driver_info(req), **stats})
     return result
 

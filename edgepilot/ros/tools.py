@@ -310,6 +310,22 @@ def _cmd_bag_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bag_replay(args: argparse.Namespace) -> int:
+    from .replay import replay
+
+    params = {}
+    for item in args.param:
+        key, sep, value = item.partition(':=')
+        if not sep:
+            raise ValueError(f'-p {item!r}: expected NAME:=VALUE')
+        params[key] = value
+    report = replay(args.bag, args.node, params, tolerance=args.tolerance, remaps=tuple(args.remap) or None)
+    print(report.format())
+    if args.json:
+        print(json.dumps(report.as_dict()))
+    return 0 if report.ok else 1
+
+
 def _cmd_viz(args: argparse.Namespace) -> int:
     import signal
 
@@ -417,6 +433,17 @@ def add_parser(sub) -> None:
     p.add_argument('bag', help='bag directory')
     p.add_argument('--json', action='store_true')
     p.set_defaults(func=_cmd_bag_info)
+    p = bsub.add_parser('replay', help='re-run a node on a bag\'s recorded inputs and diff its outputs (process '
+                                       'replay)')
+    p.add_argument('bag', help='bag directory')
+    p.add_argument('--node', required=True, help='node to re-run: perception, adas or safety')
+    p.add_argument('-p', '--param', action='append', default=[], metavar='NAME:=VALUE',
+                   help='override a node parameter (e.g. model_path:=my.onnx); repeatable')
+    p.add_argument('-r', '--remap', action='append', default=[], metavar='FROM:=TO',
+                   help='rename a topic of the node (default for adas on a simulation bag: the sim stack\'s)')
+    p.add_argument('--tolerance', type=float, default=1e-3, help='allowed |difference| of float fields (1e-3)')
+    p.add_argument('--json', action='store_true', help='also print the report as one JSON object (last line)')
+    p.set_defaults(func=_cmd_bag_replay)
 
     p = sub.add_parser('viz', help='live visualization: a Foxglove WebSocket server bridging the running graph',
                        description='Bridge every topic (CDR with its ros2msg schema) to Foxglove over WebSocket; '
