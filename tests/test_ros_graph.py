@@ -312,6 +312,12 @@ def test_recorder_loses_nothing_of_the_full_stack(tmp_path, monkeypatch):
     for topic in ('/clock', '/sim/status', '/sim/ground_truth/objects', '/vehicle/state', '/adas/command',
                   '/safety/command', '/load/state', CAN_TOPIC):
         assert counts.get(topic, 0) > 0, (topic, counts)
+    # object lists also go into the bag as MarkerArray, one per recorded list (Foxglove's 3D panel)
+    assert counts['/sim/ground_truth/objects/markers'] == counts['/sim/ground_truth/objects']
+    gt = next(m for _t, _ty, _n, m in read_messages(tmp_path / 'run', ['/sim/ground_truth/objects']) if m.objects)
+    marks = [m for _t, _ty, _n, m in read_messages(tmp_path / 'run', ['/sim/ground_truth/objects/markers'])
+             if m.markers[0].header.stamp == gt.header.stamp]
+    assert len(marks[0].markers) == 1 + len(gt.objects)
 
     seq = np.array([m.e2e_rejections for _t, _ty, _n, m in read_messages(tmp_path / 'run', ['/load/state'])])
     assert len(seq) > 500 and np.array_equal(seq, np.arange(seq[0], seq[0] + len(seq))), np.diff(seq).max()

@@ -4,6 +4,9 @@ summarise a bag as `ros2 bag info` does.
 Why rosbags: it writes the rosbag2 layout (metadata.yaml + one .mcap) that `ros2 bag` (Iron and later) and Foxglove
 open, with no ROS 2 install. Payloads are recorded as they came off the wire (CDR bytes, never re-encoded), stamped
 with the receive time. CAN frames become `can_msgs/msg/Frame` on `/from_can_bus`, as ros2_socketcan publishes them.
+Object lists (edgepilot_interfaces/ObjectArray: ground truth, detections, tracks) are also written as
+visualization_msgs/MarkerArray on `<topic>/markers`, so Foxglove's 3D panel draws them from the bag; images
+(sensor_msgs/Image) and the plan (nav_msgs/Path) are standard already.
 """
 
 from __future__ import annotations
@@ -128,9 +131,12 @@ class Recorder:
     domain_id: int | None = None
     discovery_s: float = 0.1
     compress: bool = True
+    markers: bool = True                      # object lists also as MarkerArray on <topic>/markers (Foxglove's 3D)
 
     def __post_init__(self) -> None:
+        from .viz import MARKER_ARRAY, MARKER_SUFFIX, OBJECT_ARRAY
         self.writer = BagWriter(self.out, compress=self.compress)
+        self._marker_topics: dict[str, str] = {}
         self.graph = RosGraph(self.domain_id)
         want = [re.compile(p) for p in (self.topics or [])]
         exclude = re.compile(self.exclude) if self.exclude else None
@@ -142,7 +148,11 @@ class Recorder:
 
         def declare(topic: str, typename: str, eps: list[Endpoint]) -> str | None:
             try:
-                self.writer.add_topic(topic, typename, [(e.reliable, e.transient_local, e.depth) for e in eps])
+                qos = [(e.reliable, e.transient_local, e.depth) for e in eps]
+                self.writer.add_topic(topic, typename, qos)
+                if self.markers and typename == OBJECT_ARRAY:
+                    self.writer.add_topic(topic + MARKER_SUFFIX, MARKER_ARRAY, qos)
+                    self._marker_topics[topic] = topic.strip('/').replace('/', '_')
             except BagError as exc:
                 return str(exc)
             return None
@@ -165,7 +175,18 @@ class Recorder:
 
     def spin_once(self, timeout_s: float = 0.05) -> int:
         """Wait for data (at most `timeout_s`), write everything received; returns the messages written."""
-        return self.tap.spin_once(lambda topic, _type, data, t_ns: self.writer.write(topic, data, t_ns), timeout_s)
+        return self.tap.spin_once(self._write, timeout_s)
+
+    def _write(self, topic: str, typename: str, data: bytes, t_ns: int) -> None:
+        self.writer.write(topic, data, t_ns)
+        ns = self._marker_topics.get(topic)
+        if ns is not None:
+            from .viz import MARKER_SUFFIX, objects_to_markers
+            try:
+                markers = objects_to_markers(_msgs.deserialize(data, typename), ns)
+                self.writer.write(topic + MARKER_SUFFIX, _msgs.serialize(markers), t_ns)
+            except _msgs.MessageError as exc:
+                self.tap.errors.append(f'{topic}: not converted to markers: {exc}')
 
     def run(self, duration_s: float | None = None) -> None:
         """Record until `duration_s` passes or `stop()` is called (from another thread or a signal handler)."""
