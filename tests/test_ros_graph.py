@@ -185,6 +185,8 @@ def test_topic_and_node_commands_against_another_process(talker):
 
     ti = json.loads(_cli(env, 'topic', 'info', '/demo/image', '--json').stdout)
     assert [(p['node'], p['reliable']) for p in ti['publishers']] == [('/demo/talker', False)]
+    # a Jazzy endpoint carries its type's RIHS01 hash in USER_DATA
+    assert ti['publishers'][0]['type_hash'] == msgs.get_typestore_with_ours().hash_rihs01('sensor_msgs/msg/Image')
 
     echo = _cli(env, 'topic', 'echo', '/demo/state', '-n', '3', '--json', '--timeout', '20')
     assert echo.returncode == 0, echo.stderr

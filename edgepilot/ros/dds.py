@@ -36,7 +36,8 @@ from . import msgs as _msgs
 from .node import Context, Node, Publisher, Subscription, Timer
 from .qos import DurabilityPolicy, QoSProfile
 
-__all__ = ['DdsBackend', 'SingleThreadedExecutor', 'ros_topic_to_dds', 'idl_type_for', 'dds_qos',
+__all__ = ['DdsBackend', 'SingleThreadedExecutor', 'ros_topic_to_dds', 'idl_type_for', 'dds_qos', 'endpoint_qos',
+           'type_hash',
            'cyclone_config', 'domain_id_from_env']
 
 _MAX_WAIT_NS = 100_000_000
@@ -208,6 +209,21 @@ def dds_qos(profile: QoSProfile) -> Qos:
     return Qos(*policies)
 
 
+def type_hash(typename: str) -> str:
+    """RIHS01 hash of a message type (REP 2011), as Iron and later put in endpoint USER_DATA."""
+    return _msgs.get_typestore_with_ours().hash_rihs01(_msgs.normalize_type_name(typename))
+
+
+def endpoint_qos(profile: QoSProfile, typename: str) -> Qos:
+    """dds_qos plus, when ROS_DISTRO is Iron or later, USER_DATA ``typehash=RIHS01_<hex>;`` as rmw_cyclonedds
+    writes it there (Humble sends none)."""
+    from .graph import gid_size_for_distro
+    qos = dds_qos(profile)
+    if gid_size_for_distro() == 16:
+        qos = Qos(*qos, Policy.Userdata(data=f'typehash={type_hash(typename)};'.encode()))
+    return qos
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Endpoints
 # ----------------------------------------------------------------------------------------------------------------
@@ -218,7 +234,7 @@ class _DdsPub:
         self.pub = pub
         self.wire = idl_type_for(pub.typename)
         self.topic = backend._topic(pub.topic_name, pub.typename)
-        self.writer = DataWriter(backend.participant, self.topic, qos=dds_qos(pub.qos_profile))
+        self.writer = DataWriter(backend.participant, self.topic, qos=endpoint_qos(pub.qos_profile, pub.typename))
 
     def publish(self, msg: Any) -> None:
         self.writer.write(self.wire.wrap(_msgs.serialize(msg)))
@@ -234,7 +250,7 @@ class _DdsSub:
     def __init__(self, backend: 'DdsBackend', sub: Subscription) -> None:
         self.sub = sub
         self.topic = backend._topic(sub.topic_name, sub.typename)
-        self.reader = DataReader(backend.participant, self.topic, qos=dds_qos(sub.qos_profile))
+        self.reader = DataReader(backend.participant, self.topic, qos=endpoint_qos(sub.qos_profile, sub.typename))
         self.condition = ReadCondition(self.reader, SampleState.NotRead | ViewState.Any | InstanceState.Any)
         qos = sub.qos_profile
         self.batch = 256 if qos.keep_all else max(1, min(qos.depth, 256))

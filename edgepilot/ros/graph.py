@@ -240,6 +240,20 @@ class Endpoint:
     transient_local: bool
     depth: int           # KEEP_LAST depth (0: KEEP_ALL)
     node: str | None     # owning node's fully qualified name, when ros_discovery_info names it
+    type_hash: str = ''  # RIHS01_<hex> from USER_DATA (Iron and later; empty from Humble)
+
+
+def _user_type_hash(qos: Qos) -> str:
+    """The typehash=...; entry of an endpoint's USER_DATA ('' when absent)."""
+    try:
+        data = bytes(qos[Policy.Userdata].data).decode('utf-8', 'replace')
+    except (KeyError, AttributeError):
+        return ''
+    for item in data.split(';'):
+        key, _, value = item.partition('=')
+        if key.strip() == 'typehash':
+            return value.strip()
+    return ''
 
 
 def _qos_fields(qos: Qos) -> tuple[bool, bool, int]:
@@ -325,7 +339,7 @@ class RosGraph:
                 reliable, transient, depth = _qos_fields(s.qos)
                 out.append(Endpoint(kind, named[1] if named[0] == 'topic' else f'{named[1]} ({named[0]})',
                                     ros_type_from_dds(s.type_name), s.key.bytes, s.participant_key.bytes,
-                                    reliable, transient, depth, owner.get(s.key.bytes)))
+                                    reliable, transient, depth, owner.get(s.key.bytes), _user_type_hash(s.qos)))
         return out
 
     def topics(self) -> dict[str, list[str]]:

@@ -63,6 +63,7 @@ def _endpoint_lines(ep: Endpoint) -> list[str]:
     node = ep.node or '_NODE_NAME_UNKNOWN_'
     ns, _, name = node.rpartition('/')
     return [f'Node name: {name}', f'Node namespace: {ns or "/"}', f'Topic type: {ep.type}',
+            f'Topic type hash: {ep.type_hash or "INVALID"}',
             f'Endpoint type: {ep.kind.upper()}', f'GID: {guid_hex(ep.guid)}', 'QoS profile:',
             f'  Reliability: {"RELIABLE" if ep.reliable else "BEST_EFFORT"}',
             f'  History (Depth): {"KEEP_ALL" if ep.depth == 0 else f"KEEP_LAST ({ep.depth})"}',
@@ -103,7 +104,7 @@ def _cmd_topic_info(args: argparse.Namespace) -> int:
 
 
 def _ep_json(e: Endpoint) -> dict:
-    return {'node': e.node, 'type': e.type, 'gid': guid_hex(e.guid), 'reliable': e.reliable,
+    return {'node': e.node, 'type': e.type, 'type_hash': e.type_hash, 'gid': guid_hex(e.guid), 'reliable': e.reliable,
             'transient_local': e.transient_local, 'depth': e.depth}
 
 
