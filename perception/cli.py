@@ -24,7 +24,19 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
         for name in scenarios:       # fail early with the loader's error naming file and field
             load_scenario(name)
     cameras = tuple(c.strip() for c in args.cameras.split(",") if c.strip())
-    meta = generate(args.out, frames=args.frames, seed=args.seed, workers=args.workers, sample_hz=args.sample_hz,
+    splits = None
+    if args.splits:
+        splits = {}
+        for item in args.splits.split(","):
+            name, sep, weight = item.partition("=")
+            try:
+                splits[name.strip()] = float(weight)
+            except ValueError:
+                raise ValueError(f"--splits {args.splits!r}: {item!r} is not NAME=WEIGHT") from None
+            if not sep:
+                raise ValueError(f"--splits {args.splits!r}: {item!r} is not NAME=WEIGHT")
+    meta = generate(args.out, frames=args.frames, splits=splits, seed=args.seed, workers=args.workers,
+                    sample_hz=args.sample_hz,
                     width=args.width, height=args.height, cameras=cameras, max_objects=args.max_objects,
                     shard_size=args.shard_size, progress=not args.no_progress, scenarios=scenarios)
     for split, info in meta["splits"].items():
@@ -44,7 +56,10 @@ def add_dataset_parser(perception_sub: argparse._SubParsersAction) -> argparse.A
     p.add_argument("--scenarios", default="random",
                    help="'random' (generated scenarios, default) or a comma-separated list of library scenario "
                         "names / YAML paths, randomized only by seed (actor colours, lighting)")
-    p.add_argument("--frames", type=int, required=True, help="total frames over all splits (80/10/10)")
+    p.add_argument("--frames", type=int, required=True, help="total frames over all splits (80/10/10 unless --splits)")
+    p.add_argument("--splits", default=None, metavar="train=W,val=W,test=W",
+                   help="split weights instead of 80/10/10, e.g. train=8400,val=600,test=600 (a split's runs "
+                        "depend only on its own count, so the val/test frames of a 6000-frame dataset stay the same)")
     p.add_argument("--out", required=True, help="dataset directory (created; resumed if it exists)")
     p.add_argument("--seed", type=int, default=0, help="dataset seed: same seed, same bytes (default 0)")
     p.add_argument("--workers", type=int, default=1, help="parallel scenario runs (processes, default 1)")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import hashlib
 import math
 from pathlib import Path
@@ -262,6 +263,23 @@ def test_cli_registers_perception_dataset():
                               "--scenarios", "cut_in,highway_traffic"])
     assert args.func is cli._cmd_dataset and args.frames == 5 and args.width == 256 and args.height == 128
     assert parser.parse_args(["perception", "extra"]).perception_command == "extra"
+
+
+def test_cli_dataset_splits_keep_val_and_test_of_a_smaller_dataset(tmp_path):
+    """--splits train=W,val=W,test=W: a split's runs depend only on its own count, so growing train leaves val and
+    test byte-identical (how v2.3's 8400-frame train set kept v2.2's test frames)."""
+    from edgepilot.cli import main
+
+    assert main(["perception", "dataset", "--frames", "12", "--splits", "train=4,val=1,test=1", "--out",
+                 str(tmp_path / "a"), "--no-progress"]) == 0
+    assert main(["perception", "dataset", "--frames", "16", "--splits", "train=8,val=4,test=4", "--out",
+                 str(tmp_path / "b"), "--no-progress"]) == 0
+    meta_a = json.loads((tmp_path / "a" / "meta.json").read_text())
+    assert {k: v["frames"] for k, v in meta_a["splits"].items()} == {"train": 8, "val": 2, "test": 2}
+    a = np.load(tmp_path / "a" / "test" / "shard_00000.npz")
+    b = np.load(tmp_path / "b" / "test" / "shard_00000.npz")
+    assert np.array_equal(a["images"], b["images"][:2]) and np.array_equal(a["scenario_seed"], b["scenario_seed"][:2])
+    assert main(["perception", "dataset", "--frames", "5", "--splits", "train=1,val", "--out", str(tmp_path / "c")]) == 2
 
 
 def test_visibility_of_hand_made_boxes():
