@@ -107,6 +107,17 @@ def test_dds_names_to_ros_names():
     assert ros_type_from_dds('SomeVendorType') == 'SomeVendorType'
 
 
+def test_topic_filter():
+    from edgepilot.ros.graph import topic_filter
+
+    f = topic_filter(['^/sensing/', '/state$'], exclude='image_raw')
+    assert f('/vehicle/state') and f('/sensing/camera/front/camera_info')
+    assert not f('/sensing/camera/front/image_raw') and not f('/adas/command')
+    assert topic_filter()('/anything')
+    with pytest.raises(GraphError, match=r"bad topic pattern '\[oops'"):
+        topic_filter(['[oops'])
+
+
 def test_echo_format_and_truncation():
     img = msgs.sensor_msgs.msg.Image(height=1, width=5, encoding='mono8', step=5, data=np.arange(5, dtype=np.uint8))
     text = format_echo(img, truncate=3)

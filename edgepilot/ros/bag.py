@@ -11,7 +11,6 @@ visualization_msgs/MarkerArray on `<topic>/markers`, so Foxglove's 3D panel draw
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from typing import Any
 import yaml
 
 from . import msgs as _msgs
-from .graph import Endpoint, RosGraph, TopicTap
+from .graph import Endpoint, RosGraph, TopicTap, topic_filter
 
 __all__ = ['BagError', 'BagWriter', 'Recorder', 'bag_info', 'format_info', 'read_messages', 'CAN_TOPIC', 'CAN_TYPE']
 
@@ -137,14 +136,8 @@ class Recorder:
         from .viz import MARKER_ARRAY, MARKER_SUFFIX, OBJECT_ARRAY
         self.writer = BagWriter(self.out, compress=self.compress)
         self._marker_topics: dict[str, str] = {}
+        wanted = topic_filter(self.topics, self.exclude)
         self.graph = RosGraph(self.domain_id)
-        want = [re.compile(p) for p in (self.topics or [])]
-        exclude = re.compile(self.exclude) if self.exclude else None
-
-        def wanted(topic: str) -> bool:
-            if exclude and exclude.search(topic):
-                return False
-            return not want or any(p.search(topic) for p in want)
 
         def declare(topic: str, typename: str, eps: list[Endpoint]) -> str | None:
             try:
@@ -159,7 +152,6 @@ class Recorder:
 
         self.tap = TopicTap(self.graph, wanted, declare, self.discovery_s)
         self._can_errors: list[str] = []
-        self._stop = threading.Event()
         self._can_thread = None
         self._bus = None
         if self.can_bus:
@@ -190,15 +182,13 @@ class Recorder:
 
     def run(self, duration_s: float | None = None) -> None:
         """Record until `duration_s` passes or `stop()` is called (from another thread or a signal handler)."""
-        end = None if duration_s is None else time.monotonic() + duration_s
-        while not self._stop.is_set() and (end is None or time.monotonic() < end):
-            self.spin_once(0.05)
+        self.tap.run(self._write, duration_s)
 
     def stop(self) -> None:
-        self._stop.set()
+        self.tap.stop()
 
     def _can_loop(self) -> None:
-        while not self._stop.is_set():
+        while not self.tap.stopped.is_set():
             try:
                 frame = self._bus.recv(timeout=0.1)
             except Exception as exc:  # noqa: BLE001 - a bus error ends CAN recording, not the bag
@@ -212,7 +202,7 @@ class Recorder:
 
     def close(self) -> dict[str, int]:
         """Drain what has arrived, stop CAN recording and finish the bag; returns messages per topic."""
-        self._stop.set()
+        self.tap.stop()
         self.spin_once(0.0)
         if self._can_thread is not None:
             self._can_thread.join(2.0)

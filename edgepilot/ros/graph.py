@@ -16,7 +16,9 @@ domain. `ROS_DOMAIN_ID` and `ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST` apply as f
 from __future__ import annotations
 
 import os
+import re
 import struct
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -35,7 +37,7 @@ from . import msgs as _msgs
 from .dds import _WireMixin, configured_domain, dds_qos, domain_id_from_env, idl_type_for
 from .qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-__all__ = ['GraphError', 'NodeInfo', 'Endpoint', 'RosGraph', 'TopicTap', 'gid_size_for_distro', 'encode_entities_info',
+__all__ = ['GraphError', 'NodeInfo', 'Endpoint', 'RosGraph', 'TopicTap', 'topic_filter', 'gid_size_for_distro', 'encode_entities_info',
            'decode_entities_info', 'discovery_wire_type', 'ros_name_from_dds', 'ros_type_from_dds']
 
 DISCOVERY_TOPIC = 'ros_discovery_info'
@@ -423,6 +425,20 @@ class RosGraph:
         self.close()
 
 
+def topic_filter(patterns: list[str] | None = None, exclude: str | None = None):
+    """A predicate on topic names: matches one of `patterns` (regular expressions; none: every topic) and not
+    `exclude`. Bad expressions fail here, naming the expression."""
+    def compile_(p: str):
+        try:
+            return re.compile(p)
+        except re.error as exc:
+            raise GraphError(f'bad topic pattern {p!r}: {exc}') from None
+
+    want = [compile_(p) for p in (patterns or [])]
+    excl = compile_(exclude) if exclude else None
+    return lambda topic: not (excl and excl.search(topic)) and (not want or any(p.search(topic) for p in want))
+
+
 class TopicTap:
     """Raw readers on every wanted topic of the graph, added as publishers appear: what the bag recorder and the
     Foxglove bridge both need.
@@ -442,6 +458,7 @@ class TopicTap:
         self.errors: list[str] = []
         self._refused: set[str] = set()
         self._next_discovery = 0.0
+        self.stopped = threading.Event()
 
     def discover(self) -> list[str]:
         """Tap the topics whose publishers appeared since the last call; returns the new topics."""
@@ -501,6 +518,16 @@ class TopicTap:
                         sink(topic, typename, data, t_ns)
                         n += 1
         return n
+
+
+    def run(self, sink, duration_s: float | None = None) -> None:
+        """spin_once until `duration_s` passes or `stop()` is called (from another thread or a signal handler)."""
+        end = None if duration_s is None else time.monotonic() + duration_s
+        while not self.stopped.is_set() and (end is None or time.monotonic() < end):
+            self.spin_once(sink, 0.05)
+
+    def stop(self) -> None:
+        self.stopped.set()
 
 
 def guid_hex(guid: bytes) -> str:

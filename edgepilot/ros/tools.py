@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 import time
 
@@ -277,15 +278,20 @@ def _cmd_node_info(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------------------------------------------
 
 
+def _patterns(args: argparse.Namespace) -> list[str] | None:
+    """The TOPICS arguments as regular expressions (exact names unless -e), None for all topics."""
+    if not args.topics:
+        return None
+    return list(args.topics) if args.regex else ['^' + re.escape(_topic_name(t)) + '$' for t in args.topics]
+
+
 def _cmd_bag_record(args: argparse.Namespace) -> int:
-    import re
     import signal
 
     from .bag import Recorder
 
     out = args.output or time.strftime('rosbag2_%Y_%m_%d-%H_%M_%S')
-    patterns = list(args.topics) if args.regex else ['^' + re.escape(_topic_name(t)) + '$' for t in args.topics]
-    rec = Recorder(out, topics=patterns or None, exclude=args.exclude, can_bus=args.can_bus, domain_id=args.domain,
+    rec = Recorder(out, topics=_patterns(args), exclude=args.exclude, can_bus=args.can_bus, domain_id=args.domain,
                    compress=not args.no_compress)
     signal.signal(signal.SIGTERM, lambda *_: rec.stop())
     print(f'recording to {out} (Ctrl-C stops)', file=sys.stderr, flush=True)
@@ -332,9 +338,7 @@ def _cmd_viz(args: argparse.Namespace) -> int:
 
     from .viz import FoxgloveBridge
 
-    patterns = list(args.topics) if args.regex else ['^' + __import__('re').escape(_topic_name(t)) + '$'
-                                                      for t in args.topics]
-    bridge = FoxgloveBridge(args.host, args.port, topics=patterns or None, exclude=args.exclude,
+    bridge = FoxgloveBridge(args.host, args.port, topics=_patterns(args), exclude=args.exclude,
                             domain_id=args.domain)
     signal.signal(signal.SIGTERM, lambda *_: bridge.stop())
     print(f'Foxglove WebSocket server on {bridge.url}: in Foxglove, Open connection -> Foxglove WebSocket -> '

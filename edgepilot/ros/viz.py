@@ -8,13 +8,10 @@ also converted to visualization_msgs/MarkerArray on `<topic>/markers`, which Fox
 
 from __future__ import annotations
 
-import re
-import threading
-import time
 from typing import Any, Callable
 
 from . import msgs as _msgs
-from .graph import Endpoint, RosGraph, TopicTap
+from .graph import Endpoint, RosGraph, TopicTap, topic_filter
 
 __all__ = ['FoxgloveBridge', 'objects_to_markers', 'MARKER_SUFFIX']
 
@@ -51,12 +48,7 @@ class FoxgloveBridge:
                  exclude: str | None = None, domain_id: int | None = None) -> None:
         import foxglove
         self._fg = foxglove
-        want = [re.compile(p) for p in (topics or [])]
-        excl = re.compile(exclude) if exclude else None
-
-        def wanted(topic: str) -> bool:
-            return not (excl and excl.search(topic)) and (not want or any(p.search(topic) for p in want))
-
+        wanted = topic_filter(topics, exclude)
         self.server = foxglove.start_server(name='edgepilot', host=host, port=port)
         self.host = host
         self.graph = RosGraph(domain_id)
@@ -64,7 +56,6 @@ class FoxgloveBridge:
         self.channels: dict[str, Any] = {}
         self._derived: dict[str, tuple[Any, Callable[[Any], Any]]] = {}
         self.counts: dict[str, int] = {}
-        self._stop = threading.Event()
 
     @property
     def port(self) -> int:
@@ -106,14 +97,13 @@ class FoxgloveBridge:
         return self.tap.spin_once(self._sink, timeout_s)
 
     def run(self, duration_s: float | None = None) -> None:
-        end = None if duration_s is None else time.monotonic() + duration_s
-        while not self._stop.is_set() and (end is None or time.monotonic() < end):
-            self.spin_once(0.05)
+        """Bridge until `duration_s` passes or `stop()` is called."""
+        self.tap.run(self._sink, duration_s)
 
     def stop(self) -> None:
-        self._stop.set()
+        self.tap.stop()
 
     def close(self) -> None:
-        self._stop.set()
+        self.tap.stop()
         self.server.stop()
         self.graph.close()
