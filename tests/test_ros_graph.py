@@ -496,3 +496,96 @@ def test_lockstep_run_records_a_bag_that_replays(tmp_path):
     for node in ('adas', 'safety'):
         report = replay(tmp_path / 'bag', node)
         assert report.ok, report.format()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# services
+# ----------------------------------------------------------------------------------------------------------------
+
+def test_service_wire_format_matches_rmw_cyclonedds_layout():
+    """rq/<name>Request carries {uint64 guid; int64 seq} then the request's CDR (bytes as rosbags makes them);
+    DDS type names follow pkg::srv::dds_::X_Request_/X_Response_."""
+    from edgepilot.ros.services import reply_topic, request_topic, service_wire_types, unwrap, wrap
+
+    G = msgs.get_service('rcl_interfaces/srv/GetParameters')
+    req = G.Request(names=['speed', 'scenario'])
+    store = msgs.get_typestore_with_ours()
+    ref = bytes(store.serialize_cdr(msgs.to_rosbags(req), 'rcl_interfaces/srv/GetParameters_Request'))
+    assert msgs.serialize(req) == ref
+    data = wrap(0x1122334455667788, 42, msgs.serialize(req))
+    assert data[:4] == b'\x00\x01\x00\x00' and data[4:12] == bytes.fromhex('8877665544332211')
+    assert data[12:20] == (42).to_bytes(8, 'little') and data[20:] == ref[4:]
+    assert unwrap(data) == (0x1122334455667788, 42, ref)
+    assert request_topic('/sim/get_parameters') == 'rq/sim/get_parametersRequest'
+    assert reply_topic('/sim/get_parameters') == 'rr/sim/get_parametersReply'
+    req_t, rep_t = service_wire_types('rcl_interfaces/srv/GetParameters')
+    assert req_t.__idl_typename__ == 'rcl_interfaces::srv::dds_::GetParameters_Request_'
+    assert rep_t.__idl_typename__ == 'rcl_interfaces::srv::dds_::GetParameters_Response_'
+    # an empty request gets ROS IDL's placeholder byte
+    assert msgs.serialize(msgs.get_service('std_srvs/srv/Trigger').Request()) == b'\x00\x01\x00\x00\x00'
+    with pytest.raises(msgs.MessageError, match="unknown service type 'nope/srv/X'"):
+        msgs.get_service('nope/srv/X')
+
+
+def test_services_in_process_and_a_failing_callback(monkeypatch):
+    from edgepilot import ros
+    from edgepilot.ros.dds import DdsBackend, SingleThreadedExecutor
+    from edgepilot.ros.lockstep import LockstepExecutor
+
+    monkeypatch.setenv('ROS_DOMAIN_ID', str(120 + os.getpid() % 10))
+    ctx = ros.Context(DdsBackend())
+    try:
+        server = ros.Node('server', context=ctx)
+        SetBool = msgs.get_service('std_srvs/srv/SetBool')
+        seen = []
+
+        def on_set(req, resp):
+            if not req.data:
+                raise RuntimeError('refusing false')
+            seen.append(req.data)
+            resp.success, resp.message = True, 'on'
+            return resp
+
+        server.create_service(SetBool, '~/enable', on_set)
+        caller = ros.Node('caller', context=ctx, start_parameter_services=False)
+        cli = caller.create_client(SetBool, '/server/enable')
+        ex = SingleThreadedExecutor(context=ctx)
+        ex.add_node(server)
+        ex.add_node(caller)
+        assert cli.wait_for_service(10)
+        ok = cli.call_async(SetBool.Request(data=True))
+        assert ex.spin_until(ok.done, 10) and ok.result().success and ok.result().message == 'on'
+        bad = cli.call_async(SetBool.Request(data=False))   # the callback raises: a default reply, node lives on
+        assert ex.spin_until(bad.done, 10) and bad.result() == SetBool.Response()
+        again = cli.call_async(SetBool.Request(data=True))
+        assert ex.spin_until(again.done, 10) and again.result().success and seen == [True, True]
+        with pytest.raises(TypeError, match='expects std_srvs/srv/SetBool Request'):
+            cli.call_async(msgs.get_service('std_srvs/srv/Trigger').Request())
+    finally:
+        ctx.shutdown()
+    lockstep = LockstepExecutor()
+    node = lockstep.create_node(ros.Node, 'n')
+    with pytest.raises(NotImplementedError, match='services run on the dds backend'):
+        node.create_service('std_srvs/srv/Trigger', 'x', lambda q, r: r)
+
+
+def test_param_and_service_commands_against_another_process(talker):
+    env = talker
+    services = _poll_json(env, ['service', 'list', '--json'], lambda s: '/demo/talker/set_parameters' in s)
+    assert services['/demo/talker/get_parameters'] == ['rcl_interfaces/srv/GetParameters']
+    assert len([s for s in services if s.startswith('/demo/talker/')]) == 6
+    proc = _cli(env, 'param', 'list', '/demo/talker', '--json')
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == ['period', 'use_sim_time']
+    assert json.loads(_cli(env, 'param', 'get', '/demo/talker', 'period', '--json').stdout)['value'] == 0.05
+    assert _cli(env, 'param', 'set', '/demo/talker', 'period', '0.1').stdout.strip() == 'Set parameter successful'
+    assert _cli(env, 'param', 'get', 'demo/talker', 'period').stdout.strip() == 'Double value is: 0.1'
+    bad = _cli(env, 'param', 'set', '/demo/talker', 'period', 'fast')
+    assert bad.returncode == 1 and 'is DOUBLE, but the value' in bad.stdout
+    missing = _cli(env, 'param', 'get', '/demo/talker', 'nope')
+    assert missing.returncode == 1 and 'nope is not declared on /demo/talker' in missing.stderr
+    types = _cli(env, 'service', 'call', '/demo/talker/get_parameter_types', 'rcl_interfaces/srv/GetParameterTypes',
+                 '{names: [period, use_sim_time, nope]}', '--json')
+    assert json.loads(types.stdout) == {'types': [3, 1, 0]}
+    ghost = _cli(env, 'param', 'list', '/ghost', '--timeout', '1')
+    assert ghost.returncode == 2 and '/ghost/list_parameters' in ghost.stderr and 'not available' in ghost.stderr

@@ -18,7 +18,8 @@ from typing import Any
 
 from . import msgs
 from .clock import Clock, ClockType, Duration, Time
-from .node import Context, Logger, Node, NotInitializedError, Publisher, Subscription, Timer, get_default_context
+from .node import (Client, Context, Logger, Node, NotInitializedError, Publisher, Service, Subscription, Timer,
+                   get_default_context)
 from .node import set_default_context as _set_default_context
 from .params import Parameter, ParameterNotDeclaredException, SetParametersResult
 from .qos import (
@@ -39,10 +40,11 @@ __all__ = [
     'SetParametersResult', 'Clock', 'ClockType', 'Duration', 'Time', 'QoSProfile', 'ReliabilityPolicy',
     'DurabilityPolicy', 'HistoryPolicy', 'qos_profile_default', 'qos_profile_sensor_data',
     'qos_profile_system_default', 'qos_profile_clock', 'qos_profile_transient_local', 'msgs', 'NotInitializedError',
-    'get_default_context', 'LockstepExecutor',
+    'get_default_context', 'LockstepExecutor', 'Service', 'Client', 'get_service',
 ]
 
 get_message = msgs.get_message
+get_service = msgs.get_service
 _BACKENDS = ('lockstep', 'dds', 'rclpy', 'auto')
 
 

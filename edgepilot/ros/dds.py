@@ -259,6 +259,71 @@ class _DdsSub:
         return [s.data for s in self.reader.take(N=self.batch) if getattr(s, 'data', None) is not None]
 
 
+class _DdsService:
+    """Server side: requests on rq/<name>Request, replies (same guid and seq) on rr/<name>Reply."""
+
+    def __init__(self, backend: 'DdsBackend', srv: Any) -> None:
+        from .services import reply_topic, request_topic, service_wire_types
+        self.srv = srv
+        req_t, rep_t = service_wire_types(srv.typename)
+        self.rep_wire = rep_t
+        qos = dds_qos(srv.qos_profile)
+        self.reader = DataReader(backend.participant, backend._named_topic(request_topic(srv.srv_name), req_t), qos=qos)
+        self.writer = DataWriter(backend.participant, backend._named_topic(reply_topic(srv.srv_name), rep_t), qos=qos)
+        self.condition = ReadCondition(self.reader, SampleState.NotRead | ViewState.Any | InstanceState.Any)
+        self.node = srv.node
+
+    def take(self) -> list[bytes]:
+        return [s.data for s in self.reader.take(N=64) if getattr(s, 'data', None) is not None]
+
+    def deliver(self, data: bytes) -> None:
+        from .services import unwrap, wrap
+        try:
+            guid, seq, body = unwrap(data)
+            reply = self.srv.handle(body)
+        except _msgs.MessageError as exc:   # a malformed request is dropped with a log line, never crashes the node
+            self.srv.node.get_logger().error(f'service {self.srv.srv_name}: bad request: {exc}')
+            return
+        self.writer.write(self.rep_wire.wrap(wrap(guid, seq, reply)))
+
+
+class _DdsClient:
+    """Client side: requests carry this client's guid (its request writer's GUID, last 8 bytes); replies for
+    other clients of the same service are ignored."""
+
+    def __init__(self, backend: 'DdsBackend', cli: Any) -> None:
+        from .services import reply_topic, request_topic, service_wire_types
+        self.cli = cli
+        req_t, rep_t = service_wire_types(cli.typename)
+        self.req_wire = req_t
+        qos = dds_qos(cli.qos_profile)
+        self.writer = DataWriter(backend.participant, backend._named_topic(request_topic(cli.srv_name), req_t), qos=qos)
+        self.reader = DataReader(backend.participant, backend._named_topic(reply_topic(cli.srv_name), rep_t), qos=qos)
+        self.condition = ReadCondition(self.reader, SampleState.NotRead | ViewState.Any | InstanceState.Any)
+        self.guid = int.from_bytes(self.writer.guid.bytes[8:16], 'little')
+        self.node = cli.node
+
+    def service_is_ready(self) -> bool:
+        return (self.writer.get_publication_matched_status().current_count > 0
+                and self.reader.get_subscription_matched_status().current_count > 0)
+
+    def send(self, seq: int, request_cdr: bytes) -> None:
+        from .services import wrap
+        self.writer.write(self.req_wire.wrap(wrap(self.guid, seq, request_cdr)))
+
+    def take(self) -> list[bytes]:
+        return [s.data for s in self.reader.take(N=64) if getattr(s, 'data', None) is not None]
+
+    def deliver(self, data: bytes) -> None:
+        from .services import unwrap
+        try:
+            guid, seq, body = unwrap(data)
+        except _msgs.MessageError:
+            return
+        if guid == self.guid:
+            self.cli.deliver_reply(seq, body)
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Backend
 # ----------------------------------------------------------------------------------------------------------------
@@ -268,6 +333,7 @@ class DdsBackend:
     """One DDS participant per context (as rmw_cyclonedds); nodes share it."""
 
     name = 'dds'
+    supports_services = True
 
     def __init__(self, domain_id: int | None = None) -> None:
         self.domain_id = domain_id_from_env() if domain_id is None else int(domain_id)
@@ -279,10 +345,36 @@ class DdsBackend:
         self._topics: dict[str, Topic] = {}
         self._subs: dict[int, _DdsSub] = {}
         self._pubs: dict[int, _DdsPub] = {}
+        self._rpc: dict[int, _DdsService | _DdsClient] = {}     # services and clients by id of the Service/Client
         self._lock = threading.RLock()
         self.nodes: list[Node] = []
         self._closed = False
         self._graph = _GraphAnnouncer(self)
+
+    def _named_topic(self, dds_name: str, wire_type: type) -> Topic:
+        """A DDS topic by its wire name (services: rq/...Request, rr/...Reply)."""
+        with self._lock:
+            topic = self._topics.get(dds_name)
+            if topic is None:
+                topic = Topic(self.participant, dds_name, wire_type)
+                self._topics[dds_name] = topic
+            elif topic.data_type is not wire_type:
+                raise TypeError(f'{dds_name} already used with {topic.typename}')
+            return topic
+
+    def create_service(self, srv: Any) -> _DdsService:
+        return self._add_rpc(srv, _DdsService(self, srv))
+
+    def create_client(self, cli: Any) -> _DdsClient:
+        return self._add_rpc(cli, _DdsClient(self, cli))
+
+    def _add_rpc(self, owner: Any, impl: Any) -> Any:
+        with self._lock:
+            self.waitset.attach(impl.condition)
+            self._rpc[id(owner)] = impl
+        self._graph.changed()
+        self.wake()
+        return impl
 
     def _topic(self, fq_topic: str, typename: str) -> Topic:
         name = ros_topic_to_dds(fq_topic)
@@ -326,6 +418,12 @@ class DdsBackend:
 
     def destroy_endpoint(self, endpoint: Any) -> None:
         with self._lock:
+            if isinstance(endpoint, (_DdsService, _DdsClient)):
+                self._rpc.pop(id(endpoint.srv if isinstance(endpoint, _DdsService) else endpoint.cli), None)
+                try:
+                    self.waitset.detach(endpoint.condition)
+                except Exception:  # noqa: BLE001 - already gone during shutdown
+                    pass
             if isinstance(endpoint, _DdsPub):
                 self._pubs.pop(id(endpoint.pub), None)
             if isinstance(endpoint, _DdsSub):
@@ -344,6 +442,7 @@ class DdsBackend:
         self._closed = True
         self._subs.clear()
         self._pubs.clear()
+        self._rpc.clear()
 
     # Executor support --------------------------------------------------------------------------------------
     def wait(self, timeout_ns: int) -> None:
@@ -360,6 +459,10 @@ class DdsBackend:
                     continue
                 for data in impl.take():
                     out.append((sub, data))
+            for owner in node._services + node._clients:
+                rpc = self._rpc.get(id(owner))
+                if rpc is not None:
+                    out += [(rpc, data) for data in rpc.take()]
         return out
 
 
@@ -389,8 +492,11 @@ class _GraphAnnouncer:
             nodes = []
             for node in self.backend.nodes:
                 # from the backend's records: the endpoint being created is not in the node's lists yet
+                rpc = [r for r in list(self.backend._rpc.values()) if r.node is node]
                 readers = [s.reader.guid.bytes for s in list(self.backend._subs.values()) if s.sub.node is node]
+                readers += [r.reader.guid.bytes for r in rpc]
                 writers = [p.writer.guid.bytes for p in list(self.backend._pubs.values()) if p.pub.node is node]
+                writers += [r.writer.guid.bytes for r in rpc]
                 nodes.append(NodeInfo(node.get_namespace(), node.get_name(), readers, writers))
             payload = encode_entities_info(self.backend.participant.guid.bytes, nodes, self.gid_size)
             self.writer.write(self.wire.wrap(payload))

@@ -352,6 +352,16 @@ class RosGraph:
                 out.setdefault(ep.topic, set()).add(ep.type)
         return {k: sorted(v) for k, v in sorted(out.items())}
 
+    def services(self) -> dict[str, list[str]]:
+        """Service name -> sorted types, from the servers' request readers (as `ros2 service list -t`)."""
+        out: dict[str, set[str]] = {}
+        for ep in self.endpoints():
+            if ep.kind == 'subscription' and ep.topic.endswith(' (service request)'):
+                name = ep.topic[:-len(' (service request)')]
+                typ = ep.type[:-len('_Request')] if ep.type.endswith('_Request') else ep.type
+                out.setdefault(name, set()).add(typ)
+        return {k: sorted(v) for k, v in sorted(out.items())}
+
     def nodes(self) -> list[str]:
         """Fully qualified names of the nodes of live participants, sorted (duplicates kept, as ros2 does)."""
         self._poll_entities()

@@ -42,6 +42,9 @@ __all__ = [
     'serialize',
     'deserialize',
     'message_to_dict',
+    'fill_message',
+    'get_service',
+    'ServiceType',
     'normalize_type_name',
     'message_type_name',
     'dds_type_name',
@@ -68,17 +71,29 @@ _lock = threading.RLock()
 _typestore = None
 
 
-def _msg_dirs() -> list[Path]:
-    """Package ``msg`` directories: ros_ws/src/*/msg and ros_ws/vendor/*/msg (third-party definitions we need, such
-    as can_msgs, kept out of the colcon workspace) plus EDGEPILOT_MSG_PATH (os.pathsep list of src dirs)."""
+def _msg_dirs(kind: str = 'msg') -> list[Path]:
+    """Package ``msg`` (or ``srv``) directories: ros_ws/src/*/msg and ros_ws/vendor/*/msg (third-party definitions
+    we need, such as can_msgs, kept out of the colcon workspace) plus EDGEPILOT_MSG_PATH (os.pathsep list of src
+    dirs)."""
     roots = [_REPO_SRC, _REPO_SRC.parent / 'vendor']
     extra = os.environ.get('EDGEPILOT_MSG_PATH', '')
     roots += [Path(p) for p in extra.split(os.pathsep) if p]
     dirs = []
     for root in roots:
         if root.is_dir():
-            dirs += sorted(d for d in root.glob('*/msg') if d.is_dir())
+            dirs += sorted(d for d in root.glob(f'*/{kind}') if d.is_dir())
     return dirs
+
+
+def _srv_parts(text: str, path: Path) -> tuple[str, str]:
+    """(request, response) definitions of a .srv file; an empty part gets ROS IDL's placeholder member."""
+    lines = text.splitlines()
+    seps = [i for i, line in enumerate(lines) if line.strip() == '---']
+    if len(seps) != 1:
+        raise MessageError(f'{path}: a .srv file needs exactly one "---" line between request and response')
+    parts = ['\n'.join(lines[:seps[0]]), '\n'.join(lines[seps[0] + 1:])]
+    empty = [not any(ln.split('#')[0].strip() for ln in part.splitlines()) for part in parts]
+    return tuple('uint8 structure_needs_at_least_one_member\n' + p if e else p for p, e in zip(parts, empty))
 
 
 def get_typestore_with_ours():
@@ -95,6 +110,15 @@ def get_typestore_with_ours():
                         types.update(get_types_from_msg(path.read_text(), f'{pkg}/msg/{path.stem}'))
                     except Exception as exc:  # rosbags raises its own parse errors
                         raise MessageError(f'cannot parse {path}: {exc}') from exc
+            for srv_dir in _msg_dirs('srv'):
+                pkg = srv_dir.parent.name
+                for path in sorted(srv_dir.glob('*.srv')):
+                    for part, suffix in zip(_srv_parts(path.read_text(), path), ('_Request', '_Response')):
+                        try:   # rosbags would file 'pkg/srv/X' under 'pkg/srv/msg/X': parse, then name it
+                            parsed = get_types_from_msg(part, f'{pkg}/msg/{path.stem}{suffix}')
+                            types[f'{pkg}/srv/{path.stem}{suffix}'] = parsed[f'{pkg}/msg/{path.stem}{suffix}']
+                        except Exception as exc:
+                            raise MessageError(f'cannot parse {path} ({suffix[1:].lower()}): {exc}') from exc
             store.register(types)
             _typestore = store
         return _typestore
@@ -203,9 +227,9 @@ class Message:
     __hash__ = None  # mutable
 
     def __repr__(self) -> str:
-        pkg, _, typ = self.__msgtype__.split('/')
+        pkg, kind, typ = self.__msgtype__.split('/')
         inner = ', '.join(f'{n}={getattr(self, n)!r}' for n in self._fields)
-        return f'{pkg}.msg.{typ}({inner})'
+        return f'{pkg}.{kind}.{typ}({inner})'
 
     @classmethod
     def get_fields_and_field_types(cls) -> dict[str, str]:
@@ -254,6 +278,43 @@ def get_message(name: str | type) -> type:
             cls = _make_class(typename)
             _classes[typename] = cls
         return cls
+
+
+class ServiceType:
+    """A service type as rclpy's generated ones look: ``Request`` and ``Response`` message classes."""
+
+    __slots__ = ('__srvtype__', 'Request', 'Response')
+
+    def __init__(self, name: str) -> None:
+        self.__srvtype__ = name
+        self.Request = get_message(name + '_Request')
+        self.Response = get_message(name + '_Response')
+
+    def __repr__(self) -> str:
+        return f'<service {self.__srvtype__}>'
+
+
+_services: dict[str, ServiceType] = {}
+
+
+def get_service(name: str | ServiceType) -> ServiceType:
+    """Service type for 'pkg/srv/Name' (or 'pkg/Name'); raises MessageError naming it if unknown."""
+    if isinstance(name, ServiceType):
+        return name
+    parts = name.replace('::', '/').replace('.', '/').strip('/').split('/')
+    if len(parts) == 2:
+        parts = [parts[0], 'srv', parts[1]]
+    if len(parts) != 3 or parts[1] != 'srv' or not all(parts):
+        raise MessageError(f"invalid service type name {name!r}; expected 'pkg/srv/Name'")
+    typename = '/'.join(parts)
+    with _lock:
+        if typename not in _services:
+            try:
+                _services[typename] = ServiceType(typename)
+            except MessageError:
+                raise MessageError(f'unknown service type {typename!r} (its .srv is not in ros_ws/src/*/srv, '
+                                   f'ros_ws/vendor/*/srv or EDGEPILOT_MSG_PATH)') from None
+        return _services[typename]
 
 
 def _default_expr(desc, env: dict, key: str) -> str:
@@ -581,6 +642,26 @@ def deserialize(data: bytes | bytearray | memoryview, msg_type: str | type) -> M
         msg, _pos = read(data, 4, 0)
     except (struct.error, ValueError, UnicodeDecodeError) as exc:
         raise MessageError(f'cannot deserialize {typename}: {exc}') from exc
+    return msg
+
+
+def fill_message(msg: Any, values: dict[str, Any], where: str = '') -> Any:
+    """Set fields of `msg` from a (nested) dict, as `ros2 service call`'s YAML argument; unknown fields are named."""
+    if not isinstance(values, dict):
+        raise MessageError(f'{where or msg.__msgtype__}: expected a mapping of field names, got {values!r}')
+    fields = dict(field_definitions(msg.__msgtype__)[1])
+    for key, value in values.items():
+        path = f'{where}.{key}' if where else key
+        if key not in fields:
+            raise MessageError(f'{msg.__msgtype__} has no field {path!r} (fields: {", ".join(fields)})')
+        kind, rest = fields[key]
+        if kind == Nodetype.NAME and isinstance(value, dict):
+            fill_message(getattr(msg, key), value, path)
+        elif kind in (Nodetype.SEQUENCE, Nodetype.ARRAY) and rest[0][0] == Nodetype.NAME:
+            cls = get_message(rest[0][1])
+            setattr(msg, key, [fill_message(cls(), v, f'{path}[{i}]') for i, v in enumerate(value)])
+        else:
+            setattr(msg, key, value)
     return msg
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Protocol
 
@@ -33,7 +34,7 @@ from .params import (
 )
 from .qos import QoSProfile, as_qos, qos_profile_clock
 
-__all__ = ['Context', 'Node', 'Publisher', 'Subscription', 'Timer', 'Backend', 'get_default_context',
+__all__ = ['Context', 'Node', 'Publisher', 'Subscription', 'Service', 'Client', 'Timer', 'Backend', 'get_default_context',
            'set_default_context', 'NotInitializedError']
 
 
@@ -179,6 +180,102 @@ class Subscription:
 
     def destroy(self) -> None:
         self.node.destroy_subscription(self)
+
+
+def _backend_rpc(node: 'Node', method: str) -> Callable[[Any], Any]:
+    fn = getattr(node.context.backend, method, None)
+    if fn is None:
+        raise NotImplementedError(f'the {node.context.backend.name} backend has no services; services run on the '
+                                  f'dds backend (EDGEPILOT_ROS_BACKEND=dds) or under rclpy')
+    return fn
+
+
+class Service:
+    """Service server: ``callback(request, response)`` fills and returns the response (rclpy's signature)."""
+
+    def __init__(self, node: 'Node', srv_type: Any, name: str, callback: Callable[[Any, Any], Any],
+                 qos: QoSProfile) -> None:
+        self.node = node
+        self.srv_type = srv_type
+        self.srv_name = name
+        self.callback = callback
+        self.qos_profile = qos
+        self.typename = srv_type.__srvtype__
+        self._impl = _backend_rpc(node, 'create_service')(self)
+
+    def handle(self, request_cdr: bytes) -> bytes:
+        """One request (CDR) -> the response's CDR. A callback that fails or returns no Response is logged and
+        answered with a default response, so the caller is not left waiting (the node keeps running)."""
+        request = _msgs.deserialize(request_cdr, self.srv_type.Request)
+        try:
+            response = self.callback(request, self.srv_type.Response())
+            if type(response) is not self.srv_type.Response:
+                raise TypeError(f'the callback returned {type(response).__name__}, not {self.typename} Response')
+        except Exception as exc:  # noqa: BLE001 - a bad request must not take the node down
+            self.node.get_logger().error(f'service {self.srv_name}: {exc}')
+            response = self.srv_type.Response()
+        return _msgs.serialize(response)
+
+    def destroy(self) -> None:
+        self.node.destroy_service(self)
+
+
+class Client:
+    """Service client: ``call_async(request)`` returns a Future the executor completes when the reply arrives."""
+
+    def __init__(self, node: 'Node', srv_type: Any, name: str, qos: QoSProfile) -> None:
+        from .services import Future
+        self._future_cls = Future
+        self.node = node
+        self.srv_type = srv_type
+        self.srv_name = name
+        self.qos_profile = qos
+        self.typename = srv_type.__srvtype__
+        self._seq = 0
+        self._pending: dict[int, Any] = {}
+        self._lock = threading.Lock()
+        self._impl = _backend_rpc(node, 'create_client')(self)
+
+    def service_is_ready(self) -> bool:
+        return self._impl.service_is_ready()
+
+    def wait_for_service(self, timeout_sec: float | None = None) -> bool:
+        """Wait (polling discovery) until a server of this service is matched; False on timeout.
+
+        Matching is seen from this side first: the server's reply writer may discover our reply reader a moment
+        later, and a reply sent before that is lost (volatile). A fresh match therefore gets a short settling
+        time before the first request."""
+        deadline = None if timeout_sec is None else time.monotonic() + timeout_sec
+        fresh = False
+        while not self.service_is_ready():
+            fresh = True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        if fresh or not self._seq:
+            time.sleep(0.1)
+        return True
+
+    def call_async(self, request: Any) -> Any:
+        if type(request) is not self.srv_type.Request:
+            raise TypeError(f'client of {self.srv_name} expects {self.typename} Request, got {type(request).__name__}')
+        future = self._future_cls()
+        with self._lock:
+            self._seq += 1
+            seq = self._seq
+            self._pending[seq] = future
+        self._impl.send(seq, _msgs.serialize(request))
+        return future
+
+    def deliver_reply(self, seq: int, response_cdr: bytes) -> None:
+        """Called by the backend's executor with a reply meant for this client."""
+        with self._lock:
+            future = self._pending.pop(seq, None)
+        if future is not None:
+            future.set_result(_msgs.deserialize(response_cdr, self.srv_type.Response))
+
+    def destroy(self) -> None:
+        self.node.destroy_client(self)
 
 
 class Timer:
@@ -366,6 +463,8 @@ class Node:
 
         self._publishers: list[Publisher] = []
         self._subscriptions: list[Subscription] = []
+        self._services: list[Service] = []
+        self._clients: list[Client] = []
         self._timers: list[Timer] = []
         self._timer_counter = 0
         self._destroyed = False
@@ -392,6 +491,10 @@ class Node:
             for name, value in self._overrides.items():
                 if name not in self._parameters:
                     self.declare_parameter(name, value)
+        self._parameter_services = None
+        if start_parameter_services and getattr(self.context.backend, 'supports_services', False):
+            from .services import ParameterServices
+            self._parameter_services = ParameterServices(self)   # `ros2 param` / `edgepilot param` reach it
 
     # ---- identity -------------------------------------------------------------------------------------------
     def get_name(self) -> str:
@@ -447,6 +550,44 @@ class Node:
         self._subscriptions.append(sub)
         return sub
 
+    def create_service(self, srv_type: Any, srv_name: str, callback: Callable[[Any, Any], Any],
+                       qos_profile: QoSProfile | int = 10, **_unused: Any) -> Service:
+        """A service server (the backend must support services: DDS does, lockstep does not yet)."""
+        self._check_alive()
+        srv = Service(self, _msgs.get_service(srv_type), self.resolve_topic_name(srv_name), callback,
+                      as_qos(qos_profile))
+        self._services.append(srv)
+        return srv
+
+    def create_client(self, srv_type: Any, srv_name: str, qos_profile: QoSProfile | int = 10,
+                      **_unused: Any) -> Client:
+        self._check_alive()
+        cli = Client(self, _msgs.get_service(srv_type), self.resolve_topic_name(srv_name), as_qos(qos_profile))
+        self._clients.append(cli)
+        return cli
+
+    def destroy_service(self, srv: Service) -> bool:
+        if srv in self._services:
+            self._services.remove(srv)
+            self.context.backend.destroy_endpoint(srv._impl)
+            return True
+        return False
+
+    def destroy_client(self, cli: Client) -> bool:
+        if cli in self._clients:
+            self._clients.remove(cli)
+            self.context.backend.destroy_endpoint(cli._impl)
+            return True
+        return False
+
+    @property
+    def services(self) -> list[Service]:
+        return list(self._services)
+
+    @property
+    def clients(self) -> list[Client]:
+        return list(self._clients)
+
     def create_timer(self, timer_period_sec: float, callback: Callable[[], None], **_unused: Any) -> Timer:
         """Timer on this node's clock (sim time under lockstep or use_sim_time); period rounded to ns."""
         self._check_alive()
@@ -484,6 +625,10 @@ class Node:
             self.destroy_publisher(pub)
         for sub in list(self._subscriptions):
             self.destroy_subscription(sub)
+        for srv in list(self._services):
+            self.destroy_service(srv)
+        for cli in list(self._clients):
+            self.destroy_client(cli)
         for timer in list(self._timers):
             self.destroy_timer(timer)
         self._destroyed = True

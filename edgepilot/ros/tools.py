@@ -13,6 +13,7 @@ import math
 import re
 import sys
 import time
+from typing import Any
 
 import yaml
 
@@ -355,6 +356,104 @@ def _cmd_viz(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# service list / call, param list / get / set
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class _Caller:
+    """A hidden node (`_edgepilot_cli_<pid>`, no parameter services) that calls services on the domain."""
+
+    def __init__(self, domain: int | None) -> None:
+        import os
+
+        from . import Context, Node
+        from .dds import DdsBackend, SingleThreadedExecutor
+        self.context = Context(DdsBackend(domain))
+        self.node = Node(f'_edgepilot_cli_{os.getpid()}', context=self.context, start_parameter_services=False)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+
+    def call(self, name: str, srv_type: str, request: Any, timeout_s: float) -> Any:
+        cli = self.node.create_client(srv_type, name)
+        if not cli.wait_for_service(timeout_s):
+            raise GraphError(f'service {name} ({srv_type}) is not available on domain '
+                             f'{self.context.backend.domain_id} (waited {timeout_s:g} s)')
+        future = cli.call_async(request if request is not None else cli.srv_type.Request())
+        if not self.executor.spin_until(future.done, timeout_s):
+            raise GraphError(f'service {name}: no reply within {timeout_s:g} s')
+        return future.result()
+
+    def close(self) -> None:
+        self.context.shutdown()
+
+
+def _cmd_service_list(args: argparse.Namespace) -> int:
+    with _graph(args) as g:
+        g.wait(args.spin_time)
+        services = g.services()
+    if args.json:
+        print(json.dumps(services))
+        return 0
+    for name, types in services.items():
+        print(f'{name} [{", ".join(types)}]' if args.show_types else name)
+    return 0
+
+
+def _cmd_service_call(args: argparse.Namespace) -> int:
+    srv = _msgs.get_service(args.type)
+    request = srv.Request()
+    if args.values:
+        _msgs.fill_message(request, yaml.safe_load(args.values) or {})
+    caller = _Caller(args.domain)
+    try:
+        response = caller.call(_topic_name(args.name), srv.__srvtype__, request, args.timeout)
+    finally:
+        caller.close()
+    print(json.dumps(_msgs.message_to_dict(response)) if args.json else format_echo(response, None))
+    return 0
+
+
+def _node_name(name: str) -> str:
+    return '/' + name.strip().lstrip('/')
+
+
+def _cmd_param(args: argparse.Namespace) -> int:
+    from .params import Parameter, parse_param_value
+    from .services import parameter_value_msg, value_from_msg
+
+    node = _node_name(args.node)
+    caller = _Caller(args.domain)
+    try:
+        if args.param_command == 'list':
+            r = caller.call(node + '/list_parameters', 'rcl_interfaces/srv/ListParameters', None, args.timeout)
+            names = list(r.result.names)
+            print(json.dumps(names) if args.json else '\n'.join(f'  {n}' for n in names))
+            return 0
+        if args.param_command == 'get':
+            G = _msgs.get_service('rcl_interfaces/srv/GetParameters')
+            r = caller.call(node + '/get_parameters', G.__srvtype__, G.Request(names=[args.name]), args.timeout)
+            if not r.values or int(r.values[0].type) == 0:
+                print(f'Parameter not set: {args.name} is not declared on {node}', file=sys.stderr)
+                return 1
+            value = value_from_msg(r.values[0])
+            kind = Parameter.Type(int(r.values[0].type)).name.replace('_', ' ').title()
+            print(json.dumps({'name': args.name, 'value': value}) if args.json else f'{kind} value is: {value}')
+            return 0
+        S = _msgs.get_service('rcl_interfaces/srv/SetParameters')
+        param = _msgs.get_message('rcl_interfaces/msg/Parameter')(
+            name=args.name, value=parameter_value_msg(Parameter(args.name, value=parse_param_value(args.value))))
+        r = caller.call(node + '/set_parameters', S.__srvtype__, S.Request(parameters=[param]), args.timeout)
+        result = r.results[0]
+        if args.json:
+            print(json.dumps({'name': args.name, 'successful': bool(result.successful), 'reason': result.reason}))
+        else:
+            print('Set parameter successful' if result.successful else f'Setting parameter failed: {result.reason}')
+        return 0 if result.successful else 1
+    finally:
+        caller.close()
+
+
 def add_parser(sub) -> None:
     """Register the `topic` and `node` commands on the top-level subparsers."""
     p_topic = sub.add_parser('topic', help='list, inspect, echo and time ROS 2 topics (as `ros2 topic`)',
@@ -416,6 +515,40 @@ def add_parser(sub) -> None:
     p.add_argument('name')
     p.add_argument('--json', action='store_true')
     p.set_defaults(func=_cmd_node_info)
+
+    p_srv = sub.add_parser('service', help='list and call ROS 2 services (as `ros2 service`)',
+                           description='Services on the DDS domain (rq/<name>Request, rr/<name>Reply), ours or any '
+                                       'ROS 2 system\'s.')
+    ssub = p_srv.add_subparsers(dest='service_command', metavar='ACTION')
+    ssub.required = True
+    p = ssub.add_parser('list', help='service names (and types)')
+    _common(p)
+    p.add_argument('-t', '--show-types', action='store_true')
+    p.add_argument('--json', action='store_true')
+    p.set_defaults(func=_cmd_service_list)
+    p = ssub.add_parser('call', help='call a service and print the response')
+    p.add_argument('name')
+    p.add_argument('type', help='service type, e.g. std_srvs/srv/Trigger')
+    p.add_argument('values', nargs='?', default=None, help='request fields as YAML, e.g. "{data: true}"')
+    p.add_argument('--timeout', type=float, default=5.0, help='seconds to wait for the server and the reply (5)')
+    p.add_argument('--domain', type=int, default=None)
+    p.add_argument('--json', action='store_true')
+    p.set_defaults(func=_cmd_service_call)
+
+    p_param = sub.add_parser('param', help='list, get and set node parameters (as `ros2 param`)',
+                             description='Through the parameter services every node offers (ours and ROS 2\'s).')
+    psub = p_param.add_subparsers(dest='param_command', metavar='ACTION')
+    psub.required = True
+    for action, extra in (('list', ()), ('get', ('name',)), ('set', ('name', 'value'))):
+        p = psub.add_parser(action, help={'list': 'parameter names of a node', 'get': 'a parameter\'s value',
+                                          'set': 'set a parameter (value parsed as YAML, as ros2 param set)'}[action])
+        p.add_argument('node')
+        for a in extra:
+            p.add_argument(a)
+        p.add_argument('--timeout', type=float, default=5.0, help='seconds to wait for the node (5)')
+        p.add_argument('--domain', type=int, default=None)
+        p.add_argument('--json', action='store_true')
+        p.set_defaults(func=_cmd_param)
 
     p_bag = sub.add_parser('bag', help='record and inspect rosbag2 bags (MCAP, zstd) (as `ros2 bag`)',
                            description='rosbag2 bags in MCAP with zstd chunks: what ros2 bag (Iron and later) and '
