@@ -563,10 +563,26 @@ def test_services_in_process_and_a_failing_callback(monkeypatch):
             cli.call_async(msgs.get_service('std_srvs/srv/Trigger').Request())
     finally:
         ctx.shutdown()
+    # lockstep: requests and replies go through the executor's queue; parameter services work there too
     lockstep = LockstepExecutor()
     node = lockstep.create_node(ros.Node, 'n')
-    with pytest.raises(NotImplementedError, match='services run on the dds backend'):
-        node.create_service('std_srvs/srv/Trigger', 'x', lambda q, r: r)
+    node.declare_parameter('gain', 2.0)
+    node.create_service('std_srvs/srv/Trigger', '~/go', lambda q, r: msgs.get_service('std_srvs/srv/Trigger')
+                        .Response(success=True, message=f't={lockstep.now_ns()}'))
+    user = lockstep.create_node(ros.Node, 'user')
+    go = user.create_client('std_srvs/srv/Trigger', '/n/go')
+    assert go.wait_for_service(0.0)
+    lockstep.spin_until(5_000_000)
+    f = go.call_async(go.srv_type.Request())
+    assert not f.done()
+    lockstep.spin_some()
+    assert f.done() and f.result().message == 't=5000000'
+    G = msgs.get_service('rcl_interfaces/srv/GetParameters')
+    g = user.create_client(G, '/n/get_parameters')
+    f = g.call_async(G.Request(names=['gain']))
+    lockstep.spin_some()
+    assert f.result().values[0].double_value == 2.0
+    assert not user.create_client('std_srvs/srv/Trigger', '/nobody').service_is_ready()
 
 
 def test_param_and_service_commands_against_another_process(talker):

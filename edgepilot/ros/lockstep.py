@@ -17,12 +17,15 @@ Semantics (documented because tests and the integrator rely on them):
 * TRANSIENT_LOCAL publishers keep their last ``depth`` messages for late-joining TRANSIENT_LOCAL subscriptions.
 * BEST_EFFORT vs RELIABLE makes no difference in-process (nothing is lost), except that a RELIABLE subscription
   does not match a BEST_EFFORT publisher, as in DDS.
+* Services: a request and its reply are queued like messages (FIFO with the topics), so ``call_async`` completes
+  during the next ``spin_*``; a client is ready as soon as a server of that name and type exists.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, Callable
 
 from . import msgs as _msgs
@@ -68,10 +71,54 @@ class _LsPub:
         return sum(1 for s in self.backend._subs.get(self.pub.topic_name, []) if self.backend._matches(self.pub, s.sub))
 
 
+class _LsTarget:
+    """A queue endpoint for service traffic: the delivery loop treats it like a subscription."""
+
+    def __init__(self, name: str, deliver: Callable[[Any], None]) -> None:
+        self.pending: deque = deque()
+        self.sub = SimpleNamespace(topic_name=name, deliver=deliver)
+
+
+class _LsService:
+    def __init__(self, backend: 'LockstepBackend', srv: Any) -> None:
+        self.backend, self.srv = backend, srv
+
+
+class _LsClient:
+    """Requests and replies go through the executor's one delivery queue, in order with the topics' messages."""
+
+    needs_settle = False
+
+    def __init__(self, backend: 'LockstepBackend', cli: Any) -> None:
+        self.backend, self.cli = backend, cli
+
+    def _server(self) -> Any:
+        for srv in self.backend._services.get(self.cli.srv_name, ()):
+            if srv.srv.typename == self.cli.typename:
+                return srv.srv
+        return None
+
+    def service_is_ready(self) -> bool:
+        return self._server() is not None
+
+    def send(self, seq: int, request_cdr: bytes) -> None:
+        cli = self.cli
+
+        def on_request(cdr: bytes) -> None:
+            server = self._server()
+            if server is None:      # the server went away: the request is lost, as on the wire
+                return
+            reply = server.handle(cdr)
+            self.backend._push_call(f'{cli.srv_name} (reply)', lambda r: cli.deliver_reply(seq, r), reply)
+
+        self.backend._push_call(f'{cli.srv_name} (request)', on_request, request_cdr)
+
+
 class LockstepBackend:
     """Transport for a ``LockstepExecutor``; not used directly."""
 
     name = 'lockstep'
+    supports_services = True
 
     def __init__(self, executor: 'LockstepExecutor') -> None:
         self.executor = executor
@@ -79,6 +126,7 @@ class LockstepBackend:
         self._pubs: dict[str, list[_LsPub]] = {}
         self._queue: deque[_Event] = deque()
         self._types: dict[str, str] = {}
+        self._services: dict[str, list[_LsService]] = {}
 
     # Backend protocol --------------------------------------------------------------------------------------
     def attach_node(self, node: Node) -> None:
@@ -122,7 +170,26 @@ class LockstepBackend:
                         self._push(impl, data)
         return impl
 
+    def create_service(self, srv: Any) -> _LsService:
+        impl = _LsService(self, srv)
+        self._services.setdefault(srv.srv_name, []).append(impl)
+        return impl
+
+    def create_client(self, cli: Any) -> _LsClient:
+        return _LsClient(self, cli)
+
+    def _push_call(self, name: str, deliver: Callable[[Any], None], payload: Any) -> None:
+        target = _LsTarget(name, deliver)
+        ev = _Event(target, payload)
+        target.pending.append(ev)
+        self._queue.append(ev)
+
     def destroy_endpoint(self, endpoint: Any) -> None:
+        if isinstance(endpoint, _LsService):
+            impls = self._services.get(endpoint.srv.srv_name, [])
+            if endpoint in impls:
+                impls.remove(endpoint)
+            return
         if isinstance(endpoint, _LsSub):
             subs = self._subs.get(endpoint.sub.topic_name, [])
             if endpoint in subs:

@@ -252,7 +252,7 @@ class Client:
             if deadline is not None and time.monotonic() >= deadline:
                 return False
             time.sleep(0.02)
-        if fresh or not self._seq:
+        if (fresh or not self._seq) and getattr(self._impl, 'needs_settle', True):
             time.sleep(0.1)
         return True
 
@@ -552,7 +552,7 @@ class Node:
 
     def create_service(self, srv_type: Any, srv_name: str, callback: Callable[[Any, Any], Any],
                        qos_profile: QoSProfile | int = 10, **_unused: Any) -> Service:
-        """A service server (the backend must support services: DDS does, lockstep does not yet)."""
+        """A service server (DDS and lockstep backends; rclpy's own under ROS 2)."""
         self._check_alive()
         srv = Service(self, _msgs.get_service(srv_type), self.resolve_topic_name(srv_name), callback,
                       as_qos(qos_profile))
