@@ -194,8 +194,9 @@ def run_lockstep(req: RunRequest) -> dict:
         tap = LockstepBagTap(graph.executor, BagWriter(req.bag), graph.nodes)
     try:
         limit_s = sim.sim.scenario.duration_s + 1.0
-        while sim.result is None and sim.sim.t < limit_s:
-            graph.spin_until(sim.sim.t + 0.1)
+        # bounded by executor time too: a sim held by wait_for_start (nobody calls /sim/start) must not hang
+        while sim.result is None and sim.sim.t < limit_s and graph.executor.now_ns() < (limit_s + 10.0) * 1e9:
+            graph.spin_until(graph.executor.now_ns() / 1e9 + 0.1)
         if sim.result is None:
             raise RuntimeError(f"scenario {sim.sim.scenario.name} did not finish within its duration")
         result = dict(sim.result)

@@ -605,3 +605,32 @@ def test_param_and_service_commands_against_another_process(talker):
     assert json.loads(types.stdout) == {'types': [3, 1, 0]}
     ghost = _cli(env, 'param', 'list', '/ghost', '--timeout', '1')
     assert ghost.returncode == 2 and '/ghost/list_parameters' in ghost.stderr and 'not available' in ghost.stderr
+
+
+def test_sim_start_and_pause_services():
+    """wait_for_start holds the scenario at t = 0 until /sim/start; /sim/set_paused freezes and resumes it."""
+    from edgepilot import ros
+    from edgepilot.runner import RunRequest, build_lockstep_graph
+
+    graph = build_lockstep_graph(RunRequest(scenario='driver_override', extra_params={'sim': {'wait_for_start': True}},
+                                            log_level='warn'))
+    try:
+        ex, sim = graph.executor, graph.sim.sim
+        user = ex.create_node(ros.Node, 'operator')
+        start = user.create_client('std_srvs/srv/Trigger', '/sim/start')
+        pause = user.create_client('std_srvs/srv/SetBool', '/sim/set_paused')
+        graph.spin_until(0.5)
+        assert sim.t == 0.0 and start.service_is_ready()
+        f = start.call_async(start.srv_type.Request())
+        graph.spin_until(1.5)
+        assert f.result().success and f.result().message.startswith('started driver_override')
+        assert sim.t == pytest.approx(1.0, abs=0.02)                 # ran from the call on
+        p = pause.call_async(pause.srv_type.Request(data=True))
+        graph.spin_until(2.5)
+        frozen = sim.t
+        assert p.result().success and 'paused' in p.result().message and frozen == pytest.approx(1.0, abs=0.02)
+        r = pause.call_async(pause.srv_type.Request(data=False))
+        graph.spin_until(3.0)
+        assert r.result().success and sim.t == pytest.approx(frozen + 0.5, abs=0.02)
+    finally:
+        graph.close()

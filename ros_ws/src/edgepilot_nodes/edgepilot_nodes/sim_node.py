@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from canbus.bus import open_bus, open_logger
-from edgepilot.ros import Node, get_message, qos_profile_sensor_data
+from edgepilot.ros import Node, get_message, get_service, qos_profile_sensor_data
 from edgepilot.ros.qos import QoSProfile, ReliabilityPolicy, DurabilityPolicy, HistoryPolicy
 from edgepilot.ros.run_node import main_for
 from vehicle_sim import camera as cam
@@ -26,6 +26,8 @@ LaneArray = get_message("edgepilot_interfaces/msg/LaneArray")
 LaneLine = get_message("edgepilot_interfaces/msg/LaneLine")
 Point = get_message("geometry_msgs/msg/Point")
 SimStatus = get_message("edgepilot_interfaces/msg/SimStatus")
+Trigger = get_service("std_srvs/srv/Trigger")
+SetBool = get_service("std_srvs/srv/SetBool")
 
 LINE_TYPES = {"dashed": 0, "solid": 1, "none": 0}
 STATUS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
@@ -46,6 +48,9 @@ class SimNode(Node):
         self.gt_period_s = 1.0 / float(self.declare_parameter("ground_truth_rate_hz", 20.0).value)
         self.exit_on_finish = bool(self.declare_parameter("exit_on_finish", True).value)
         timeout = float(self.declare_parameter("actuation_timeout_s", 0.1).value)
+        # wait_for_start: hold the scenario at t = 0 until ~/start is called (start a run when the rest of the stack
+        # and the tools - recorder, Foxglove - are up); ~/set_paused freezes it (and /clock) for inspection
+        self.paused = bool(self.declare_parameter("wait_for_start", False).value)
 
         rig_file = str(self.declare_parameter("camera_rig", "").value)
         # camera_names: the cameras a consumer needs (the e2e model's rig), rendered whatever `cameras` says, and
@@ -81,12 +86,34 @@ class SimNode(Node):
         self._next_cam = 0.0
         self._next_status = 0.0
         self.create_timer(self.sim.dt, self.on_step)
+        self.create_service(Trigger, "~/start", self.on_start)
+        self.create_service(SetBool, "~/set_paused", self.on_set_paused)
+        if self.paused:
+            self.get_logger().info("waiting for a call of ~/start (std_srvs/srv/Trigger)")
         self.get_logger().info(f"scenario {self.sim.scenario.name} seed {self.sim.seed} on CAN {can_bus}, "
                                f"{len(rig)} cameras")
 
     # ------------------------------------------------------------------------------------------------ step
-    def on_step(self) -> None:
+    def on_start(self, _request, response):
+        """~/start: run the scenario (it was held at t = 0 by wait_for_start, or paused)."""
         if self.result is not None:
+            response.success, response.message = False, f"scenario {self.sim.scenario.name} has finished"
+        else:
+            response.success = True
+            response.message = f"{'started' if self.sim.t == 0 else 'resumed'} {self.sim.scenario.name} at t = {self.sim.t:.2f} s"
+            self.paused = False
+        return response
+
+    def on_set_paused(self, request, response):
+        """~/set_paused: true freezes the simulation (and /clock), false resumes it."""
+        self.paused = bool(request.data)
+        response.success = self.result is None
+        response.message = (f"{'paused' if self.paused else 'running'} at t = {self.sim.t:.2f} s" if response.success
+                            else f"scenario {self.sim.scenario.name} has finished")
+        return response
+
+    def on_step(self) -> None:
+        if self.result is not None or self.paused:
             return
         received = drain(self.bus)
         out = self.sim.step(received)
