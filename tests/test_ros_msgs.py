@@ -56,6 +56,8 @@ def _value(desc, rng: np.random.Generator, depth: int):
             v = float(rng.normal() * 100)
             return float(np.float32(v)) if base == 'float32' else v
         info = np.iinfo(np.dtype(msgs._PRIM[base][2]))
+        if info.max > np.iinfo(np.int64).max:   # uint64: two 32-bit halves (numpy draws stop at int64)
+            return (int(rng.integers(0, 2**32)) << 32) | int(rng.integers(0, 2**32))
         return int(rng.integers(info.min, info.max, endpoint=True))
     if kind == Nodetype.NAME:
         return fill(get_message(rest)(), rng, depth + 1)
@@ -80,7 +82,10 @@ STANDARD = ['std_msgs/msg/Header', 'sensor_msgs/msg/Image', 'sensor_msgs/msg/Cam
             'nav_msgs/msg/Odometry', 'nav_msgs/msg/Path', 'visualization_msgs/msg/MarkerArray', 'sensor_msgs/msg/Imu',
             'visualization_msgs/msg/Marker', 'std_msgs/msg/String', 'geometry_msgs/msg/PoseStamped',
             'sensor_msgs/msg/PointCloud2', 'diagnostic_msgs/msg/DiagnosticArray', 'std_msgs/msg/Empty',
-            'rcl_interfaces/msg/ParameterValue', 'rmw_dds_common/msg/ParticipantEntitiesInfo']
+            'rcl_interfaces/msg/ParameterValue', 'rmw_dds_common/msg/ParticipantEntitiesInfo',
+            'can_msgs/msg/Frame', 'rcl_interfaces/msg/Parameter', 'rcl_interfaces/msg/ParameterDescriptor']
+# every service request/response we speak (vendored .srv files): parameters, std_srvs
+STANDARD += sorted(t for t in msgs.list_types() if '/srv/' in t)
 
 
 def test_our_package_is_registered():
