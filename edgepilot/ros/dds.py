@@ -259,22 +259,32 @@ class _DdsSub:
         return [s.data for s in self.reader.take(N=self.batch) if getattr(s, 'data', None) is not None]
 
 
-class _DdsService:
-    """Server side: requests on rq/<name>Request, replies (same guid and seq) on rr/<name>Reply."""
+class _DdsRpc:
+    """One side of a service: a reader of the other side's topic and a writer of its own (rq/rr wire types)."""
 
-    def __init__(self, backend: 'DdsBackend', srv: Any) -> None:
+    def __init__(self, backend: 'DdsBackend', owner: Any, serving: bool) -> None:
         from .services import reply_topic, request_topic, service_wire_types
-        self.srv = srv
-        req_t, rep_t = service_wire_types(srv.typename)
-        self.rep_wire = rep_t
-        qos = dds_qos(srv.qos_profile)
-        self.reader = DataReader(backend.participant, backend._named_topic(request_topic(srv.srv_name), req_t), qos=qos)
-        self.writer = DataWriter(backend.participant, backend._named_topic(reply_topic(srv.srv_name), rep_t), qos=qos)
+        self.owner = owner
+        self.node = owner.node
+        req_t, rep_t = service_wire_types(owner.typename)
+        rq = backend._named_topic(request_topic(owner.srv_name), req_t)
+        rr = backend._named_topic(reply_topic(owner.srv_name), rep_t)
+        qos = dds_qos(owner.qos_profile)
+        self.reader = DataReader(backend.participant, rq if serving else rr, qos=qos)
+        self.writer = DataWriter(backend.participant, rr if serving else rq, qos=qos)
+        self.out_wire = rep_t if serving else req_t
         self.condition = ReadCondition(self.reader, SampleState.NotRead | ViewState.Any | InstanceState.Any)
-        self.node = srv.node
 
     def take(self) -> list[bytes]:
         return [s.data for s in self.reader.take(N=64) if getattr(s, 'data', None) is not None]
+
+
+class _DdsService(_DdsRpc):
+    """Server side: requests on rq/<name>Request, replies (same guid and seq) on rr/<name>Reply."""
+
+    def __init__(self, backend: 'DdsBackend', srv: Any) -> None:
+        super().__init__(backend, srv, serving=True)
+        self.srv = srv
 
     def deliver(self, data: bytes) -> None:
         from .services import unwrap, wrap
@@ -284,24 +294,17 @@ class _DdsService:
         except _msgs.MessageError as exc:   # a malformed request is dropped with a log line, never crashes the node
             self.srv.node.get_logger().error(f'service {self.srv.srv_name}: bad request: {exc}')
             return
-        self.writer.write(self.rep_wire.wrap(wrap(guid, seq, reply)))
+        self.writer.write(self.out_wire.wrap(wrap(guid, seq, reply)))
 
 
-class _DdsClient:
+class _DdsClient(_DdsRpc):
     """Client side: requests carry this client's guid (its request writer's GUID, last 8 bytes); replies for
     other clients of the same service are ignored."""
 
     def __init__(self, backend: 'DdsBackend', cli: Any) -> None:
-        from .services import reply_topic, request_topic, service_wire_types
+        super().__init__(backend, cli, serving=False)
         self.cli = cli
-        req_t, rep_t = service_wire_types(cli.typename)
-        self.req_wire = req_t
-        qos = dds_qos(cli.qos_profile)
-        self.writer = DataWriter(backend.participant, backend._named_topic(request_topic(cli.srv_name), req_t), qos=qos)
-        self.reader = DataReader(backend.participant, backend._named_topic(reply_topic(cli.srv_name), rep_t), qos=qos)
-        self.condition = ReadCondition(self.reader, SampleState.NotRead | ViewState.Any | InstanceState.Any)
         self.guid = int.from_bytes(self.writer.guid.bytes[8:16], 'little')
-        self.node = cli.node
 
     def service_is_ready(self) -> bool:
         return (self.writer.get_publication_matched_status().current_count > 0
@@ -309,10 +312,7 @@ class _DdsClient:
 
     def send(self, seq: int, request_cdr: bytes) -> None:
         from .services import wrap
-        self.writer.write(self.req_wire.wrap(wrap(self.guid, seq, request_cdr)))
-
-    def take(self) -> list[bytes]:
-        return [s.data for s in self.reader.take(N=64) if getattr(s, 'data', None) is not None]
+        self.writer.write(self.out_wire.wrap(wrap(self.guid, seq, request_cdr)))
 
     def deliver(self, data: bytes) -> None:
         from .services import unwrap
@@ -419,7 +419,7 @@ class DdsBackend:
     def destroy_endpoint(self, endpoint: Any) -> None:
         with self._lock:
             if isinstance(endpoint, (_DdsService, _DdsClient)):
-                self._rpc.pop(id(endpoint.srv if isinstance(endpoint, _DdsService) else endpoint.cli), None)
+                self._rpc.pop(id(endpoint.owner), None)
                 try:
                     self.waitset.detach(endpoint.condition)
                 except Exception:  # noqa: BLE001 - already gone during shutdown
