@@ -424,13 +424,23 @@ def test_foxglove_server_delivers_live_topics(talker, monkeypatch):
             assert state['encoding'] == 'cdr' and state['schemaEncoding'] == 'ros2msg'
             assert state['schemaName'] == 'edgepilot_interfaces/msg/VehicleState'
             assert 'float64 speed_mps' in state['schema'] or 'speed_mps' in state['schema']
+            # the SDK may not know the channel for this client at the instant its advertisement went out (seen as
+            # 'subscribe to unknown channel'); a viewer subscribes later, the test waits a moment and retries
+            time.sleep(0.3)
+            got, ids = [], [1]
             ws.send(json.dumps({'op': 'subscribe', 'subscriptions': [{'id': 1, 'channelId': state['id']}]}))
-            got = []
             while len(got) < 3 and time.monotonic() < deadline + 10:
-                msg = ws.recv(timeout=10)
+                try:
+                    msg = ws.recv(timeout=3)
+                except TimeoutError:
+                    if not got:
+                        ids.append(ids[-1] + 1)
+                        ws.send(json.dumps({'op': 'subscribe', 'subscriptions': [{'id': ids[-1],
+                                                                                  'channelId': state['id']}]}))
+                    continue
                 if isinstance(msg, bytes) and msg[0] == 0x01:
-                    sub_id, _t = struct.unpack_from('<IQ', msg, 1)
-                    assert sub_id == 1
+                    got_id, _t = struct.unpack_from('<IQ', msg, 1)
+                    assert got_id in ids
                     got.append(msgs.deserialize(msg[13:], 'edgepilot_interfaces/msg/VehicleState'))
             assert len(got) == 3 and all(m.speed_mps == 12.5 for m in got)
             assert got[0].e2e_rejections < got[1].e2e_rejections < got[2].e2e_rejections
