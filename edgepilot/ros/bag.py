@@ -263,7 +263,8 @@ def format_info(info: dict[str, Any]) -> str:
     def stamp(ns):
         if ns is None:
             return '-'
-        return time.strftime('%b %d %Y %H:%M:%S', time.gmtime(ns / 1e9)) + f'.{ns % 1_000_000_000 // 1_000_000:03d} ({ns / 1e9:.9f})'
+        ms = ns % 1_000_000_000 // 1_000_000
+        return time.strftime('%b %d %Y %H:%M:%S', time.gmtime(ns / 1e9)) + f'.{ms:03d} ({ns / 1e9:.9f})'
 
     lines = [f'Files:             {", ".join(info["files"])}',
              f'Bag size:          {info["size_bytes"] / 2**20:.1f} MiB',

@@ -37,7 +37,8 @@ from . import msgs as _msgs
 from .dds import _WireMixin, configured_domain, dds_qos, domain_id_from_env, idl_type_for
 from .qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-__all__ = ['GraphError', 'NodeInfo', 'Endpoint', 'RosGraph', 'TopicTap', 'topic_filter', 'gid_size_for_distro', 'encode_entities_info',
+__all__ = ['GraphError', 'NodeInfo', 'Endpoint', 'RosGraph', 'TopicTap', 'topic_filter', 'gid_size_for_distro',
+           'encode_entities_info',
            'decode_entities_info', 'discovery_wire_type', 'ros_name_from_dds', 'ros_type_from_dds']
 
 DISCOVERY_TOPIC = 'ros_discovery_info'

@@ -34,8 +34,8 @@ from .params import (
 )
 from .qos import QoSProfile, as_qos, qos_profile_clock
 
-__all__ = ['Context', 'Node', 'Publisher', 'Subscription', 'Service', 'Client', 'Timer', 'Backend', 'get_default_context',
-           'set_default_context', 'NotInitializedError']
+__all__ = ['Context', 'Node', 'Publisher', 'Subscription', 'Service', 'Client', 'Timer', 'Backend',
+           'get_default_context', 'set_default_context', 'NotInitializedError']
 
 
 class NotInitializedError(RuntimeError):
@@ -185,8 +185,8 @@ class Subscription:
 def _backend_rpc(node: 'Node', method: str) -> Callable[[Any], Any]:
     fn = getattr(node.context.backend, method, None)
     if fn is None:
-        raise NotImplementedError(f'the {node.context.backend.name} backend has no services; services run on the '
-                                  f'dds backend (EDGEPILOT_ROS_BACKEND=dds) or under rclpy')
+        raise NotImplementedError(f'the {node.context.backend.name} backend has no services (the dds and lockstep '
+                                  f'backends have them; under ROS 2, rclpy does)')
     return fn
 
 

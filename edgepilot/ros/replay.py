@@ -189,7 +189,8 @@ def _compare(topic: str, typename: str, recorded: list[bytes], replayed: list[by
             out.matched += 1
         out.max_abs_diff = max(out.max_abs_diff, _max_abs(a, b))
     if out.missing and len(out.examples) < 5:
-        out.examples.append(f'missing: {len(out.missing)} recorded message(s) not published, first stamp {out.missing[0]}')
+        out.examples.append(f'missing: {len(out.missing)} recorded message(s) not published, '
+                            f'first stamp {out.missing[0]}')
     if out.extra and len(out.examples) < 5:
         out.examples.append(f'extra: {len(out.extra)} message(s) not in the recording, first stamp {out.extra[0]}')
     return out

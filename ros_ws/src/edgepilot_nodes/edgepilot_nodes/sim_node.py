@@ -100,7 +100,8 @@ class SimNode(Node):
             response.success, response.message = False, f"scenario {self.sim.scenario.name} has finished"
         else:
             response.success = True
-            response.message = f"{'started' if self.sim.t == 0 else 'resumed'} {self.sim.scenario.name} at t = {self.sim.t:.2f} s"
+            verb = "started" if self.sim.t == 0 else "resumed"
+            response.message = f"{verb} {self.sim.scenario.name} at t = {self.sim.t:.2f} s"
             self.paused = False
         return response
 
