@@ -80,8 +80,44 @@ def _rqos(profile: Any) -> Any:
     )
 
 
+def _rosidl_srv(typename: str) -> type:
+    pkg, _kind, name = typename.split('/')
+    return getattr(importlib.import_module(f'{pkg}.srv'), name)
+
+
+class _RclpyService:
+    """Our Service on the hidden rclpy node: rosidl request -> CDR -> Service.handle -> CDR -> rosidl response."""
+
+    def __init__(self, rnode: Any, srv: Any) -> None:
+        from rclpy.serialization import deserialize_message, serialize_message
+        cls = _rosidl_srv(srv.typename)
+
+        def callback(request: Any, _response: Any) -> Any:
+            return deserialize_message(srv.handle(serialize_message(request)), cls.Response)
+
+        self.rsrv = rnode.create_service(cls, srv.srv_name, callback, qos_profile=_rqos(srv.qos_profile))
+
+
+class _RclpyClient:
+    """Our Client on the hidden rclpy node; replies complete our Future from rclpy's."""
+
+    def __init__(self, rnode: Any, cli: Any) -> None:
+        self.cls = _rosidl_srv(cli.typename)
+        self.cli = cli
+        self.rcli = rnode.create_client(self.cls, cli.srv_name, qos_profile=_rqos(cli.qos_profile))
+
+    def service_is_ready(self) -> bool:
+        return bool(self.rcli.service_is_ready())
+
+    def send(self, seq: int, request_cdr: bytes) -> None:
+        from rclpy.serialization import deserialize_message, serialize_message
+        future = self.rcli.call_async(deserialize_message(request_cdr, self.cls.Request))
+        future.add_done_callback(lambda f: self.cli.deliver_reply(seq, serialize_message(f.result())))
+
+
 class RclpyBackend:
     name = 'rclpy'
+    supports_services = True
 
     def __init__(self, domain_id: int | None = None) -> None:
         import rclpy
@@ -114,6 +150,12 @@ class RclpyBackend:
                                              _rqos(sub.qos_profile), raw=True)
         return rnode.create_subscription(_rosidl_class(typename), sub.topic_name,
                                          lambda m: sub.deliver(from_rosidl(m, typename)), _rqos(sub.qos_profile))
+
+    def create_service(self, srv: Any) -> _RclpyService:
+        return _RclpyService(self.rnodes[id(srv.node)], srv)
+
+    def create_client(self, cli: Any) -> _RclpyClient:
+        return _RclpyClient(self.rnodes[id(cli.node)], cli)
 
     def destroy_endpoint(self, endpoint: Any) -> None:
         pass  # destroyed with the rclpy node
