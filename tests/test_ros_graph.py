@@ -168,7 +168,7 @@ def talker(tmp_path):
     """A node process publishing /demo/state (reliable, 20 Hz) and /demo/image (best effort), announced as a
     Jazzy node (16-byte Gids; the full-stack test below covers Humble's 24)."""
     (tmp_path / 'graph_talker.py').write_text(TALKER)
-    domain = 150 + os.getpid() % 50
+    domain = 220 + os.getpid() % 12     # in-process tests here use 210-232, apart from test_ros_dds's 100-203
     proc = subprocess.Popen([sys.executable, '-m', 'edgepilot.ros.run_node', 'graph_talker:Talker', '--ros-args',
                              '-r', '__ns:=/demo'], cwd=tmp_path, env=_env(domain, ROS_DISTRO='jazzy'),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -297,7 +297,7 @@ def test_recorder_loses_nothing_of_the_full_stack(tmp_path, monkeypatch):
     from canbus.codec import load_dbc
     from edgepilot.ros.bag import CAN_TOPIC, Recorder, bag_info, read_messages
 
-    domain = 140 + uuid.uuid4().int % 10
+    domain = 215 + uuid.uuid4().int % 5
     port = 44000 + uuid.uuid4().int % 8000
     env = _env(domain)
     monkeypatch.setenv('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
@@ -542,7 +542,7 @@ def test_services_in_process_and_a_failing_callback(monkeypatch):
     from edgepilot.ros.dds import DdsBackend, SingleThreadedExecutor
     from edgepilot.ros.lockstep import LockstepExecutor
 
-    monkeypatch.setenv('ROS_DOMAIN_ID', str(120 + os.getpid() % 10))
+    monkeypatch.setenv('ROS_DOMAIN_ID', str(210 + os.getpid() % 5))
     ctx = ros.Context(DdsBackend())
     try:
         server = ros.Node('server', context=ctx)

@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from cyclonedds.core import GuardCondition, InstanceState, ReadCondition, SampleState, ViewState, WaitSet
+from cyclonedds.core import DDSException, GuardCondition, InstanceState, ReadCondition, SampleState, ViewState, WaitSet
 from cyclonedds.domain import Domain, DomainParticipant
 from cyclonedds.idl import make_idl_struct
 from cyclonedds.idl import types as T
@@ -86,13 +86,18 @@ def configured_domain(domain_id: int) -> Domain | None:
     """The process's Domain for `domain_id` with the localhost-only config (None: Cyclone defaults apply).
 
     Cyclone allows one explicit Domain per id and process, so every participant here (nodes, graph tools, the bag
-    recorder) shares this one."""
+    recorder) shares this one. A domain that already exists in the process with Cyclone's defaults (a participant
+    made before the environment asked for localhost-only) keeps them: the first participant fixes a domain's
+    configuration, as in Cyclone itself."""
     config = cyclone_config()
     if not config:
         return None
     with _domains_lock:
         if domain_id not in _domains:
-            _domains[domain_id] = Domain(domain_id, config)
+            try:
+                _domains[domain_id] = Domain(domain_id, config)
+            except DDSException:    # PRECONDITION_NOT_MET: the domain exists already, implicitly configured
+                return None
         return _domains[domain_id]
 
 
