@@ -104,6 +104,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_planner(args: argparse.Namespace) -> int:
+    from perception.plan_stage import PlanStageConfig, train_planner
+
+    cfg = PlanStageConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
+                          w_collision=args.w_collision, ego_hidden=args.ego_hidden)
+    res = train_planner(args.checkpoint, args.data, args.out, cfg, progress=not args.no_progress)
+    print(json.dumps({"best_epoch": res["best_epoch"], "val_start": res["start"],
+                      "val_best": (res["history"][res["best_epoch"] - 1]["val"] if res["best_epoch"] else res["start"]),
+                      "wall_time_s": res["wall_time_s"], "checkpoint": str(Path(args.out) / "best.pt")}, default=float))
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from perception.train import evaluate_checkpoint, format_table
 
@@ -182,6 +194,24 @@ def add_model_parsers(perception_sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--lr-scale", type=float, default=0.25, help="fine-tuning lr = config lr x this (default 0.25)")
     pr.add_argument("--max-minutes", type=float, default=None)
     pr.set_defaults(func=_cmd_prune)
+    tp = perception_sub.add_parser(
+        "train-planner", help="planning stage: train the planner on the frozen perception's features",
+        description="UniAD-style second stage: the checkpoint's perception is frozen and its features computed "
+                    "once; the planner (with an ego-status branch started from the fitted ego-MLP baseline) is "
+                    "trained on them. Writes OUT/best.pt (lowest validation planning loss), OUT/last.pt and "
+                    "OUT/plan_log.jsonl.")
+    tp.add_argument("--checkpoint", required=True, help="trained checkpoint (RUN/best.pt)")
+    tp.add_argument("--data", required=True, help="dataset directory (train and val splits)")
+    tp.add_argument("--out", required=True, help="output directory")
+    tp.add_argument("--epochs", type=int, default=4,
+                    help="planner epochs (default 4); 0 writes the ego-status planner on this perception untrained")
+    tp.add_argument("--lr", type=float, default=3e-4)
+    tp.add_argument("--batch-size", type=int, default=128)
+    tp.add_argument("--w-collision", type=float, default=0.1, help="weight of the collision penalty (0 disables)")
+    tp.add_argument("--ego-hidden", type=int, default=128, help="width of the ego-status branch when one is added")
+    tp.add_argument("--seed", type=int, default=0)
+    tp.add_argument("--no-progress", action="store_true")
+    tp.set_defaults(func=_cmd_train_planner)
     e = perception_sub.add_parser("eval", help="evaluate a checkpoint (mAP, L2, collision rate, lane IoU)",
                                   description="Metrics on a split, with the ego-status MLP baseline in the same "
                                               "table; --json prints one JSON object as the last line.")

@@ -44,6 +44,9 @@ def release(checkpoint: str | Path, data_dir: str | Path, out_dir: str | Path = 
     results["model"] = {"parameters": int(sum(p.numel() for p in model.parameters())),
                         "flops": int(count_flops(model)), "epochs": slim.get("epoch"),
                         "train_wall_time_s": slim.get("wall_time_s"),
+                        "plan_stage": ({"best_epoch": slim["plan_stage"]["best_epoch"],
+                                        "wall_time_s": slim["plan_stage"]["wall_time_s"]}
+                                       if slim.get("plan_stage") else None),
                         "sizes_bytes": {k: (out / f).stat().st_size for k, f in FILES.items() if k != "metrics"}}
     results["int8_export_notes"] = int8.notes
     (out / FILES["metrics"]).write_text(json.dumps(results, indent=1, sort_keys=True, default=float) + "\n")

@@ -277,7 +277,7 @@ def release_checkpoint(checkpoint: str | Path, out_path: str | Path) -> dict[str
     without the optimizer state (a third of the size). `load_model` reads it like any checkpoint."""
     ckpt = load_checkpoint(checkpoint)
     keep = ("cfg", "rig", "meta", "model", "epoch", "step", "metrics", "val_loss", "best_val_loss", "wall_time_s",
-            "output_names", "torch_version")
+            "output_names", "torch_version", "plan_stage")
     slim = {k: ckpt[k] for k in keep if k in ckpt}
     slim["source"] = str(checkpoint)
     out_path = Path(out_path)

@@ -43,6 +43,7 @@ class ModelConfig:
     ego_scale: tuple[float, ...] = (20.0, 3.0, 0.5, 5.0, 20.0)  # divides the ego input (perception.features.EGO_SCALE)
     num_commands: int = 3
     plan_prior: str = "ctrv"                        # "cv" (x = v t), "ctrv" (constant turn rate) or "none"
+    plan_ego_mlp: int = 0                           # hidden width of the planner's ego-status MLP path (0: none)
     depth_bins: int = 0                             # per-token depth distribution weighting the lift (0: none)
     depth_range: tuple[float, float] = (1.0, 57.0)  # optical depth covered by the bins (m), uniform bins
 

@@ -281,6 +281,34 @@ def mlp(cin: int, hidden: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(cin, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, cout))
 
 
+class EgoStatusMLP(nn.Module):
+    """Two hidden ReLU layers over (scaled ego status, route command); the command enters as an embedding added to
+    the first layer, which equals a one-hot input column block without a OneHot op in the ONNX graph."""
+
+    def __init__(self, ego_dim: int, num_commands: int, hidden: int, out: int) -> None:
+        super().__init__()
+        self.inp = nn.Linear(ego_dim, hidden)
+        self.cmd = nn.Embedding(num_commands, hidden)
+        nn.init.zeros_(self.cmd.weight)
+        self.net = nn.Sequential(nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, out))
+
+    def forward(self, ego_scaled: torch.Tensor, command: torch.Tensor) -> torch.Tensor:
+        return self.net(self.inp(ego_scaled) + self.cmd(command))
+
+    @torch.no_grad()
+    def load_from_sequential(self, seq: nn.Sequential) -> None:
+        """Copy perception.baseline.EgoMLP.net (Linear(ego + one-hot command) -> ReLU -> Linear -> ReLU -> Linear)."""
+        w0, d = seq[0].weight, self.inp.in_features
+        if w0.shape != (self.inp.out_features, d + self.cmd.num_embeddings):
+            raise ValueError(f"ego MLP first layer {tuple(w0.shape)} does not fit hidden={self.inp.out_features}, "
+                             f"ego_dim={d}, commands={self.cmd.num_embeddings}")
+        self.inp.weight.copy_(w0[:, :d])
+        self.inp.bias.copy_(seq[0].bias)
+        self.cmd.weight.copy_(w0[:, d:].T)
+        self.net[1].load_state_dict(seq[2].state_dict())
+        self.net[3].load_state_dict(seq[4].state_dict())
+
+
 class SampledCrossAttention(nn.Module):
     """Each BEV query attends over its own S sampled camera features (BEVFormer spatial cross-attention with
     fixed points). Keys and values are projected on the camera tokens *before* sampling (sampling is linear, so
@@ -446,6 +474,12 @@ class E2EDrivingModel(nn.Module):
         self.plan_head = mlp(d * 2, d, m.future_steps * 2)
         nn.init.zeros_(self.plan_head[-1].weight)
         nn.init.zeros_(self.plan_head[-1].bias)
+        # ego-status path (the "Is Ego Status All You Need?" MLP as a branch of the planner): the planning stage
+        # (perception.plan_stage) starts it from the fitted baseline, so the attention path learns what the
+        # cameras add to ego status instead of relearning ego kinematics from a few thousand steps.
+        self.plan_ego = None
+        if m.plan_ego_mlp > 0:
+            self.plan_ego = EgoStatusMLP(EGO_DIM, m.num_commands, m.plan_ego_mlp, m.future_steps * 2)
         self.register_buffer("times", torch.arange(1, m.future_steps + 1, dtype=torch.float32) * m.future_dt, persistent=False)
         self.register_buffer("ego_scale", torch.tensor(m.ego_scale, dtype=torch.float32), persistent=False)
 
@@ -495,6 +529,26 @@ class E2EDrivingModel(nn.Module):
     def forward(self, images: torch.Tensor, ego: torch.Tensor, command: torch.Tensor) -> DrivingOutputs:
         return self.forward_with_aux(images, ego, command)[0]
 
+    def plan(self, ego: torch.Tensor, command: torch.Tensor, bev: torch.Tensor, det_feat: torch.Tensor,
+             det_pos: torch.Tensor) -> torch.Tensor:
+        """Planning head: ego query (ego status + command) reads the BEV tokens and the decoded object queries.
+
+        A method of its own so that the planning stage (perception.plan_stage) can train it on cached perception
+        features, as UniAD trains planning after perception."""
+        m = self.cfg
+        b = ego.shape[0]
+        e = self.ego_enc(ego / self.ego_scale) + self.cmd_embed(command)
+        p = e[:, None, :]
+        bev_pos = self.bev_pe(fourier(self.bev_xy))[None]
+        pmem = torch.cat([bev, det_feat], dim=1)
+        pmem_pos = torch.cat([bev_pos.expand(b, -1, -1), det_pos], dim=1)
+        for layer in self.plan_layers:
+            p = layer(p, self.plan_query_pos, pmem, pmem_pos)
+        offs = self.plan_head(torch.cat([p[:, 0], e], dim=-1))
+        if self.plan_ego is not None:
+            offs = offs + self.plan_ego(ego / self.ego_scale, command)
+        return motion_prior(ego, self.times, m.plan_prior) + offs.reshape(b, m.future_steps, 2)
+
     def forward_with_aux(self, images: torch.Tensor, ego: torch.Tensor, command: torch.Tensor
                          ) -> tuple[DrivingOutputs, dict[str, torch.Tensor]]:
         m = self.cfg
@@ -541,16 +595,8 @@ class E2EDrivingModel(nn.Module):
         # segmentation
         seg = self.seg_out(self.seg_up(grid))
         seg = F.interpolate(seg, size=tuple(m.seg_hw), mode="bilinear", align_corners=False)
-        # planning
-        e = self.ego_enc(ego / self.ego_scale) + self.cmd_embed(command)
-        p = e[:, None, :]
-        pmem = torch.cat([bev, q], dim=1)
-        pmem_pos = torch.cat([bev_pos.expand(b, -1, -1), det_pos], dim=1)
-        for layer in self.plan_layers:
-            p = layer(p, self.plan_query_pos, pmem, pmem_pos)
-        offs = self.plan_head(torch.cat([p[:, 0], e], dim=-1)).reshape(b, m.future_steps, 2)
-        plan = motion_prior(ego, self.times, m.plan_prior) + offs
-        aux = {"heat": heat, "dense_boxes": dense_boxes}
+        plan = self.plan(ego, command, bev, q, det_pos)
+        aux = {"heat": heat, "dense_boxes": dense_boxes, "bev": bev, "det_feat": q, "det_pos": det_pos}
         if depth_logits is not None:
             aux["depth_logits"] = depth_logits
             aux["token_rays"] = (self.token_origins, self.token_dirs)
