@@ -221,7 +221,8 @@ def e2e_stats(graph: LockstepGraph) -> dict:
         return {}
     adas = next(n for n in graph.nodes if getattr(n, "e2e", None) is not None)
     p = graph.perception
-    return {"e2e": {"plans": p.frames, "plans_refined": p.plans_refined, "plans_received": adas.plans_received,
+    return {"e2e": {"plans": p.frames, "plans_refined": p.plans_refined, "plans_lane_blended": p.plans_lane_blended,
+                    "plans_received": adas.plans_received,
                     "plan_control_cycles": adas.e2e.plan_cycles, "stale_plan_stops": adas.e2e.stale_events,
                     "inference_ms_mean": round(p.mean_latency_ms, 2), "inference_ms_max": round(p.latency_ms_max, 2)}}
 

@@ -18,8 +18,9 @@ Design notes (closed loop, `--driver e2e`):
   detections are tracked across frames (`perception.tracking`: velocity from motion, which one image cannot show;
   the AEB acts on these tracks when the sim's object list is not used). With `refine` the plan is also slowed
   along its own path to keep clear of the tracks (`perception.refine`, UniAD's post-optimisation step; off by
-  default: measured on the test split it costs L2 and avoids no collision, see MODEL.md); `plan_raw` then keeps
-  the network's own plan. Turning the plan into actuation is the ADAS side's job (`adas.trajectory_follower`),
+  default: measured on the test split it costs L2 and avoids no collision, see MODEL.md). With `lane_blend` the
+  plan's lateral positions are moved towards the ego lane's centre fitted on the network's own lane-line mask
+  (`perception.lanes`; off by default, see MODEL.md). `plan_raw` then keeps the network's own plan. Turning the plan into actuation is the ADAS side's job (`adas.trajectory_follower`),
   behind the same safety envelope as the classical planner.
 """
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .features import COMMANDS, EGO_DIM, ego_vector
+from .lanes import blend_plan, lane_centre
 from .refine import RefineConfig, refine_plan
 from .tracking import MultiObjectTracker, Track, TrackerConfig
 
@@ -74,6 +76,7 @@ class DrivingFrame:
     plan_raw: np.ndarray | None = None   # the network's plan before refinement (None: same as `plan`)
     tracks: list[Track] = field(default_factory=list)   # confirmed tracks (empty without stamps)
     refined_by: int = -1             # track_id of the track that slowed the plan most, -1 if none
+    lane_blended: bool = False       # lateral positions moved to the lane centre fitted on lane_mask (lane_blend)
 
 
 def decode_boxes(boxes: np.ndarray, bev_range: tuple[float, float, float, float] | list[float],
@@ -140,7 +143,7 @@ class E2EDriver:
     def __init__(self, model_path: str | os.PathLike = DEFAULT_MODEL, backend: str = "onnxruntime",
                  score_threshold: float = DEFAULT_SCORE_THRESHOLD, threads: int = 2,
                  metadata: Mapping[str, Any] | None = None, refine: RefineConfig | None = None,
-                 tracker: TrackerConfig = TrackerConfig()) -> None:
+                 tracker: TrackerConfig = TrackerConfig(), lane_blend: float = 0.0) -> None:
         from .runtime import model_metadata, open_backend
 
         path = Path(model_path)
@@ -169,6 +172,9 @@ class E2EDriver:
         self.backend = open_backend(backend, path, **options)
         self.refine = refine if refine is not None and refine.enabled else None
         self.tracker = MultiObjectTracker(tracker)
+        if not 0.0 <= lane_blend <= 1.0:
+            raise ValueError(f"lane_blend must be in [0, 1], got {lane_blend}")
+        self.lane_blend = float(lane_blend)
 
     def images_array(self, images: Mapping[str, np.ndarray]) -> np.ndarray:
         """{camera name: HxWx3 uint8} -> uint8 [1, C, H, W, 3] in the model's rig order (extra cameras ignored)."""
@@ -205,6 +211,13 @@ class E2EDriver:
         times = (np.arange(1, len(plan) + 1) * self.plan_dt).astype(np.float32)
         frame = DrivingFrame(detections=dets, lane_mask=seg[0] > 0, drivable_mask=seg[1] > 0, plan=plan,
                              plan_times=times, latency_ms=latency_ms, ego=ego)
+        if self.lane_blend > 0:
+            res = (self.bev_range[1] - self.bev_range[0]) / frame.lane_mask.shape[0]
+            lane = lane_centre(frame.lane_mask, self.bev_range, res)
+            if lane is not None:
+                frame.plan_raw, frame.plan = plan, blend_plan(plan, lane, self.lane_blend)
+                frame.lane_blended = True
+                plan = frame.plan
         if stamp_s is None:
             return frame
         boxes = np.array([[d.x, d.y, d.length, d.width, d.yaw, d.vx, d.vy] for d in dets]).reshape(-1, 7)
@@ -213,7 +226,8 @@ class E2EDriver:
         if self.refine is not None and frame.tracks:
             res = refine_plan(plan, times, MultiObjectTracker.as_boxes(frame.tracks), None, self.refine)
             if res.constrained:
-                frame.plan_raw, frame.plan = plan, res.plan
+                frame.plan_raw = plan if frame.plan_raw is None else frame.plan_raw    # the network's own plan
+                frame.plan = res.plan
                 frame.refined_by = frame.tracks[res.blocking].track_id
         return frame
 

@@ -295,3 +295,15 @@ def test_without_the_fallback_the_aeb_brakes_on_the_models_own_tracks(tmp_path):
     assert res[False]["collision"] and res[False]["impact_speed_kph"] > 45.0
     assert not res[True]["collision"] or res[True]["impact_speed_kph"] < 30.0
     assert res[True]["e2e_model_aeb"] is True and res[True]["e2e_fallback_aeb"] is False
+
+
+def test_lane_blend_moves_the_plan_to_the_fitted_lane_in_closed_loop(tmp_path):
+    from edgepilot.runner import RunRequest, run_lockstep
+
+    scenario = _short_cut_in(tmp_path)
+    runs = {blend: run_lockstep(RunRequest(scenario=str(scenario), driver="e2e", seed=3, out_dir=tmp_path / str(blend),
+                                           log_level="warn", extra_params={"perception": {"plan_lane_blend": blend}}))
+            for blend in (0.0, 1.0)}
+    assert runs[0.0]["e2e"]["plans_lane_blended"] == 0
+    # on the straight multi-lane road the model's lane lines give a lane centre in most frames
+    assert runs[1.0]["e2e"]["plans_lane_blended"] > runs[1.0]["e2e"]["plans"] // 2

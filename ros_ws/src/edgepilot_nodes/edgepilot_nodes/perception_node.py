@@ -77,11 +77,12 @@ class PerceptionNode(Node):
         self.command = int(self.declare_parameter("command", 0).value)
         self.state_timeout_s = float(self.declare_parameter("state_timeout_s", 0.3).value)
         plan_refine = bool(self.declare_parameter("plan_refine", False).value)
+        lane_blend = float(self.declare_parameter("plan_lane_blend", 0.0).value)
         if rate_hz <= 0.0:
             raise ValueError(f"rate_hz must be > 0, got {rate_hz}")
         self.min_period_ns = int(round(1e9 / rate_hz)) - 1_000_000    # 1 ms slack for stamp jitter
         self.driver = E2EDriver(Path(model_path), backend=backend, score_threshold=score, threads=threads,
-                                refine=RefineConfig() if plan_refine else None)
+                                refine=RefineConfig() if plan_refine else None, lane_blend=lane_blend)
         self.state = None
         self.state_t = -1e9
         self.settings = None
@@ -92,6 +93,7 @@ class PerceptionNode(Node):
         self.warned_no_images = False
         self.frames = 0                 # camera sets run through the network
         self.plans_refined = 0          # plans slowed down to keep clear of a tracked object
+        self.plans_lane_blended = 0     # plans whose lateral positions were moved to the fitted lane centre
         self.latency_ms_sum = 0.0
         self.latency_ms_max = 0.0
         self.objects_pub = self.create_publisher(ObjectArray, "/perception/e2e/objects", 10)
@@ -170,7 +172,8 @@ class PerceptionNode(Node):
         self.last_processed_ns = stamp_ns
         frame = self.driver.step({n: self.images[n][1] for n in names}, ego, self.command, stamp_s=stamp_ns * 1e-9)
         self.frames += 1
-        self.plans_refined += frame.plan_raw is not None
+        self.plans_refined += frame.refined_by >= 0
+        self.plans_lane_blended += frame.lane_blended
         if self.frames == 1:
             self.get_logger().info(f"first plan from the images of t = {stamp_ns * 1e-9:.2f} s "
                                    f"({frame.latency_ms:.0f} ms inference)")

@@ -1,0 +1,127 @@
+"""The ego lane's centre line from the model's BEV lane-line mask (pure numpy, runs on the car).
+
+Why: the planner's lateral waypoints follow the measured yaw rate (MODEL.md, "Planning stage"), so at a curve
+entry the plan stays straight. The same network's lane-line mask does show the curve. openpilot's lateral
+planner long blended its path with the model's lane lines by their confidence; `lane_centre` gives that second
+path and `blend_plan` mixes it into the plan's lateral positions (longitudinal positions untouched).
+
+Mask convention (DATASET.md): row i <-> x = x_max - (i + 0.5) res, column j <-> y = y_max - (j + 0.5) res.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class LaneFitConfig:
+    x_near_m: float = 3.0          # rows used: x_near .. x_far ahead of the rear axle
+    x_far_m: float = 40.0
+    seed_x_m: float = 12.0         # the two boundaries are picked among the lines seen up to here
+    max_jump_m: float = 0.8        # a line followed outward may move this much from one row to the next
+    min_rows: int = 12             # rows a boundary needs to count as seen
+    lane_width_m: tuple[float, float] = (2.6, 4.6)   # plausible widths; outside: no lane
+    max_width_change_m: float = 0.8  # the two boundaries' gap may change this much from near to far (else: no lane)
+    degree: int = 2
+
+
+@dataclass
+class LaneCentre:
+    coeffs: np.ndarray             # y(x) = polyval(coeffs, x) of the centre line (ego frame, metres)
+    x_max_m: float                 # farthest x the fit is backed by rows
+    width_m: float                 # lane width seen near the ego
+    sides: int                     # boundaries seen: 2 (both) or 1 (one, offset by the width)
+
+    def y_at(self, x: np.ndarray) -> np.ndarray:
+        return np.polyval(self.coeffs, np.asarray(x, dtype=np.float64))
+
+
+def _runs(row: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) column of each run of set pixels in one mask row."""
+    idx = np.flatnonzero(row)
+    if len(idx) == 0:
+        return []
+    cut = np.flatnonzero(np.diff(idx) > 1)
+    starts = np.concatenate([[idx[0]], idx[cut + 1]])
+    ends = np.concatenate([idx[cut], [idx[-1]]])
+    return list(zip(starts.tolist(), ends.tolist()))
+
+
+def lane_line_points(mask: np.ndarray, bev_range: tuple[float, float, float, float], res: float,
+                     cfg: LaneFitConfig) -> list[tuple[float, np.ndarray]]:
+    """Per row from near to far: (x, y of every lane-line run's centre)."""
+    x_min, x_max, y_min, y_max = bev_range
+    out = []
+    for i in range(mask.shape[0] - 1, -1, -1):
+        x = x_max - (i + 0.5) * res
+        if x < cfg.x_near_m or x > cfg.x_far_m:
+            continue
+        runs = _runs(mask[i])
+        ys = np.array([y_max - ((a + b) / 2 + 0.5) * res for a, b in runs])
+        out.append((x, ys))
+    return out
+
+
+def _follow(rows: list[tuple[float, np.ndarray]], start_y: float, cfg: LaneFitConfig) -> np.ndarray:
+    """Points of the line that passes near (first row, start_y), followed row by row to the nearest run."""
+    pts, y = [], start_y
+    for x, ys in rows:
+        if len(ys) == 0:
+            continue
+        j = int(np.argmin(np.abs(ys - y)))
+        if abs(ys[j] - y) <= cfg.max_jump_m * (1 + 0.5 * (len(pts) == 0)):
+            y = float(ys[j])
+            pts.append((x, y))
+    return np.array(pts).reshape(-1, 2)
+
+
+def lane_centre(mask: np.ndarray, bev_range: tuple[float, float, float, float], res: float,
+                cfg: LaneFitConfig | None = None) -> LaneCentre | None:
+    """Fit the ego lane's boundaries (the nearest line on each side near the ego) and return their centre line,
+    or None when neither side is seen well enough or the two sides do not make a plausible lane."""
+    c = cfg or LaneFitConfig()
+    rows = lane_line_points(np.asarray(mask, dtype=bool), bev_range, res, c)
+    near = [ys for x, ys in rows if x <= c.seed_x_m]
+    if not near:
+        return None
+    ys_near = np.concatenate(near)
+    left0 = ys_near[ys_near > 0.3]
+    right0 = ys_near[ys_near < -0.3]
+    sides = {}
+    for name, cand, pick in (("left", left0, np.min), ("right", right0, np.max)):
+        if len(cand) == 0:
+            continue
+        start = float(np.median(cand[np.abs(cand - pick(cand)) < 0.75]))
+        pts = _follow(rows, start, c)
+        if len(pts) >= c.min_rows:
+            sides[name] = pts
+    if not sides:
+        return None
+    fits = {k: np.polyfit(p[:, 0], p[:, 1], c.degree) for k, p in sides.items()}
+    x_far = min(float(p[:, 0].max()) for p in sides.values())
+    x_ref = c.x_near_m + 2.0
+    if len(fits) == 2:
+        width = float(np.polyval(fits["left"], x_ref) - np.polyval(fits["right"], x_ref))
+        far = float(np.polyval(fits["left"], x_far) - np.polyval(fits["right"], x_far))
+        if not c.lane_width_m[0] <= width <= c.lane_width_m[1] or abs(far - width) > c.max_width_change_m:
+            return None
+        return LaneCentre((fits["left"] + fits["right"]) / 2, x_far, width, 2)
+    (name, coeffs), = fits.items()
+    width = float(np.mean(c.lane_width_m))
+    shift = np.zeros_like(coeffs)
+    shift[-1] = -width / 2 if name == "left" else width / 2
+    return LaneCentre(coeffs + shift, x_far, width, 1)
+
+
+def blend_plan(plan: np.ndarray, lane: LaneCentre | None, weight: float = 1.0, x_margin_m: float = 5.0
+               ) -> np.ndarray:
+    """The plan with its lateral positions moved towards the lane centre by `weight` where the fit reaches
+    (x <= the fit's range + x_margin_m); longitudinal positions (and the speed profile) unchanged."""
+    out = np.array(plan, dtype=np.float32, copy=True)
+    if lane is None or weight <= 0:
+        return out
+    x = out[:, 0].astype(np.float64)
+    ok = (x > 0) & (x <= lane.x_max_m + x_margin_m)
+    out[ok, 1] = ((1 - weight) * out[ok, 1] + weight * lane.y_at(x[ok])).astype(np.float32)
+    return out
