@@ -115,15 +115,15 @@ def _plan(model: E2EDrivingModel, t: dict[str, torch.Tensor]) -> torch.Tensor:
     return model.plan(t["ego"], t["command"], t["bev"], t["det_feat"], t["det_pos"])
 
 
-def _loss(model: E2EDrivingModel, t: dict[str, torch.Tensor], w_col: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _loss(model: E2EDrivingModel, t: dict[str, torch.Tensor], w_col: float) -> torch.Tensor:
+    """Planning L1 plus the joint training's collision penalty (same weight meaning as loss.w_collision)."""
     plan = _plan(model, t)
-    l_plan = planning_loss(plan, t["future"], t["future_valid"])
-    total = l_plan
+    total = planning_loss(plan, t["future"], t["future_valid"])
     if w_col > 0:
         total = total + w_col * collision_penalty(plan, t["objects"], t["num_objects"], t["future_valid"],
                                                   model.cfg.future_dt, t.get("objects_future"),
                                                   t.get("objects_future_valid"))
-    return total, l_plan
+    return total
 
 
 @torch.no_grad()
@@ -159,6 +159,7 @@ def train_planner(checkpoint: str | Path | dict[str, Any], data_dir: str | Path,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)
+    source = str(ckpt.get("source", "")) if isinstance(checkpoint, dict) else str(checkpoint)
     torch.set_num_threads(c.num_threads)
     torch.manual_seed(c.seed)
     model, added = planner_model(ckpt, c.ego_hidden)
@@ -191,9 +192,8 @@ def train_planner(checkpoint: str | Path | dict[str, Any], data_dir: str | Path,
     history: list[dict[str, Any]] = []
     best, best_state, best_epoch, step = start["plan_l1"], copy.deepcopy(model.state_dict()), 0, 0
     log = open(out / "plan_log.jsonl", "a", encoding="utf-8")
-    log.write(json.dumps({"event": "start", "source": str(ckpt.get("source", checkpoint if not isinstance(
-        checkpoint, dict) else "")), "added_ego_branch": added, "config": asdict(c), "train_frames": n,
-        "val_frames": len(va["ego"]), "val": start}) + "\n")
+    log.write(json.dumps({"event": "start", "source": source, "added_ego_branch": added, "config": asdict(c),
+                          "train_frames": n, "val_frames": len(va["ego"]), "val": start}) + "\n")
     for epoch in range(1, c.epochs + 1):
         model.train()
         perm = rng.permutation(n)
@@ -201,7 +201,7 @@ def train_planner(checkpoint: str | Path | dict[str, Any], data_dir: str | Path,
         for s in tqdm(range(steps_per), desc=f"plan epoch {epoch}/{c.epochs}", disable=not progress, leave=False):
             for g in opt.param_groups:
                 g["lr"] = c.lr * 0.5 * (1 + math.cos(math.pi * step / total))
-            loss, _ = _loss(model, _tensors(tr, perm[s * c.batch_size:(s + 1) * c.batch_size]), c.w_collision)
+            loss = _loss(model, _tensors(tr, perm[s * c.batch_size:(s + 1) * c.batch_size]), c.w_collision)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -218,7 +218,7 @@ def train_planner(checkpoint: str | Path | dict[str, Any], data_dir: str | Path,
             print(f"plan epoch {epoch}: train {rec['train_loss']:.4f}  val L1 {val['plan_l1']:.4f}  "
                   f"L2 1/2/3 s {val['L2_1s']:.3f}/{val['L2_2s']:.3f}/{val['L2_3s']:.3f}")
     wall = time.monotonic() - t0
-    info = {"source": str(ckpt.get("source", "")), "config": asdict(c), "best_epoch": best_epoch,
+    info = {"source": source, "config": asdict(c), "best_epoch": best_epoch,
             "val_start": start, "history": history, "wall_time_s": wall}
 
     def save(name: str, state: dict[str, torch.Tensor]) -> None:
