@@ -20,8 +20,9 @@ Design notes (closed loop, `--driver e2e`):
   along its own path to keep clear of the tracks (`perception.refine`, UniAD's post-optimisation step; off by
   default: measured on the test split it costs L2 and avoids no collision, see MODEL.md). With `lane_blend` the
   plan's lateral positions are moved towards the ego lane's centre fitted on the network's own lane-line mask
-  (`perception.lanes`; off by default, see MODEL.md). `plan_raw` then keeps the network's own plan. Turning the plan into actuation is the ADAS side's job (`adas.trajectory_follower`),
-  behind the same safety envelope as the classical planner.
+  (`perception.lanes`; off by default, see MODEL.md). `plan_raw` then keeps the network's own plan. Turning the
+  plan into actuation is the ADAS side's job (`adas.trajectory_follower`), behind the same safety envelope as
+  the classical planner.
 """
 from __future__ import annotations
 
@@ -146,6 +147,8 @@ class E2EDriver:
                  tracker: TrackerConfig = TrackerConfig(), lane_blend: float = 0.0) -> None:
         from .runtime import model_metadata, open_backend
 
+        if not 0.0 <= lane_blend <= 1.0:
+            raise ValueError(f"lane_blend must be in [0, 1], got {lane_blend}")
         path = Path(model_path)
         if not path.is_file():
             raise FileNotFoundError(f"driving model not found: {path} (the trained models are shipped as "
@@ -172,8 +175,6 @@ class E2EDriver:
         self.backend = open_backend(backend, path, **options)
         self.refine = refine if refine is not None and refine.enabled else None
         self.tracker = MultiObjectTracker(tracker)
-        if not 0.0 <= lane_blend <= 1.0:
-            raise ValueError(f"lane_blend must be in [0, 1], got {lane_blend}")
         self.lane_blend = float(lane_blend)
 
     def images_array(self, images: Mapping[str, np.ndarray]) -> np.ndarray:

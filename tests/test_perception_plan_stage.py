@@ -1,4 +1,4 @@
-"""Planning stage (perception.plan_stage): frozen perception, ego-status branch from the baseline, checkpoint, export."""
+"""Planning stage (perception.plan_stage): frozen perception, ego-status branch from the baseline, export."""
 from __future__ import annotations
 
 import argparse
