@@ -136,15 +136,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _model_plans(model, arrays: dict[str, np.ndarray], batch: int = 32) -> np.ndarray:
-    import torch
+    from perception.metrics import as_predict_fn
 
-    out = []
-    with torch.no_grad():
-        for s in range(0, len(arrays["ego"]), batch):
-            sl = slice(s, s + batch)
-            out.append(model(torch.from_numpy(arrays["images"][sl]), torch.from_numpy(arrays["ego"][sl]),
-                             torch.from_numpy(arrays["command"][sl].astype(np.int64))).plan.numpy())
-    return np.concatenate(out)
+    fn = as_predict_fn(model)[0]
+    return np.concatenate([fn(arrays["images"][s:s + batch], arrays["ego"][s:s + batch],
+                              arrays["command"][s:s + batch])["plan"] for s in range(0, len(arrays["ego"]), batch)])
 
 
 if __name__ == "__main__":

@@ -163,7 +163,9 @@ def lane_iou(pred_mask: np.ndarray, gt_mask: np.ndarray) -> np.ndarray:
 PredictFn = Callable[[np.ndarray, np.ndarray, np.ndarray], dict[str, np.ndarray]]
 
 
-def _as_predict_fn(model: Any) -> tuple[PredictFn, Any]:
+def as_predict_fn(model: Any) -> tuple[PredictFn, Any]:
+    """(fn(images, ego, command) -> {output name: array}, ModelConfig or None) for an E2EDrivingModel (torch, no
+    grad, on its device) or for a predict function, which is returned as it is."""
     try:
         import torch
     except ImportError:  # pragma: no cover
@@ -213,7 +215,7 @@ def evaluate(model_or_predict_fn: Any, arrays: dict[str, np.ndarray], mcfg: Any 
     (then `mcfg`, the ModelConfig, is needed to decode boxes). Keys: mAP, AP (per class), L2_1s, L2_2s, L2_3s,
     collision_rate (%), lane_iou, drivable_iou, frames.
     """
-    fn, model_cfg = _as_predict_fn(model_or_predict_fn)
+    fn, model_cfg = as_predict_fn(model_or_predict_fn)
     mcfg = mcfg or model_cfg
     if mcfg is None:
         raise ValueError("evaluate: pass mcfg (the ModelConfig) with a predict function")
