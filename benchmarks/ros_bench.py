@@ -133,12 +133,9 @@ def e2e_stack(seconds: float) -> dict:
                     m = msgs.deserialize(s.data, topics[t])
                     seen[t].append((now, m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec))
     finally:
-        import signal
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        from edgepilot.ros.launch import interrupt_process_group
+
+        interrupt_process_group(proc)
         stop.set()
         th.join(2)
         bus.shutdown()

@@ -514,3 +514,16 @@ def test_vehicle_stack_runs_the_car_without_the_simulator():
     assert names == ["can_bridge", "perception", "adas", "safety", "cockpit", "recorder"]
     assert all(n.params[1]["can_bus"] == "socketcan:can1" for n in full.nodes if "can_bus" in n.params[1])
     assert {n.params[1].get("use_sim_time") for n in full.nodes if n.name != "recorder"} == {"true"}
+
+
+def test_interrupt_process_group_asks_first_then_kills():
+    polite = subprocess.Popen([sys.executable, "-c", "import time\ntry:\n    print('ready', flush=True)\n"
+                               "    time.sleep(30)\nexcept KeyboardInterrupt:\n    raise SystemExit(3)"],
+                              start_new_session=True, stdout=subprocess.PIPE, text=True)
+    stubborn = subprocess.Popen([sys.executable, "-c", "import signal, time\n"
+                                 "signal.signal(signal.SIGINT, signal.SIG_IGN)\nprint('ready', flush=True)\n"
+                                 "time.sleep(30)"], start_new_session=True, stdout=subprocess.PIPE, text=True)
+    assert polite.stdout.readline().strip() == "ready" and stubborn.stdout.readline().strip() == "ready"
+    assert L.interrupt_process_group(polite) == 3                                 # SIGINT handled: clean exit
+    assert L.interrupt_process_group(stubborn, grace_s=0.5) == -signal.SIGKILL    # SIGINT ignored: killed
+    assert L.interrupt_process_group(polite) == 3                                 # already gone: no error

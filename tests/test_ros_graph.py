@@ -19,6 +19,7 @@ import pytest
 from edgepilot.ros import msgs
 from edgepilot.ros.graph import (GraphError, NodeInfo, decode_entities_info, encode_entities_info,
                                  gid_size_for_distro, ros_name_from_dds, ros_type_from_dds)
+from edgepilot.ros.launch import interrupt_process_group
 from edgepilot.ros.tools import format_echo, rate_stats
 
 REPO = Path(__file__).resolve().parents[1]
@@ -246,11 +247,7 @@ def test_full_sim_stack_is_listed(tmp_path):
         assert echo.returncode == 0, echo.stderr
         assert json.loads(echo.stdout)['scenario'] == 'lane_keeping_curve'
     finally:
-        os.killpg(launch.pid, signal.SIGINT)
-        try:
-            launch.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(launch.pid, signal.SIGKILL)
+        interrupt_process_group(launch)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -670,6 +670,21 @@ def _describe_exit(code: int) -> str:
     return f"exit code {code}"
 
 
+def interrupt_process_group(popen: subprocess.Popen, grace_s: float = 20.0) -> int:
+    """Stop a launch started with `start_new_session=True` as Ctrl-C would (SIGINT to its whole process group, so
+    every node shuts down cleanly), then SIGKILL the group if it is still running after `grace_s`. Returns the
+    launch's exit code."""
+    try:
+        os.killpg(popen.pid, signal.SIGINT)
+    except ProcessLookupError:
+        return popen.wait()
+    try:
+        return popen.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(popen.pid, signal.SIGKILL)
+        return popen.wait()
+
+
 def _stop_signal_ignored() -> bool:
     """True when this process ignores SIGINT or SIGTERM, which its children would inherit through exec."""
     return any(signal.getsignal(s) is signal.SIG_IGN for s in (signal.SIGINT, signal.SIGTERM))
