@@ -517,8 +517,12 @@ def test_vehicle_stack_runs_the_car_without_the_simulator():
 
 
 def test_interrupt_process_group_asks_first_then_kills():
-    polite = subprocess.Popen([sys.executable, "-c", "import time\ntry:\n    print('ready', flush=True)\n"
-                               "    time.sleep(30)\nexcept KeyboardInterrupt:\n    raise SystemExit(3)"],
+    # the polite child installs Python's SIGINT handler itself: a test run started where SIGINT is ignored (nohup,
+    # a background job) would otherwise pass the ignored disposition on to it
+    polite = subprocess.Popen([sys.executable, "-c", "import signal, time\n"
+                               "signal.signal(signal.SIGINT, signal.default_int_handler)\ntry:\n"
+                               "    print('ready', flush=True)\n    time.sleep(30)\n"
+                               "except KeyboardInterrupt:\n    raise SystemExit(3)"],
                               start_new_session=True, stdout=subprocess.PIPE, text=True)
     stubborn = subprocess.Popen([sys.executable, "-c", "import signal, time\n"
                                  "signal.signal(signal.SIGINT, signal.SIG_IGN)\nprint('ready', flush=True)\n"
