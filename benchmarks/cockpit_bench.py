@@ -5,12 +5,13 @@ the text -> tool call step (prompt, greedy decoding through onnxruntime-genai wi
 DBC encoding). Turns are unseen test-split phrasings from the corpus, each on a fresh simulated car.
 
 Speech rows: test-split utterances spoken by espeak-ng are streamed frame by frame through the VAD into the
-recogniser (fed while "the driver speaks"); the latency is from the VAD's end of utterance to the CAN frames
-(recogniser final pass + model + guard + DBC), and the real-time factor shows the decoding keeps up with speech.
-The VAD's 300 ms end-of-speech hangover comes on top in a live car and is printed with them.
+recogniser (fed while "the driver speaks"); the latency is from the end of the last word to the CAN frames: the
+silence the endpointer waited (semantic endpointing, `cockpit/voice/endpoint.py`, or the VAD's fixed 300 ms
+hangover: both run) + recogniser final pass + model + guard + DBC. The real-time factor shows the decoding keeps
+up with speech.
 
 Run: python benchmarks/cockpit_bench.py [--model DIR] [--turns 200] [--speech-turns 40] [--no-guidance] [--no-intent]
-     [--prompt-style chat]
+     [--prompt-style chat] [--speech-snr 10]
 """
 from __future__ import annotations
 
@@ -31,8 +32,12 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(round(q / 100 * (len(xs) - 1))))]
 
 
-def speech_rows(assistant, rows) -> dict:
-    """Stream each utterance (espeak-ng) through VAD + recogniser + session; collect the latencies."""
+def speech_rows(assistant, rows, endpoint, snr_db: float | None = None) -> dict:
+    """Stream each utterance (espeak-ng, cabin noise at `snr_db` if given) through VAD + recogniser + session;
+    collect the latencies. `endpoint`: an EndpointConfig, or None for the VAD's fixed hangover."""
+    import zlib
+
+    from cockpit.voice.noise import mix_at_snr
 
     from cockpit.voice.asr import PocketSphinxASR
     from cockpit.voice.pipeline import VoicePipeline
@@ -40,7 +45,8 @@ def speech_rows(assistant, rows) -> dict:
     from cockpit.voice.vad import frames_of
 
     asr = PocketSphinxASR(profile="espeak-ng")       # the speaker profile of the voice that speaks the rows
-    out = {"endpoint_to_frames": [], "finish": [], "rtf": 0.0, "hangover_ms": 0}
+    out = {"endpoint_to_frames": [], "last_word_to_frames": [], "waited": [], "finish": [], "rtf": 0.0,
+           "utterances": 0, "turns": 0}
     audio_s = decode_s = 0.0
 
     class Timed:                                # the recogniser, with the time spent feeding it
@@ -55,15 +61,20 @@ def speech_rows(assistant, rows) -> dict:
 
     for r in rows:
         car, session = new_session(assistant, r.get("vehicle_state"))
-        pipe = VoicePipeline(Timed(), session)
-        out["hangover_ms"] = pipe.vad.end_silence_ms
-        clip = spoken_clip(r["dialogue"][0], pad_s=0.5)     # trailing silence > the VAD hangover
+        pipe = VoicePipeline(Timed(), session, endpoint=endpoint)
+        clip = spoken_clip(r["dialogue"][0], pad_s=0.6)     # trailing silence > the longest endpointing wait
+        if snr_db is not None:
+            clip = mix_at_snr(clip, snr_db, seed=zlib.crc32(r["id"].encode()))
         audio_s += len(clip) / 16000
+        out["turns"] += 1
         for h in pipe.stream(frames_of(clip), clock=lambda: car.t):
+            out["utterances"] += 1
             decode_s += h.asr_ms / 1000
             out["finish"].append(h.asr_ms)
+            out["waited"].append(h.waited_ms)
             if h.turn is not None and h.turn.frames:
                 out["endpoint_to_frames"].append(h.endpoint_to_frames_ms)
+                out["last_word_to_frames"].append(h.waited_ms + h.endpoint_to_frames_ms)
     out["rtf"] = decode_s / max(audio_s, 1e-9)
     return out
 
@@ -76,6 +87,7 @@ def main() -> int:
     ap.add_argument("--no-guidance", action="store_true")
     ap.add_argument("--prompt-style", choices=("auto", "edgepilot", "chat"), default="auto")
     ap.add_argument("--no-intent", action="store_true", help="without the sentence-encoder intent prior")
+    ap.add_argument("--speech-snr", type=float, default=None, help="mix cabin noise at this SNR (dB) into the speech")
     args = ap.parse_args()
     t0 = time.perf_counter()
     assistant = GenAIAssistant(args.model, guidance=not args.no_guidance, prompt_style=args.prompt_style,
@@ -108,14 +120,20 @@ def main() -> int:
               f"{pct(prior_ms, 95):>9.1f}   ({folder_size_mb(DEFAULT_INTENT):.1f} MB on disk)")
     print(f"{'text -> CAN frame (model+guard+DBC) ms':<44} {statistics.median(to_frame):>9.1f} "
           f"{pct(to_frame, 95):>9.1f}   ({len(to_frame)} turns sent frames)")
-    speech = speech_rows(assistant, rows[:args.speech_turns])
-    if speech["endpoint_to_frames"]:
-        e = speech["endpoint_to_frames"]
-        print(f"{'end of utterance (VAD) -> CAN frame ms':<44} {statistics.median(e):>9.1f} {pct(e, 95):>9.1f}   "
-              f"({len(e)} of {len(rows[:args.speech_turns])} spoken turns sent frames; + {speech['hangover_ms']} ms "
-              f"VAD hangover after the last word)")
-        f = speech["finish"]
-        print(f"{'  of which recogniser final pass ms':<44} {statistics.median(f):>9.1f} {pct(f, 95):>9.1f}")
+    from cockpit.voice.endpoint import EndpointConfig
+
+    for name, endpoint in (("semantic endpointing", EndpointConfig()), ("fixed 300 ms VAD hangover", None)):
+        speech = speech_rows(assistant, rows[:args.speech_turns], endpoint, args.speech_snr)
+        if not speech["endpoint_to_frames"]:
+            continue
+        e, w, f = speech["last_word_to_frames"], speech["waited"], speech["finish"]
+        print(f"{'end of speech (last word) -> CAN frame ms':<44} {statistics.median(e):>9.1f} {pct(e, 95):>9.1f}   "
+              f"({name}{'' if args.speech_snr is None else f', {args.speech_snr:g} dB noise'}; {len(e)} of {speech['turns']} spoken turns sent frames, {speech['utterances']} "
+              f"utterances heard)")
+        print(f"{'  of which silence waited (endpointing) ms':<44} {statistics.median(w):>9.1f} {pct(w, 95):>9.1f}")
+        d = speech["endpoint_to_frames"]
+        print(f"{'  of which end decided -> CAN frame ms':<44} {statistics.median(d):>9.1f} {pct(d, 95):>9.1f}")
+        print(f"{'    of which recogniser final pass ms':<44} {statistics.median(f):>9.1f} {pct(f, 95):>9.1f}")
         print(f"recogniser real-time factor while streaming: {speech['rtf']:.2f} (decode time / audio time)")
     print(f"model tokens/s (generated tokens / decode time incl. prompt): {new_tokens / sum(gen_s):.0f} "
           f"({new_tokens / len(rows):.1f} generated, {prompt_tokens / len(rows):.1f} prompt tokens per turn)")

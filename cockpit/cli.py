@@ -98,6 +98,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     li.add_argument("--asr-profile", default="none",
                     help="recogniser speaker profile: a shipped name (espeak-ng, for synthetic speech) or a folder "
                          "from `cockpit adapt --recordings` (default none: the bundled acoustic model)")
+    li.add_argument("--fixed-endpoint", action="store_true",
+                    help="end utterances after the VAD's fixed 300 ms of silence instead of semantic endpointing "
+                         "(210 ms after words that read as a finished request, 450 ms after unfinished ones)")
     _model_args(li)
     li.set_defaults(func=_cmd_listen)
     lm = cs.add_parser("lm", help="build the recogniser's domain language model and dictionary from the corpus")
@@ -318,11 +321,13 @@ def _cmd_listen(args: argparse.Namespace) -> int:
     from cockpit.runner import new_session
     from cockpit.voice.asr import PocketSphinxASR
     from cockpit.voice.audio import microphone_frames, read_wav, write_wav
+    from cockpit.voice.endpoint import EndpointConfig
     from cockpit.voice.pipeline import VoicePipeline
     from cockpit.voice.vad import frames_of
 
     car, session = new_session(_assistant(args), _state(args))
-    pipe = VoicePipeline(PocketSphinxASR(profile=args.asr_profile), session, wake=args.wake)
+    pipe = VoicePipeline(PocketSphinxASR(profile=args.asr_profile), session, wake=args.wake,
+                         endpoint=None if args.fixed_endpoint else EndpointConfig())
     frames = microphone_frames() if args.mic else frames_of(read_wav(args.wav))
     replies = []
 
@@ -346,7 +351,8 @@ def _cmd_listen(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"heard": [{"start_s": h.start_s, "end_s": h.end_s, "text": h.text, "command": h.command,
                                      "turn": h.turn.to_json() if h.turn else None, "asr_ms": round(h.asr_ms, 1),
-                                     "to_frames_ms": h.to_frames_ms and round(h.to_frames_ms, 1)} for h in pipe.heard]}))
+                                     "to_frames_ms": h.to_frames_ms and round(h.to_frames_ms, 1),
+                                     "waited_ms": h.waited_ms and round(h.waited_ms, 1)} for h in pipe.heard]}))
     return 0
 
 

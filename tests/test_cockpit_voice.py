@@ -61,6 +61,39 @@ def test_vad_finds_each_utterance_and_its_end_of_speech():
         Vad(type(Vad().cfg)(aggressiveness=5))
 
 
+def test_vad_ends_utterances_in_cabin_noise_where_webrtcvad_alone_never_does():
+    from cockpit.voice.vad import VadConfig
+
+    pad = np.zeros(24000, np.int16)                                          # 1.5 s either side
+    clean = np.concatenate([pad, synthesize("turn on the air conditioning"), pad])
+    noisy = mix_at_snr(clean, 10, seed=3)
+    alone = Vad(VadConfig(snr_db=None))
+    assert not [e for e in map(alone.push, frames_of(noisy)) if e is not None and e.kind == "end"]
+    assert alone.in_speech                                                  # still "speaking" at the end
+    segs = list(segments(frames_of(noisy)))
+    assert len(segs) == 1
+    loud = np.nonzero(np.abs(clean) > 300)[0] / 16000
+    assert abs(segs[0].start_s + 0.15 - loud[0]) < 0.15 and abs(segs[0].end_s - loud[-1]) < 0.25
+    assert segs[0].closed_s < len(noisy) / 16000 - 1.0                       # closed well before the stream ended
+    with pytest.raises(ValueError, match="noise_window_ms must be >= 300"):
+        VadConfig(noise_window_ms=100)
+
+
+def test_noise_floor_puts_steady_noise_near_0_db_and_speech_well_above_it():
+    from cockpit.voice.vad import FRAME, NoiseFloor
+
+    noise = (cabin_noise(16000 * 4, seed=5) * 1000).astype(np.int16)
+    speech = synthesize("open the trunk and turn on the air conditioning")
+    speech = np.pad(speech, (16000, 0))[:len(noise) - 16000]                 # 1 s of noise alone first
+    mixed = np.clip(noise[:len(speech)].astype(np.int32) + speech, -32768, 32767).astype(np.int16)
+    floor = NoiseFloor(window_frames=100)
+    snrs = np.array([floor.snr_db(mixed[i:i + FRAME]) for i in range(0, len(mixed) - FRAME, FRAME)])
+    loud = np.array([np.abs(speech[i:i + FRAME]).max() > 3000 for i in range(0, len(mixed) - FRAME, FRAME)])
+    assert np.median(snrs[10:33]) < 4.5                                      # noise alone (after 0.3 s)
+    assert np.median(snrs[loud]) > 15.0                                       # loud speech frames
+    assert NoiseFloor(10).snr_db(np.zeros(FRAME, np.int16)) < 0              # digital silence is not speech
+
+
 def test_noise_is_seeded_and_mixed_at_the_requested_snr():
     speech = np.concatenate([SIL, synthesize("turn on the air conditioning"), SIL])
     assert np.array_equal(mix_at_snr(speech, 10, seed=4), mix_at_snr(speech, 10, seed=4))
@@ -144,6 +177,8 @@ def test_a_wav_file_through_the_whole_pipeline_changes_the_cabin(tmp_path, capsy
     assert turn["result"] == {"tool": "set_temperature", "args": {"celsius": 21, "zone": "all"}}
     assert [f["id"] for f in turn["frames"]] == ["0x300"]                      # HVAC_CMD on the bus
     assert read_wav(tmp_path / "r.wav").size > 8000                            # the reply was spoken
+    assert all(0 < h["waited_ms"] <= 450 for h in heard)                      # semantic endpointing's bounds
+    assert heard[-1]["waited_ms"] == pytest.approx(210, abs=1)                # a finished request ends early
 
 
 def test_speech_file_of_a_training_config_is_relative_to_the_cockpit_package(tmp_path):

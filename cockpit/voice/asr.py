@@ -39,6 +39,9 @@ class StreamingASR(ASR, Protocol):
     def finish(self) -> Transcript:
         """Text of everything fed since `start`; `seconds` is the time `finish` itself took."""
 
+    def partial(self) -> str:
+        """The best hypothesis so far, mid-utterance (what semantic endpointing reads, `endpoint.py`)."""
+
 
 class PocketSphinxASR:
     """pocketsphinx decoding with the cockpit's trigram LM and dictionary. The flat-lexicon second pass is off:
@@ -53,6 +56,7 @@ class PocketSphinxASR:
         from .adapt import resolve_profile
 
         lm_dir = Path(lm_dir)
+        self.lm_path = lm_dir / "cockpit.lm"          # also read by the semantic endpointer
         self.profile = resolve_profile(profile)
         extra = {} if self.profile is None else {"mean": str(self.profile / "means"),
                                                  "var": str(self.profile / "variances")}
@@ -86,6 +90,10 @@ class PocketSphinxASR:
 
     def feed(self, samples: np.ndarray) -> None:
         self.decoder.process_raw(self._check(samples).tobytes(), full_utt=False)
+
+    def partial(self) -> str:
+        hyp = self.decoder.hyp()
+        return hyp.hypstr if hyp is not None else ""
 
     def finish(self) -> Transcript:
         t0 = time.perf_counter()

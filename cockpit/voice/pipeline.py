@@ -8,13 +8,14 @@ timings that the latency figures are made of (end of speech -> text -> CAN frame
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable
 
 import numpy as np
 
 from ..session import CockpitSession, Turn
 from .asr import ASR, Transcript
+from .endpoint import EndpointConfig, Endpointer
 from .lm import WAKE_PHRASE
 from .vad import Segment, Vad, VadConfig, frames_of, segments
 
@@ -29,6 +30,7 @@ class Heard:
     asr_ms: float                    # recognition time left after the utterance ended (streaming: the final pass)
     to_frames_ms: float | None       # end of recognition -> CAN frames handed to the bus (model + guard + encode)
     endpoint_to_frames_ms: float | None = None   # VAD end-of-utterance decision -> CAN frames (asr_ms + the above)
+    waited_ms: float | None = None   # silence after the last word before the end was decided (the endpointing delay)
 
 
 @dataclass
@@ -38,6 +40,8 @@ class VoicePipeline:
     wake: bool = False
     wake_window_s: float = 8.0
     vad: VadConfig = field(default_factory=VadConfig)
+    #: semantic endpointing of streamed audio (`endpoint.py`); None: the VAD's fixed `end_silence_ms`
+    endpoint: EndpointConfig | None = field(default_factory=EndpointConfig)
     heard: list[Heard] = field(default_factory=list)
     _awake_until: float = -1.0
 
@@ -67,20 +71,25 @@ class VoicePipeline:
             turn = self.session.handle(command, now)
             to_frames = (time.perf_counter() - t0) * 1000
         h = Heard(seg.start_s, seg.end_s, text, command, turn, tr.seconds * 1000, to_frames,
-                  None if to_frames is None else tr.seconds * 1000 + to_frames)
+                  None if to_frames is None else tr.seconds * 1000 + to_frames,
+                  None if seg.closed_s is None else max(0.0, seg.closed_s - seg.end_s) * 1000)
         self.heard.append(h)
         return h
 
     def stream(self, frames: Iterable[np.ndarray], clock=None) -> Iterable[Heard]:
         """Utterances of a live frame stream as they end; `clock()` gives the bus time (default: stream time).
         A streaming recogniser (start/feed/finish) is fed while the driver speaks, so after the VAD's end of
-        utterance only its final pass, the model and the guard are left."""
+        utterance only its final pass, the model and the guard are left. With `endpoint` set and a recogniser
+        that gives partial hypotheses over an n-gram LM, the end of an utterance is decided by the words heard
+        so far (`Endpointer`), between `endpoint.early_ms` and `endpoint.late_ms` of silence."""
         streaming = all(hasattr(self.asr, m) for m in ("start", "feed", "finish"))
         if not streaming:
             for seg in segments(frames, self.vad):
                 yield self.utterance(seg, clock() if clock else seg.end_s)
             return
-        vad = Vad(self.vad)
+        ender = None if self.endpoint is None else \
+            Endpointer.for_asr(self.asr, self.endpoint, self.vad.end_silence_ms)
+        vad = Vad(self.vad if ender is None else replace(self.vad, end_silence_ms=self.endpoint.late_ms))
         events = (vad.push(f) for f in frames)
         for ev in _then(events, vad.flush):
             if ev is None:
@@ -89,6 +98,9 @@ class VoicePipeline:
                 self.asr.start()
             if ev.frames:
                 self.asr.feed(np.concatenate(ev.frames))
+            if ender is not None and ev.kind == "audio" and vad.silence_ms and \
+                    ender.ended(self.asr.partial(), vad.silence_ms, vad.speech_snr_db):
+                ev = vad.end_now()
             if ev.kind == "end":
                 tr = self.asr.finish()
                 yield self.utterance(ev.segment, clock() if clock else ev.segment.end_s, tr)
@@ -96,7 +108,9 @@ class VoicePipeline:
     def push_to_talk(self, samples: np.ndarray, now: float) -> Heard | None:
         """One press of the talk button: the whole clip is one utterance (speech from the first to the last voiced
         frame the VAD finds; in loud noise that is the whole clip)."""
-        segs = list(segments(frames_of(samples), self.vad))
+        # the button bounds the utterance, so no noise gate here: trimming to the gated speech in cabin noise cost
+        # 1.6 points of exact match at 10 dB (0.847 vs 0.863 on the 600 test cases)
+        segs = list(segments(frames_of(samples), replace(self.vad, snr_db=None)))
         if not segs:
             return None
         start = int(segs[0].start_s * 16000)
