@@ -35,7 +35,7 @@ from cockpit.voice.endpoint import EndpointConfig  # noqa: E402
 from cockpit.voice.noise import mix_at_snr  # noqa: E402
 from cockpit.voice.pipeline import VoicePipeline  # noqa: E402
 from cockpit.voice.speech_eval import word_errors  # noqa: E402
-from cockpit.voice.tts import spoken_clip, synthesize  # noqa: E402
+from cockpit.voice.tts import spoken_clip, synthesize, trim_silence  # noqa: E402
 from cockpit.voice.vad import VadConfig, frames_of  # noqa: E402
 
 
@@ -52,21 +52,16 @@ def policies() -> dict[str, tuple[VadConfig, EndpointConfig | None]]:
             "semantic": (VadConfig(end_silence_ms=300), EndpointConfig())}
 
 
-def _trimmed(text: str) -> np.ndarray:
-    x = synthesize(text)
-    loud = np.nonzero(np.abs(x) > 300)[0]
-    return x[loud[0]:loud[-1] + 1] if len(loud) else x
-
-
 def hesitant_clip(text: str, pause_ms: int, seed: int) -> np.ndarray:
     """`text` with a pause of `pause_ms` at a random word boundary (seeded), 0.6 s of silence either side."""
     words = text.split()
     pad = np.zeros(int(0.6 * 16000), dtype=np.int16)
     if len(words) < 2:
-        return np.concatenate([pad, _trimmed(text), pad])
+        return np.concatenate([pad, trim_silence(synthesize(text)), pad])
     cut = random.Random(seed).randrange(1, len(words))
     gap = np.zeros(int(pause_ms * 16), dtype=np.int16)
-    return np.concatenate([pad, _trimmed(" ".join(words[:cut])), gap, _trimmed(" ".join(words[cut:])), pad])
+    first, rest = (trim_silence(synthesize(" ".join(part))) for part in (words[:cut], words[cut:]))
+    return np.concatenate([pad, first, gap, rest, pad])
 
 
 def run(turns: list[str], snr: float | None, asr, pause_ms: int | None = None) -> dict[str, dict]:

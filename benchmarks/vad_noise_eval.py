@@ -65,13 +65,15 @@ def main() -> int:
     res = {name: {("clean" if s is None else f"{s:g} dB"): study(turns, s, cfg) for s in snrs}
            for name, cfg in settings.items()}
     if not args.json:
-        print(f"{len(turns)} {args.split}-split turns (seed {args.seed}), espeak-ng, 1.5 s of silence/noise either side")
+        print(f"{len(turns)} {args.split}-split turns (seed {args.seed}), espeak-ng, "
+              f"1.5 s of silence/noise either side")
         print(f"{'VAD':<22} {'noise':>7} {'one utt.':>9} {'utt/turn':>9} {'never closed':>13} {'end err p50':>12} "
               f"{'|err| p95':>10}")
         for name, by in res.items():
             for s, r in by.items():
                 p50 = "-" if r["end_error_ms_p50"] is None else f"{r['end_error_ms_p50']:.0f} ms"
-                print(f"{name:<22} {s:>7} {r['one_closed_utterance']:>6}/{r['turns']:<2} {r['utterances_per_turn']:>9.2f} "
+                print(f"{name:<22} {s:>7} {r['one_closed_utterance']:>6}/{r['turns']:<2} "
+                      f"{r['utterances_per_turn']:>9.2f} "
                       f"{r['never_closed']:>13} {p50:>12} {r['abs_end_error_ms_p95']:>7.0f} ms")
     print(json.dumps({"split": args.split, "turns": len(turns), "seed": args.seed, "results": res}))
     return 0

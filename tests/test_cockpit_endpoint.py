@@ -140,11 +140,9 @@ def test_vad_reports_how_far_the_utterance_stands_above_the_noise():
 
 
 def _speech(text: str) -> np.ndarray:
-    from cockpit.voice.tts import synthesize
+    from cockpit.voice.tts import synthesize, trim_silence
 
-    x = synthesize(text)
-    loud = np.nonzero(np.abs(x) > 300)[0]
-    return x[loud[0]:loud[-1] + 1]                # espeak-ng's own edge silence off: the pauses below are exact
+    return trim_silence(synthesize(text))          # espeak-ng's own edge silence off: the pauses below are exact
 
 
 class _Listener:

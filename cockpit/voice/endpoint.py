@@ -7,8 +7,9 @@ sentence ("set the temperature to ... twenty one"), and that wait is most of the
 model's probability that the sentence ends after the last two words, P(</s> | w[-2], w[-1]), is high after "open
 the window" and near zero after "set the temperature to". So the endpointer ends at `early_ms` of silence when
 that probability reaches `p_end` (and the speech is clean enough, `min_snr_db`), waits up to `late_ms` when it
-is below `p_hold` (a pause mid-sentence), and otherwise ends at the VAD's own `end_silence_ms`. This is the n-gram end-of-query detector of speech search
-systems, on the LM the recogniser already uses (`lm.py`), so no extra model is trained or shipped.
+is below `p_hold` (a pause mid-sentence), and otherwise ends at the VAD's own `end_silence_ms`. This is the
+n-gram end-of-query detector of speech search systems, on the LM the recogniser already uses (`lm.py`), so no
+extra model is trained or shipped.
 """
 from __future__ import annotations
 
@@ -136,4 +137,3 @@ class Endpointer:
 
     def ended(self, partial: str, silence_ms: float, snr_db: float | None = None) -> bool:
         return silence_ms >= self.wait_ms(partial, snr_db)
-

@@ -33,6 +33,13 @@ def synthesize(text: str, voice: str = DEFAULT_VOICE, wpm: int = DEFAULT_WPM) ->
     return to_pipeline_format(np.frombuffer(raw, dtype="<i2"), rate)
 
 
+def trim_silence(samples: np.ndarray, level: int = 300) -> np.ndarray:
+    """`samples` from the first to the last sample louder than `level`: espeak-ng pads its speech with silence,
+    and studies of pauses need them exact."""
+    loud = np.nonzero(np.abs(samples) > level)[0]
+    return samples[loud[0]:loud[-1] + 1] if len(loud) else samples
+
+
 def spoken_clip(text: str, voice: str = DEFAULT_VOICE, pad_s: float = 0.3) -> np.ndarray:
     """`text` spoken with `pad_s` of silence either side: one press of the talk button."""
     pad = np.zeros(int(round(pad_s * 16000)), dtype=np.int16)

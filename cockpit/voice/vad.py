@@ -168,8 +168,8 @@ class Vad:
         fs = FRAME_MS / 1000
         cur = self._current
         keep = len(cur) - self._silent + keep_silence
-        seg = Segment(max(0, self._start_i - self._pad) * fs, (self._last_voiced_i + 1) * fs, np.concatenate(cur[:keep]),
-                      (self._i + 1) * fs)
+        seg = Segment(max(0, self._start_i - self._pad) * fs, (self._last_voiced_i + 1) * fs,
+                      np.concatenate(cur[:keep]), (self._i + 1) * fs)
         self._current, self._history, self._voiced = None, [], 0
         return VadEvent("end", [], seg)
 
