@@ -205,6 +205,9 @@ def _model_args(p: argparse.ArgumentParser) -> None:
                    help="intent-prior folder (encoder.onnx, tokenizer.json, head.npz; default: the shipped one)")
     p.add_argument("--no-intent", action="store_true",
                    help="let the model choose among all tools (no sentence-encoder prior)")
+    p.add_argument("--no-rerank", action="store_true",
+                   help="keep the model's greedy answer where it and the intent prior disagree (no product of "
+                        "experts)")
 
 
 def _assistant(args: argparse.Namespace):
@@ -213,7 +216,7 @@ def _assistant(args: argparse.Namespace):
 
     intent = None if args.no_intent else (args.intent or DEFAULT_INTENT)
     return GenAIAssistant(args.model or DEFAULT_MODEL, guidance=not args.no_guidance, prompt_style=args.prompt_style,
-                          intent=intent)
+                          intent=intent, rerank=not args.no_rerank)
 
 
 def _state(args: argparse.Namespace) -> dict:
@@ -352,7 +355,8 @@ def _cmd_listen(args: argparse.Namespace) -> int:
         print(json.dumps({"heard": [{"start_s": h.start_s, "end_s": h.end_s, "text": h.text, "command": h.command,
                                      "turn": h.turn.to_json() if h.turn else None, "asr_ms": round(h.asr_ms, 1),
                                      "to_frames_ms": h.to_frames_ms and round(h.to_frames_ms, 1),
-                                     "waited_ms": h.waited_ms and round(h.waited_ms, 1)} for h in pipe.heard]}))
+                                     "waited_ms": h.waited_ms and round(h.waited_ms, 1),
+                                     "prepared": h.prepared} for h in pipe.heard]}))
     return 0
 
 

@@ -51,6 +51,10 @@ class Turn:
 
 
 class CockpitSession:
+    #: proposals `prepare` keeps until the next turn: a recogniser's partial hypothesis can go back and forth
+    #: between readings during the silence ("make it warmer" / "like you to warm letter")
+    PREPARED_KEPT = 4
+
     def __init__(self, assistant: Assistant, link: VehicleLink, guard: SafetyGuard | None = None,
                  send: Callable[[list[can.Message]], None] | None = None,
                  state_source: Callable[[float], VehicleState] | None = None,
@@ -63,6 +67,29 @@ class CockpitSession:
         self.guard = guard or SafetyGuard()
         self.send = send or (lambda frames: None)
         self.transcript: list[Turn] = []
+        self._prepared: list[tuple[tuple, Proposal]] = []    # (what it was proposed for, the proposal): `prepare`
+        self.prepared_hits = 0        # turns whose proposal `prepare` had computed ahead
+
+    def _key(self, text: str, state: VehicleState) -> tuple:
+        # an assistant that declares `uses_state = False` (the shipped one) answers the same whatever the state;
+        # otherwise a prepared proposal only stands for the very state it was made in
+        return (tuple(self.dialogue + [text]), len(self.transcript),
+                None if getattr(self.assistant, "uses_state", True) is False else state)
+
+    def prepare(self, text: str, now: float) -> bool:
+        """Compute the assistant's proposal for `text` as the next turn without acting on it, so that `handle`
+        of the same text finds it ready: a voice pipeline calls this with the recogniser's partial hypothesis
+        during the silence it waits out anyway (speculative, like a CPU's branch prediction: nothing reaches the
+        guard or the bus until `handle`). Returns False where there is nothing to compute (a pending
+        confirmation is answered by the guard, not the model)."""
+        if not isinstance(text, str) or not text.strip() or self.guard.pending:
+            return False
+        state = self.state_source(now)
+        key = self._key(text, state)
+        if all(k != key for k, _ in self._prepared):     # keys hold the state: compared, not hashed
+            self._prepared = self._prepared[-(self.PREPARED_KEPT - 1):] + [
+                (key, self.assistant.propose(self.dialogue + [text], state, [t.result for t in self.transcript]))]
+        return True
 
     @property
     def dialogue(self) -> list[str]:
@@ -75,8 +102,18 @@ class CockpitSession:
         state = self.state_source(now)
         decision = self.guard.answer(text, state, now) if self.guard.pending else None
         proposal, args = None, None
+        if decision is not None:
+            self._prepared = []
         if decision is None:
-            proposal = self.assistant.propose(self.dialogue + [text], state, [t.result for t in self.transcript])
+            key = self._key(text, state)
+            prepared = next((p for k, p in self._prepared if k == key), None)
+            self._prepared = []
+            if prepared is not None:
+                proposal = prepared
+                self.prepared_hits += 1
+            else:
+                proposal = self.assistant.propose(self.dialogue + [text], state,
+                                                  [t.result for t in self.transcript])
             if proposal.outcome is not None:
                 turn = Turn(text, now, proposal, None, [], proposal.reply,
                             TurnResult(outcome=proposal.outcome, reply=proposal.reply))

@@ -156,3 +156,70 @@ def test_the_assistant_answers_within_what_the_prior_allows():
     off = GenAIAssistant(intent=None)
     off.propose(["switch the heated seat off"])
     assert off.intent is None and off.last_prior is None
+
+
+def test_prior_log_probability_of_an_answer():
+    import math
+
+    from cockpit.model.assistant import _prior_logprob
+    from cockpit.model.intent import Prior
+
+    p = Prior(["set_window", "outcome:refuse"], {"set_window": 0.8, "outcome:refuse": 0.2},
+              {"set_window": {"open_percent": ["0", "100"], "window": ['"driver"']}},
+              {"set_window": {"open_percent": {"0": 0.7, "100": 0.2, OTHER: 0.1}, "window": {'"driver"': 1.0}}})
+    call = {"tool": "set_window", "args": {"window": "driver", "open_percent": 0}}
+    assert _prior_logprob(p, call) == pytest.approx(math.log(0.8) + math.log(0.7))
+    odd = {"tool": "set_window", "args": {"window": "driver", "open_percent": 35}}          # no class: OTHER
+    assert _prior_logprob(p, odd) == pytest.approx(math.log(0.8) + math.log(0.1))
+    assert _prior_logprob(p, {"outcome": "refuse", "reply": "No."}) == pytest.approx(math.log(0.2))
+    assert _prior_logprob(p, {"outcome": "reply", "reply": "Hi."}) == pytest.approx(math.log(1e-6))  # floor
+
+
+def test_teacher_forced_score_equals_what_generation_summed():
+    from cockpit.model.assistant import GenAIAssistant
+    from cockpit.model.format import EOS
+
+    assistant = GenAIAssistant()
+    text = assistant.prompt_text("please put the fan on three")
+    gen = assistant.generate(text, with_logprob=True)
+    answer = gen.text.split(EOS)[0].strip()
+    other = answer.replace("3", "5")
+    together = assistant.score(text, [answer, other])                 # shared beginning run once, rewound to
+    assert together[0] == pytest.approx(gen.logprob, abs=1e-3)
+    assert together[1] == pytest.approx(assistant.score(text, [other])[0], abs=1e-3)
+    assert together[1] < together[0] < 0
+
+
+def test_rerank_keeps_the_answer_both_experts_find_likelier():
+    """Where the model and the prior disagree on an argument, the answer with the larger log P_model +
+    log P_prior is kept; a number the driver said stays the model's; agreement costs no extra pass."""
+    import math
+
+    from cockpit.model.assistant import GenAIAssistant, _prior_logprob
+    from cockpit.model.format import answer_text
+    from cockpit.model.intent import Prior
+
+    assistant = GenAIAssistant()
+    text = "switch the heated seat off"
+    for p_two in (0.5, 1 - 1e-9):
+        prior = Prior(["set_seat_heating"], {"set_seat_heating": 1.0},
+                      {"set_seat_heating": {"seat": ['"driver"'], "level": ["2", "0"]}},
+                      {"set_seat_heating": {"seat": {'"driver"': 1.0}, "level": {"2": p_two, "0": 1 - p_two}}})
+        assistant.intent.predict = lambda dialogue, prior=prior: prior
+        result = assistant.propose([text])
+        r = assistant.last_rerank
+        if r is None:                                  # the model wrote level 2 itself: nothing to compare
+            assert result.args["level"] == 2
+            continue
+        written = [w for w, _, _ in r["candidates"]]
+        model = assistant.score(assistant.prompt_text(text), written)
+        totals = [m + _prior_logprob(prior, json.loads(w)) for m, w in zip(model, written)]
+        assert [t for _, t, _ in r["candidates"]] == pytest.approx(totals, abs=1e-2)
+        assert r["chosen"] == written[int(np.argmax(totals))]
+        assert answer_text({"tool": result.tool, "args": result.args}) == r["chosen"]
+    assert math.isfinite(totals[0])
+    number = Prior(["set_fan_speed"], {"set_fan_speed": 1.0}, {"set_fan_speed": {"level": ["5", OTHER]}},
+                   {"set_fan_speed": {"level": {"5": 0.9, OTHER: 0.1}}})
+    assistant.intent.predict = lambda dialogue: number
+    assert assistant.propose(["put the fan on three"]).args["level"] == 3
+    assert assistant.last_rerank is None               # a said number is not second-guessed

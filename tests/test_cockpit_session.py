@@ -83,3 +83,50 @@ def test_proposal_shape_is_checked():
         Proposal()
     with pytest.raises(ValueError, match="outcome 'shrug' is not one of"):
         Proposal(outcome="shrug")
+
+
+class Counting(Scripted):
+    uses_state = False
+
+
+def test_a_prepared_proposal_is_used_only_for_the_same_turn():
+    """`prepare` computes the proposal ahead (a voice pipeline does it during the end-of-speech silence); `handle`
+    uses it only for the same text at the same point of the dialogue, and nothing reaches the car before."""
+    car = Car(0.0)
+    sent = []
+    table = {"warmer please": Proposal("adjust_temperature", {"delta_celsius": 1.0}, reply="Warmer."),
+             "warmer please now": Proposal("adjust_temperature", {"delta_celsius": 2.0}, reply="Warmer.")}
+    s = CockpitSession(Counting(table), car.link, SafetyGuard(), send=lambda frames: sent.extend(frames))
+    assert s.prepare("warmer please", car.t) and len(s.assistant.seen) == 1 and not sent
+    assert s.prepare("warmer please", car.t) and len(s.assistant.seen) == 1     # the same: not computed again
+    t = s.handle("warmer please", car.t)
+    assert s.prepared_hits == 1 and len(s.assistant.seen) == 1 and t.result.args["delta_celsius"] == 1.0
+    assert sent == t.frames
+    s.prepare("warmer please", car.t)                         # now a second turn: a new proposal with the history
+    assert len(s.assistant.seen) == 2 and s.assistant.seen[-1][0] == ["warmer please", "warmer please"]
+    t = s.handle("warmer please now", car.t)                  # the final words differ: computed afresh
+    assert s.prepared_hits == 1 and len(s.assistant.seen) == 3 and t.result.args["delta_celsius"] == 2.0
+    with pytest.raises(ValueError):
+        s.handle("  ", car.t)
+    assert not s.prepare("", car.t)
+
+
+def test_a_prepared_proposal_of_a_state_reading_assistant_needs_the_same_state():
+    car = Car(0.0)
+    s = CockpitSession(Scripted({"warmer": Proposal("adjust_temperature", {"delta_celsius": 1.0})}), car.link,
+                       SafetyGuard(), state_source=lambda now: {"t": now})
+    s.prepare("warmer", 0.0)
+    s.handle("warmer", 0.1)                                   # the state moved on: asked again
+    assert s.prepared_hits == 0 and len(s.assistant.seen) == 2
+    s.prepare("warmer", 0.2)
+    s.handle("warmer", 0.2)
+    assert s.prepared_hits == 1 and len(s.assistant.seen) == 3
+
+
+def test_a_pending_confirmation_is_not_prepared():
+    car = Car(120.0)
+    s = CockpitSession(Counting({"open all the windows": Proposal("set_window", {"window": "all",
+                                                                                  "open_percent": 100})}),
+                       car.link, SafetyGuard())
+    s.handle("open all the windows", car.t)
+    assert s.guard.pending and not s.prepare("yes", car.t) and len(s.assistant.seen) == 1

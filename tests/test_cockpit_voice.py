@@ -179,6 +179,30 @@ def test_a_wav_file_through_the_whole_pipeline_changes_the_cabin(tmp_path, capsy
     assert read_wav(tmp_path / "r.wav").size > 8000                            # the reply was spoken
     assert all(0 < h["waited_ms"] <= 450 for h in heard)                      # semantic endpointing's bounds
     assert heard[-1]["waited_ms"] == pytest.approx(210, abs=1)                # a finished request ends early
+    assert not heard[0]["prepared"]                          # an ignored utterance (no wake phrase): nothing proposed
+
+
+def test_a_proposal_prepared_in_the_silence_is_the_one_computed_after_it():
+    """The proposal computed for the partial hypothesis while the endpointer waits is used only when the final
+    hypothesis reads the same, and the turn is the one a proposal computed after the end gives."""
+    from cockpit.model.assistant import GenAIAssistant
+    from cockpit.runner import new_session
+    from cockpit.voice.asr import PocketSphinxASR
+    from cockpit.voice.pipeline import VoicePipeline
+
+    asr = PocketSphinxASR(profile="espeak-ng")     # the bundled model's partial reading of a first word can flip
+
+    clip = np.concatenate([SIL, synthesize("switch on the reading light"), SIL, synthesize("make it warmer"), SIL])
+    out = {}
+    for prepare_ms in (60, None):
+        car, session = new_session(GenAIAssistant())
+        heard = list(VoicePipeline(asr, session, prepare_ms=prepare_ms).stream(frames_of(clip), clock=lambda: car.t))
+        out[prepare_ms] = heard
+        assert [h.prepared for h in heard] == [prepare_ms is not None] * 2
+        assert session.prepared_hits == (2 if prepare_ms else 0)
+    assert [h.turn.to_json()["result"] for h in out[60]] == [h.turn.to_json()["result"] for h in out[None]]
+    assert [len(h.turn.frames) for h in out[60]] == [1, 1]
+    assert all(h.prepare_ms > 0 for h in out[60]) and all(h.prepare_ms == 0 for h in out[None])
 
 
 def test_speech_file_of_a_training_config_is_relative_to_the_cockpit_package(tmp_path):

@@ -38,6 +38,9 @@ def normalize(text: str) -> str:
     return text.rstrip("?!. ").strip()
 
 
+_ARG_ORDER = {t.name: [a.name for a in t.args] for t in CATALOG}
+
+
 def _canonical(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
@@ -47,9 +50,14 @@ def _canonical(value: Any) -> Any:
 
 
 def answer_text(answer: Mapping[str, Any]) -> str:
-    """Compact JSON, keys in a fixed order, whole numbers without ".0" (the model learns one spelling)."""
+    """Compact JSON, keys in a fixed order, whole numbers without ".0" (the model learns one spelling).
+    Arguments in the catalog's order: the JSON-schema guidance makes the decoder write them in that order, so a
+    model trained on another order is pushed off what it learned at the first key (and decides its values there)."""
     if "tool" in answer:
-        obj = {"tool": answer["tool"], "args": _canonical(dict(answer.get("args", {})))}
+        args = dict(answer.get("args", {}))
+        order = _ARG_ORDER.get(answer["tool"], ())
+        args = {k: args[k] for k in sorted(args, key=lambda k: order.index(k) if k in order else len(order))}
+        obj = {"tool": answer["tool"], "args": _canonical(args)}
     else:
         obj = {"outcome": answer["outcome"], "reply": answer.get("reply", "")}
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -92,6 +92,7 @@ class Prior:
     labels: list[str]
     probs: dict[str, float]
     args: dict[str, dict[str, list[str]]]
+    arg_probs: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)   # tool -> arg -> class -> p
 
 
 class IntentModel:
@@ -129,12 +130,14 @@ class IntentModel:
         probs = {self.labels[i]: float(p[i]) for i in np.argsort(-p)}
         labels = top_mass(probs, self.mass, self.max_labels)
         args: dict[str, dict[str, list[str]]] = {}
+        arg_probs: dict[str, dict[str, dict[str, float]]] = {}
         for tool in labels:
             for arg, (w, b, classes) in self.arg_heads.get(tool, {}).items():
                 q = softmax(x @ w + b)[0]
-                args.setdefault(tool, {})[arg] = top_mass({c: float(v) for c, v in zip(classes, q)},
-                                                          self.mass, self.max_labels)
-        return Prior(labels, probs, args)
+                dist = {c: float(v) for c, v in zip(classes, q)}
+                arg_probs.setdefault(tool, {})[arg] = dist
+                args.setdefault(tool, {})[arg] = top_mass(dist, self.mass, self.max_labels)
+        return Prior(labels, probs, args, arg_probs)
 
 
 def softmax(x: np.ndarray) -> np.ndarray:

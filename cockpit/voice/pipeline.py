@@ -31,6 +31,8 @@ class Heard:
     to_frames_ms: float | None       # end of recognition -> CAN frames handed to the bus (model + guard + encode)
     endpoint_to_frames_ms: float | None = None   # VAD end-of-utterance decision -> CAN frames (asr_ms + the above)
     waited_ms: float | None = None   # silence after the last word before the end was decided (the endpointing delay)
+    prepared: bool = False           # the model's proposal was computed during the silence (`prepare_ms`) and used
+    prepare_ms: float = 0.0          # time spent computing proposals during this utterance's silences
 
 
 @dataclass
@@ -42,8 +44,19 @@ class VoicePipeline:
     vad: VadConfig = field(default_factory=VadConfig)
     #: semantic endpointing of streamed audio (`endpoint.py`); None: the VAD's fixed `end_silence_ms`
     endpoint: EndpointConfig | None = field(default_factory=EndpointConfig)
+    #: streamed audio: after this much silence, the proposal for the partial hypothesis is computed while the
+    #: endpointer waits (`CockpitSession.prepare`); None: only after the end is decided
+    prepare_ms: int | None = 60
     heard: list[Heard] = field(default_factory=list)
     _awake_until: float = -1.0
+
+    def _peek(self, text: str, end_s: float) -> str | None:
+        """The command `text` would be (`_command`) without changing the wake state."""
+        if not self.wake:
+            return text
+        if text.startswith(WAKE_PHRASE + " "):
+            return text[len(WAKE_PHRASE):].strip()
+        return text if text != WAKE_PHRASE and end_s <= self._awake_until else None
 
     def _command(self, text: str, end_s: float) -> str | None:
         if not self.wake:
@@ -59,20 +72,22 @@ class VoicePipeline:
             return text
         return None
 
-    def utterance(self, seg: Segment, now: float, transcript: Transcript | None = None) -> Heard:
+    def utterance(self, seg: Segment, now: float, transcript: Transcript | None = None,
+                  prepare_ms: float = 0.0) -> Heard:
         """Recognise one utterance (unless a streaming `transcript` is given) and, if it is a command, run it
         through the session at bus time `now`."""
         tr = transcript if transcript is not None else self.asr.transcribe(seg.samples)
         text = " ".join(tr.text.split())
         command = self._command(text, seg.end_s) if text else None
-        turn, to_frames = None, None
+        turn, to_frames, hits = None, None, getattr(self.session, "prepared_hits", 0)
         if command:
             t0 = time.perf_counter()
             turn = self.session.handle(command, now)
             to_frames = (time.perf_counter() - t0) * 1000
         h = Heard(seg.start_s, seg.end_s, text, command, turn, tr.seconds * 1000, to_frames,
                   None if to_frames is None else tr.seconds * 1000 + to_frames,
-                  None if seg.closed_s is None else max(0.0, seg.closed_s - seg.end_s) * 1000)
+                  None if seg.closed_s is None else max(0.0, seg.closed_s - seg.end_s) * 1000,
+                  getattr(self.session, "prepared_hits", 0) > hits, prepare_ms)
         self.heard.append(h)
         return h
 
@@ -90,20 +105,32 @@ class VoicePipeline:
         ender = None if self.endpoint is None else \
             Endpointer.for_asr(self.asr, self.endpoint, self.vad.end_silence_ms)
         vad = Vad(self.vad if ender is None else replace(self.vad, end_silence_ms=self.endpoint.late_ms))
+        prepare = getattr(self.session, "prepare", None) if hasattr(self.asr, "partial") else None
         events = (vad.push(f) for f in frames)
+        prepared, prepare_ms = None, 0.0
         for ev in _then(events, vad.flush):
             if ev is None:
                 continue
             if ev.kind == "start":
                 self.asr.start()
+                prepared, prepare_ms = None, 0.0
             if ev.frames:
                 self.asr.feed(np.concatenate(ev.frames))
+            if prepare is not None and self.prepare_ms is not None and ev.kind == "audio" and \
+                    vad.silence_ms >= self.prepare_ms:
+                # the driver has stopped talking: compute what the words so far ask for while the endpointer
+                # waits; if the final hypothesis reads the same, the turn only has the guard and CAN left
+                command = self._peek(" ".join(self.asr.partial().split()), vad.now_s)
+                if command and command != prepared:
+                    t0 = time.perf_counter()
+                    prepare(command, clock() if clock else vad.now_s)
+                    prepared, prepare_ms = command, prepare_ms + (time.perf_counter() - t0) * 1000
             if ender is not None and ev.kind == "audio" and vad.silence_ms and \
                     ender.ended(self.asr.partial(), vad.silence_ms, vad.speech_snr_db):
                 ev = vad.end_now()
             if ev.kind == "end":
                 tr = self.asr.finish()
-                yield self.utterance(ev.segment, clock() if clock else ev.segment.end_s, tr)
+                yield self.utterance(ev.segment, clock() if clock else ev.segment.end_s, tr, prepare_ms)
 
     def push_to_talk(self, samples: np.ndarray, now: float) -> Heard | None:
         """One press of the talk button: the whole clip is one utterance (speech from the first to the last voiced

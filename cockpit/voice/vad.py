@@ -122,6 +122,11 @@ class Vad:
         return float(np.median(self._snrs)) if self._snrs and self._current is not None else None
 
     @property
+    def now_s(self) -> float:
+        """Stream time at the end of the last frame pushed."""
+        return (self._i + 1) * FRAME_MS / 1000
+
+    @property
     def silence_ms(self) -> int:
         """Silence since the last voiced frame of the open utterance (0 outside one)."""
         return self._silent * FRAME_MS if self._current is not None else 0
