@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq espeak-ng sphinxtrain sphinxbase-utils pocketsphinx; } \
 	  || { echo "could not install espeak-ng sphinxtrain sphinxbase-utils pocketsphinx: install them with your package manager"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
 	touch $(STAMP)
 
 demo: $(STAMP)

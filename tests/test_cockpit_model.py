@@ -11,7 +11,7 @@ from cockpit.catalog import CATALOG
 from cockpit.corpus import generate, write_jsonl
 from cockpit.evaluation import TurnResult
 from cockpit.model.format import (FREQUENCY, AnswerError, answer_text, copy_spans, guidance_schema, normalize,
-                                  parse_answer, prompt, says_number)
+                                  numbers_said, parse_answer, prompt, says_number)
 from cockpit.model.train import config_from_dict, examples
 
 
@@ -64,6 +64,50 @@ def test_copy_spans_are_the_drivers_words_without_cutting_names():
     assert says_number(["tune to ninety-nine point five"]) and says_number(["play 101.1"])
     assert not says_number(["play my kids playlist", "someone"])
     assert guidance_schema([]) == guidance_schema()                                    # nothing said: no constraint
+
+
+def test_numbers_said_reads_digits_and_words_and_gives_up_on_what_it_cannot_read():
+    assert numbers_said("set it to 21.5°C") == [21.5]
+    assert numbers_said("twenty-one and a half please") == [21.5]
+    assert numbers_said("cruise at a hundred and ten") == [110.0]
+    assert numbers_said("one hundred and twenty, then ninety nine point five") == [120.0, 99.5]
+    assert numbers_said("open it 40%") == [40.0] and numbers_said("turn it down by two") == [2.0]
+    assert numbers_said("zero") == [0.0] and numbers_said("point oh") is None
+    assert numbers_said("oh, the other one") == [] and numbers_said("open it halfway") == []   # no number
+    assert numbers_said("hundred") is None                       # a number word this reader cannot place
+
+
+def test_said_numbers_hold_numeric_arguments_to_them_with_the_sign_where_it_may_be_negative():
+    def args(schema, tool):
+        return next(s for s in schema["anyOf"]
+                    if s["properties"].get("tool", {}).get("const") == tool)["properties"]["args"]["properties"]
+    schema = guidance_schema(numbers=[21.5, 2.0])
+    assert args(schema, "set_temperature")["celsius"]["enum"] == [21.5, 2]            # 16..30: no negatives
+    assert args(schema, "adjust_temperature")["delta_celsius"]["enum"] == [21.5, -21.5, 2, -2]
+    assert args(schema, "set_fan_speed")["level"]["enum"] == [2]                       # integer: 21.5 cannot be
+    assert "enum" not in args(guidance_schema(numbers=None), "set_temperature")["celsius"]
+    assert guidance_schema(numbers=[]) == guidance_schema()
+    # on the train split every numeric argument of a turn that says a number is one of them or its negative
+    numeric = {t.name: [a.name for a in t.args if a.type in ("integer", "number")] for t in CATALOG}
+    checked = 0
+    for r in generate("train", 3000, seed=4):
+        answer, said = r["_answers"][-1], numbers_said(r["dialogue"][-1])
+        for name in numeric.get(answer.get("tool"), []) if said else []:
+            if name in answer["args"]:
+                checked += 1
+                assert abs(answer["args"][name]) in [abs(x) for x in said], (r["dialogue"][-1], answer)
+    assert checked > 300
+
+
+def test_shipped_model_copies_the_number_said():
+    from cockpit.model.assistant import GenAIAssistant
+
+    assistant = GenAIAssistant()
+    for text, tool, arg, value in (("adjust the temperature to 16", "set_temperature", "celsius", 16),
+                                   ("set it to twenty two and a half degrees", "set_temperature", "celsius", 22.5),
+                                   ("turn the volume down by 15", "adjust_volume", "delta_percent", -15)):
+        result = assistant.propose([text])
+        assert (result.tool, result.args.get(arg)) == (tool, value), (text, result)
 
 
 def test_shipped_model_copies_free_text_only_from_what_was_said():

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..evaluation import TurnResult
 from .format import (ABSENT, EOS, OTHER, AnswerError, answer_text, chat_messages, copy_spans, guidance_schema,
-                     history_answer, parse_answer, prompt, says_number)
+                     history_answer, numbers_said, parse_answer, prompt, says_number)
 from .intent import DEFAULT_INTENT, IntentModel, Prior, arg_class, categorical_args, label_of
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "weights" / "assistant"
@@ -60,7 +60,8 @@ class GenAIAssistant:
     def __init__(self, model_dir: str | Path = DEFAULT_MODEL, guidance: bool = True, max_new_tokens: int = 96,
                  prompt_style: str = "auto", copy_guidance: bool = True,
                  intent: str | Path | None = DEFAULT_INTENT, intent_mass: float = 0.95,
-                 intent_max_labels: int = 3, intent_args: bool = True, rerank: bool = True) -> None:
+                 intent_max_labels: int = 3, intent_args: bool = True, rerank: bool = True,
+                 number_guidance: bool = True) -> None:
         import onnxruntime_genai as og
 
         model_dir = Path(model_dir)
@@ -83,6 +84,7 @@ class GenAIAssistant:
             self.replies = outcome_replies()
         self.guidance = json.dumps(guidance_schema(replies=self.replies)) if guidance else None
         self.copy_guidance = guidance and copy_guidance      # free-text arguments only as the driver's words
+        self.number_guidance = guidance and number_guidance  # a number said in the turn: numeric arguments copy it
         self.max_new_tokens = max_new_tokens
         self.intent = None                  # the prior only acts through the guidance
         if guidance and intent is not None:
@@ -174,12 +176,13 @@ class GenAIAssistant:
         said = [t for t, _ in history] + [dialogue[-1]]
         spans = copy_spans(said) if self.copy_guidance else None
         number = says_number(said)
+        numbers = numbers_said(dialogue[-1]) if self.number_guidance else None
 
         def schema_for(labels):
             return json.dumps(guidance_schema(spans, self.replies, bool(spans) and number, labels,
-                                              prior.args if prior and self.intent_args else None, number))
+                                              prior.args if prior and self.intent_args else None, number, numbers))
 
-        if self.copy_guidance or prior is not None:
+        if self.copy_guidance or self.number_guidance or prior is not None:
             schema = schema_for(prior.labels if prior else None)
         text = self.prompt_text(dialogue[-1], history)
         self.last = self.generate(text, schema)

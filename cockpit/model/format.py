@@ -167,6 +167,62 @@ def says_number(texts: Sequence[str]) -> bool:
                for t in texts for part in normalize(t).split() for w in part.split("-"))
 
 
+_ONES = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve thirteen "
+                                     "fourteen fifteen sixteen seventeen eighteen nineteen".split())}
+_TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if i > 1}
+_DIGITS_RE = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def numbers_said(text: str) -> list[float] | None:
+    """The numbers in one utterance, digits or words ("21.5", "twenty one and a half", "a hundred and ten",
+    "ninety nine point five"), in order; None when a number word is left that this reader does not understand
+    (then nothing is constrained by them). "oh" is a number only after "point"."""
+    words = [w.strip(_EDGE).lower() for part in normalize(text).split() for w in part.split("-")]
+    words = [w for w in words if w]
+    out: list[float] = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if _DIGITS_RE.match(w):
+            out.append(float(w))
+            i += 1
+            continue
+        if w not in _ONES and w not in _TENS and not (w in ("a", "one") and i + 1 < len(words)
+                                                       and words[i + 1] == "hundred"):
+            if w in ("hundred", "point") or (w == "oh" and i > 0 and words[i - 1] == "point"):
+                return None                              # a number word outside a number this reader parses
+            i += 1
+            continue
+        value, j = 0, i
+        if j + 1 < len(words) and words[j + 1] == "hundred":
+            value = 100 * (1 if words[j] == "a" else _ONES.get(words[j], 0))
+            if value == 0:
+                return None
+            j += 2
+            if j + 1 < len(words) and words[j] == "and" and (words[j + 1] in _ONES or words[j + 1] in _TENS):
+                j += 1
+        if j < len(words) and words[j] in _TENS:
+            value += _TENS[words[j]]
+            j += 1
+            if j < len(words) and words[j] in _ONES and 0 < _ONES[words[j]] < 10:
+                value += _ONES[words[j]]
+                j += 1
+        elif j < len(words) and words[j] in _ONES:
+            value += _ONES[words[j]]
+            j += 1
+        number = float(value)
+        if j + 1 < len(words) and words[j] == "point" and (words[j + 1] in _ONES or words[j + 1] == "oh"):
+            number += _ONES.get(words[j + 1], 0) / 10
+            j += 2
+        elif j + 2 < len(words) and words[j:j + 3] == ["and", "a", "half"]:
+            number += 0.5
+            j += 3
+        if not (j == i + 1 and w == "one"):              # a lone "one" is "the other one", "that one"
+            out.append(number)
+        i = j
+    return out
+
+
 def _name_like(words: list[str], k: int) -> bool:
     """A word inside a name as typed: capitalised (not the first word, not "I"), or a number next to one."""
     w = words[k].strip(_EDGE)
@@ -209,13 +265,30 @@ def _arg_schema(arg, spans: Sequence[str] | None = None, frequency: bool = False
     return {"type": arg.type}
 
 
+def _number_enum(arg, numbers: Sequence[float]) -> list[float | int]:
+    """The values a numeric argument may take when the driver said `numbers`: each of them, or its negative
+    where the argument can be negative ("turn it down by 2" -> -2), whole numbers only for an integer."""
+    out: list[float | int] = []
+    for x in numbers:
+        for v in (x, -x) if arg.minimum is None or arg.minimum < 0 else (x,):
+            if arg.type == "integer" and not float(v).is_integer():
+                continue
+            v = int(v) if float(v).is_integer() else v
+            if v not in out:
+                out.append(v)
+    return out
+
+
 def _call_schema(tool, spans, frequency: bool, classes: Mapping[str, Sequence[str]],
-                 number_said: bool) -> dict[str, Any]:
+                 number_said: bool, numbers: Sequence[float] | None = None) -> dict[str, Any]:
     """One tool's call schema; `classes` (the intent prior's argument heads) narrows categorical arguments to
     the values it allows (JSON values, ABSENT, OTHER: see OUTCOME_LABEL). A number argument is left open when the driver said a number (the assistant copies it)."""
     props = {a.name: _arg_schema(a, spans, frequency) for a in tool.args}
     required = [a.name for a in tool.args if a.required]
     for a in tool.args:
+        if a.type in ("integer", "number") and numbers:
+            props[a.name] = {"type": a.type, "enum": _number_enum(a, numbers)}   # a said number is copied
+            continue
         allowed = classes.get(a.name)
         if not allowed or OTHER in allowed or (a.type in ("integer", "number") and number_said):
             continue
@@ -239,7 +312,7 @@ def _call_schema(tool, spans, frequency: bool, classes: Mapping[str, Sequence[st
 def guidance_schema(spans: Sequence[str] | None = None, replies: Sequence[str] | None = None,
                     frequency: bool = False, labels: Sequence[str] | None = None,
                     arg_classes: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
-                    number_said: bool = False) -> dict[str, Any]:
+                    number_said: bool = False, numbers: Sequence[float] | None = None) -> dict[str, Any]:
     """The JSON Schema of one answer (for constrained decoding): any catalog tool with its argument names, types
     and enums, or an outcome with a reply. With `spans` (`copy_spans` of the driver's words) a free-text argument
     (name, destination, query, colour) must be one of them, so a name is copied exactly or not at all instead of
@@ -247,7 +320,9 @@ def guidance_schema(spans: Sequence[str] | None = None, replies: Sequence[str] |
     a frequency. With `replies` an outcome's reply is one of them (the shipped model's own replies: a half-formed
     one is never spoken). With `labels` (the intent prior's: tool names and OUTCOME_LABEL + outcome) only those
     tools and outcomes are offered; labels the catalog does not know are ignored, and if none is left nothing is
-    restricted. `arg_classes` narrows categorical arguments per tool (`_call_schema`)."""
+    restricted. `arg_classes` narrows categorical arguments per tool (`_call_schema`). With `numbers` (what
+    `numbers_said` read in the turn, non-empty) a numeric argument is one of them or its negative: a model that
+    knows "adjust" from "adjust the temperature by 1" otherwise writes 1 for "adjust the temperature to 16"."""
     tools = {t.name for t in CATALOG}
     outcomes = list(OUTCOMES)
     if labels:
@@ -255,7 +330,7 @@ def guidance_schema(spans: Sequence[str] | None = None, replies: Sequence[str] |
         keep_outcomes = [o for o in OUTCOMES if OUTCOME_LABEL + o in labels]
         if keep_tools or keep_outcomes:
             tools, outcomes = keep_tools, keep_outcomes
-    calls = [_call_schema(t, spans, frequency, (arg_classes or {}).get(t.name, {}), number_said)
+    calls = [_call_schema(t, spans, frequency, (arg_classes or {}).get(t.name, {}), number_said, numbers)
              for t in CATALOG if t.name in tools]
     outcome = {"type": "object", "properties": {"outcome": {"type": "string", "enum": outcomes},
                                                 "reply": {"type": "string", "enum": list(replies)} if replies else
