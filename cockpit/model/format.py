@@ -282,7 +282,9 @@ def _number_enum(arg, numbers: Sequence[float]) -> list[float | int]:
 def _call_schema(tool, spans, frequency: bool, classes: Mapping[str, Sequence[str]],
                  number_said: bool, numbers: Sequence[float] | None = None) -> dict[str, Any]:
     """One tool's call schema; `classes` (the intent prior's argument heads) narrows categorical arguments to
-    the values it allows (JSON values, ABSENT, OTHER: see OUTCOME_LABEL). A number argument is left open when the driver said a number (the assistant copies it)."""
+    the values it allows (JSON values, ABSENT, OTHER: see OUTCOME_LABEL). A numeric argument is held to the
+    `numbers` said in the turn (`_number_enum`); when a number was said that the reader could not place, or only
+    in an earlier turn, it is left open for the assistant to copy, with no class restriction."""
     props = {a.name: _arg_schema(a, spans, frequency) for a in tool.args}
     required = [a.name for a in tool.args if a.required]
     for a in tool.args:
