@@ -201,6 +201,14 @@ def test_a_proposal_prepared_in_the_silence_is_the_one_computed_after_it():
         assert [h.prepared for h in heard] == [prepare_ms is not None] * 2
         assert session.prepared_hits == (2 if prepare_ms else 0)
     assert [h.turn.to_json()["result"] for h in out[60]] == [h.turn.to_json()["result"] for h in out[None]]
+    car, session = new_session(GenAIAssistant())
+
+    def broken(text, now):
+        raise RuntimeError("state source down")
+    session.prepare = broken                           # speculation failing must not lose the utterance
+    heard = list(VoicePipeline(asr, session).stream(frames_of(clip), clock=lambda: car.t))
+    assert [h.turn.to_json()["result"] for h in heard] == [h.turn.to_json()["result"] for h in out[None]]
+    assert not any(h.prepared for h in heard)
     assert [len(h.turn.frames) for h in out[60]] == [1, 1]
     assert all(h.prepare_ms > 0 for h in out[60]) and all(h.prepare_ms == 0 for h in out[None])
 

@@ -123,7 +123,10 @@ class VoicePipeline:
                 command = self._peek(" ".join(self.asr.partial().split()), vad.now_s)
                 if command and command != prepared:
                     t0 = time.perf_counter()
-                    prepare(command, clock() if clock else vad.now_s)
+                    try:
+                        prepare(command, clock() if clock else vad.now_s)
+                    except Exception:       # speculative: a failure here must not lose the utterance;
+                        pass                # `handle` at the end computes (and reports) it for real
                     prepared, prepare_ms = command, prepare_ms + (time.perf_counter() - t0) * 1000
             if ender is not None and ev.kind == "audio" and vad.silence_ms and \
                     ender.ended(self.asr.partial(), vad.silence_ms, vad.speech_snr_db):
