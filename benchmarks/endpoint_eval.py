@@ -5,7 +5,8 @@
 Each user turn of `--turns` corpus turns (`--split`; tune on train, report on test) is spoken by espeak-ng (the
 voice and speaker profile of `cockpit eval --speech`), optionally mixed with cabin noise at `--snr` dB, and
 streamed frame by frame through VAD + recogniser with each endpointing policy: the VAD's fixed hangover of 300 ms
-(the previous default) and of 210 ms, and semantic endpointing (`cockpit/voice/endpoint.py`, defaults). Per
+(the previous default) and of 210 ms, and semantic endpointing (`cockpit/voice/endpoint.py`, defaults; and
+without its noise branch, i.e. ending finished requests after 210 ms in cabin noise too). Per
 policy: how many turns were cut into more than one utterance (a pause mid-sentence taken for the end), the
 silence waited after the last word (p50/p95/mean, the part of end-of-speech -> CAN latency the endpointer
 decides), and the word error rate of the streamed transcripts (ending sooner gives the recogniser less trailing
@@ -49,7 +50,8 @@ class _Listener:
 def policies() -> dict[str, tuple[VadConfig, EndpointConfig | None]]:
     return {"fixed 300 ms": (VadConfig(end_silence_ms=300), None),
             "fixed 210 ms": (VadConfig(end_silence_ms=210), None),
-            "semantic": (VadConfig(end_silence_ms=300), EndpointConfig())}
+            "semantic": (VadConfig(end_silence_ms=300), EndpointConfig()),
+            "semantic, no noise branch": (VadConfig(end_silence_ms=300), EndpointConfig(min_snr_db=float("-inf")))}
 
 
 def hesitant_clip(text: str, pause_ms: int, seed: int) -> np.ndarray:
