@@ -99,6 +99,17 @@ def test_said_numbers_hold_numeric_arguments_to_them_with_the_sign_where_it_may_
     assert checked > 300
 
 
+def test_answers_are_compact_json_so_a_copy_cut_short_cannot_pad_with_spaces():
+    """With JSON's flexible whitespace the decoder, held off the word it wanted after "dr" of "dr edwards",
+    wrote spaces up to max_new_tokens and the turn became "Sorry, I didn't get that"."""
+    from cockpit.model.assistant import GenAIAssistant
+
+    assert guidance_schema()["x-guidance"] == {"whitespace_flexible": False}
+    assistant = GenAIAssistant()
+    result = assistant.propose(["can you ring up dr edwards"])
+    assert result.tool == "call_contact" and assistant.last_error is None and assistant.last.new_tokens < 40
+
+
 def test_shipped_model_copies_the_number_said():
     from cockpit.model.assistant import GenAIAssistant
 

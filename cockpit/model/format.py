@@ -338,4 +338,6 @@ def guidance_schema(spans: Sequence[str] | None = None, replies: Sequence[str] |
                                                 "reply": {"type": "string", "enum": list(replies)} if replies else
                                                 {"type": "string", "maxLength": 200}},
                "required": ["outcome", "reply"], "additionalProperties": False}
-    return {"anyOf": calls + ([outcome] if outcomes else [])}
+    # compact JSON only, as the model was trained to write it: with the default flexible whitespace a model held
+    # off the word it wanted (a span cut short: "dr" of "dr edwards") could pad with spaces to max_new_tokens
+    return {"x-guidance": {"whitespace_flexible": False}, "anyOf": calls + ([outcome] if outcomes else [])}
