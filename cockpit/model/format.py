@@ -156,9 +156,10 @@ MAX_SPAN_WORDS = 8                       # longest name/place/title copied from 
 FREQUENCY = r"^[0-9]{2,3}(\.[0-9])?$"   # a radio frequency said in words ("ninety nine point five" -> 99.5)
 _EDGE = "\"'.,;:!?()[]"
 _PRONOUN_I = {"I", "I'm", "I'd", "I'll", "I've"}
-_NUMBER_WORDS = set("zero oh one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-                    "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred "
-                    "point".split())
+_ONES = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve thirteen "
+                                     "fourteen fifteen sixteen seventeen eighteen nineteen".split())}
+_TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if i > 1}
+_NUMBER_WORDS = set(_ONES) | set(_TENS) | {"oh", "hundred", "point"}
 
 
 def says_number(texts: Sequence[str]) -> bool:
@@ -167,9 +168,6 @@ def says_number(texts: Sequence[str]) -> bool:
                for t in texts for part in normalize(t).split() for w in part.split("-"))
 
 
-_ONES = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve thirteen "
-                                     "fourteen fifteen sixteen seventeen eighteen nineteen".split())}
-_TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if i > 1}
 _DIGITS_RE = re.compile(r"^-?\d+(\.\d+)?$")
 
 
