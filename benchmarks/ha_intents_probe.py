@@ -17,6 +17,7 @@ free text (a shopping item, a timer's command) is filled from small fixed lists.
 
 Run: pip install hassil home-assistant-intents   (not a runtime or test dependency)
      python benchmarks/ha_intents_probe.py [--per-intent 40] [--seed 0] [--out FILE.jsonl] [--no-rerank] [--no-intent] [--no-number-guidance]
+     [--speech [--snr 10]]
 """
 from __future__ import annotations
 
@@ -167,6 +168,9 @@ def main() -> int:
     ap.add_argument("--no-rerank", action="store_true")
     ap.add_argument("--no-intent", action="store_true")
     ap.add_argument("--no-number-guidance", action="store_true", help="numeric arguments not held to said numbers")
+    ap.add_argument("--speech", action="store_true", help="speak each sentence (espeak-ng) through the voice "
+                    "pipeline, as `cockpit eval --speech` does")
+    ap.add_argument("--snr", type=float, default=None, help="with --speech: cabin noise at this SNR (dB)")
     args = ap.parse_args()
     try:
         cases = probe_cases(args.per_intent, args.seed)
@@ -189,7 +193,15 @@ def main() -> int:
     assistant = GenAIAssistant(intent=None if args.no_intent else DEFAULT_INTENT, rerank=not args.no_rerank,
                                number_guidance=not args.no_number_guidance)
     t0 = time.perf_counter()
-    result = evaluate(loaded, lambda case: run_case(assistant, case))
+    if args.speech:
+        from cockpit.voice.adapt import DEFAULT_PROFILE
+        from cockpit.voice.asr import PocketSphinxASR
+        from cockpit.voice.speech_eval import SpeechRunner
+
+        runner = SpeechRunner(assistant, snr_db=args.snr, asr=PocketSphinxASR(profile=DEFAULT_PROFILE))
+        result = evaluate(loaded, runner.run_case)
+    else:
+        result = evaluate(loaded, lambda case: run_case(assistant, case))
     failed = {f["id"]: f for f in result["failures"]}
     per = defaultdict(Counter)
     for c in cases:
@@ -197,7 +209,8 @@ def main() -> int:
         per[c["ha_intent"]]["ok"] += c["id"] not in failed
     print(f"Home Assistant intent sentences (home-assistant-intents, seed {args.seed}), shipped cockpit assistant"
           f"{'' if not args.no_intent else ', no intent prior'}{', no rerank' if args.no_rerank else ''}"
-          f"{', no number guidance' if args.no_number_guidance else ''}:")
+          f"{', no number guidance' if args.no_number_guidance else ''}"
+          f"{'' if not args.speech else ', spoken (espeak-ng) and recognised' + ('' if args.snr is None else f' at {args.snr:g} dB')}:")
     print(f"{'HA intent':<28} {'cases':>6} {'exact':>7}")
     for name, c in sorted(per.items()):
         print(f"{name:<28} {c['n']:>6} {c['ok'] / c['n']:>7.3f}")

@@ -86,6 +86,7 @@ def test_said_numbers_hold_numeric_arguments_to_them_with_the_sign_where_it_may_
     assert args(schema, "adjust_temperature")["delta_celsius"]["enum"] == [21.5, -21.5, 2, -2]
     assert args(schema, "set_fan_speed")["level"]["enum"] == [2]                       # integer: 21.5 cannot be
     assert "enum" not in args(guidance_schema(numbers=None), "set_temperature")["celsius"]
+    assert "enum" not in args(guidance_schema(numbers=[2.5]), "set_fan_speed")["level"]   # none fits: left open
     assert guidance_schema(numbers=[]) == guidance_schema()
     # on the train split every numeric argument of a turn that says a number is one of them or its negative
     numeric = {t.name: [a.name for a in t.args if a.type in ("integer", "number")] for t in CATALOG}
@@ -119,6 +120,21 @@ def test_shipped_model_copies_the_number_said():
                                    ("turn the volume down by 15", "adjust_volume", "delta_percent", -15)):
         result = assistant.propose([text])
         assert (result.tool, result.args.get(arg)) == (tool, value), (text, result)
+
+
+def test_a_turn_schema_the_grammar_compiler_rejects_falls_back_to_the_catalog_schema(monkeypatch):
+    """Found by the Home Assistant probe: "set the fan to 2.5" once held an integer to no value at all, the
+    grammar compiler raised, and the turn (and a speech evaluation) crashed."""
+    import cockpit.model.assistant as assistant_module
+
+    assistant = assistant_module.GenAIAssistant()
+    assert assistant.propose(["set the fan to 2.5"]).tool == "set_fan_speed"          # no value fits: left open
+    unsatisfiable = {"anyOf": [{"type": "object", "properties": {"tool": {"const": "set_ac"}, "args": {
+        "type": "object", "properties": {"on": {"type": "boolean", "enum": []}}, "required": ["on"]}},
+        "required": ["tool", "args"]}]}
+    monkeypatch.setattr(assistant_module, "guidance_schema", lambda *a, **k: unsatisfiable)
+    result = assistant.propose(["switch the air conditioning on"])
+    assert result.tool == "set_ac" and "turn schema rejected" in assistant.last_error
 
 
 def test_shipped_model_copies_free_text_only_from_what_was_said():

@@ -185,8 +185,14 @@ class GenAIAssistant:
         if self.copy_guidance or self.number_guidance or prior is not None:
             schema = schema_for(prior.labels if prior else None)
         text = self.prompt_text(dialogue[-1], history)
-        self.last = self.generate(text, schema)
         self.last_rerank = None
+        try:
+            self.last = self.generate(text, schema)
+        except RuntimeError as exc:      # a turn schema the grammar compiler rejects: answer under the catalog's
+            if schema is None or self.guidance is None:
+                raise
+            self.last_error = f"turn schema rejected, catalog schema used: {exc}"
+            self.last, prior = self.generate(text), None
         try:
             result = parse_answer(self.last.text)
         except AnswerError as exc:
@@ -208,10 +214,9 @@ class GenAIAssistant:
         answers = [history_answer(result)]
         top = max(prior.probs, key=prior.probs.get)
         if top != label_of(answers[0]) and top in prior.labels:
-            alt = self.generate(text, schema_for([top]))
             try:
-                answers.append(history_answer(parse_answer(alt.text)))
-            except AnswerError:
+                answers.append(history_answer(parse_answer(self.generate(text, schema_for([top])).text)))
+            except (AnswerError, RuntimeError):    # no parsable answer under that label alone: nothing to compare
                 pass
         candidates = []
         for answer in answers:

@@ -286,8 +286,9 @@ def _call_schema(tool, spans, frequency: bool, classes: Mapping[str, Sequence[st
     props = {a.name: _arg_schema(a, spans, frequency) for a in tool.args}
     required = [a.name for a in tool.args if a.required]
     for a in tool.args:
-        if a.type in ("integer", "number") and numbers:
-            props[a.name] = {"type": a.type, "enum": _number_enum(a, numbers)}   # a said number is copied
+        values = _number_enum(a, numbers) if a.type in ("integer", "number") and numbers else []
+        if values:                       # a said number is copied; none that fits (2.5 for an integer): left open
+            props[a.name] = {"type": a.type, "enum": values}
             continue
         allowed = classes.get(a.name)
         if not allowed or OTHER in allowed or (a.type in ("integer", "number") and number_said):
