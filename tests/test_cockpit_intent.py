@@ -223,3 +223,31 @@ def test_rerank_keeps_the_answer_both_experts_find_likelier():
     assistant.intent.predict = lambda dialogue: number
     assert assistant.propose(["put the fan on three"]).args["level"] == 3
     assert assistant.last_rerank is None               # a said number is not second-guessed
+
+
+def test_rerank_weighs_every_value_the_prior_allows_not_only_its_favourite():
+    """Where the prior's favourite is not the model's value, every value in the prior's allowed set is a
+    candidate: a prior torn between crack (0.5), open (0.3) and close (0.2) must not leave the model's close
+    facing crack alone."""
+    from cockpit.model.assistant import GenAIAssistant
+    from cockpit.model.intent import Prior
+
+    assistant = GenAIAssistant()
+    text = "close the back left window"
+    prior = Prior(["set_window"], {"set_window": 1.0},
+                  {"set_window": {"window": ['"rear_left"'], "open_percent": ["20", "100", "0"]}},
+                  {"set_window": {"window": {'"rear_left"': 1.0},
+                                  "open_percent": {"20": 0.5, "100": 0.3, "0": 0.2}}})
+    assistant.intent.predict = lambda dialogue: prior
+    assistant.propose([text])
+    r = assistant.last_rerank
+    assert r is not None
+    values = sorted(json.loads(w)["args"]["open_percent"] for w, _, _ in r["candidates"])
+    assert values == [0, 20, 100]
+    # agreement on the favourite: nothing is reranked even though other values are allowed
+    agree = Prior(["set_window"], {"set_window": 1.0},
+                  {"set_window": {"window": ['"rear_left"'], "open_percent": ["0", "100"]}},
+                  {"set_window": {"window": {'"rear_left"': 1.0}, "open_percent": {"0": 0.6, "100": 0.4}}})
+    assistant.intent.predict = lambda dialogue: agree
+    assert assistant.propose([text]).args["open_percent"] == 0
+    assert assistant.last_rerank is None

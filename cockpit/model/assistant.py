@@ -207,8 +207,10 @@ class GenAIAssistant:
         among what is left the model's greedy choice wins even where the prior, which has read far more English,
         clearly prefers another label or argument value ("my seat is too hot": level 0 at 0.6 against the
         model's 2). Candidates: the model's answer; an answer written under the prior's favourite label, if the
-        model chose another; and in each, every categorical argument set to the prior's favourite value (numbers
-        the driver said are left to the model). Each is scored log P_model(answer) + log P_prior(label) +
+        model chose another; and in each, where the prior's favourite for a categorical argument is not the
+        model's value, that argument set to each value the prior allows (its top mass, as for the labels: "let
+        some air in" leaves open, crack and close all plausible, and the prior's 0.56 on crack alone should not
+        decide between the others; numbers the driver said are left to the model). Each is scored log P_model(answer) + log P_prior(label) +
         sum log P_prior(argument class | tool), and the best is kept. Agreement costs nothing: the model's answer
         is then also the prior's favourite."""
         answers = [history_answer(result)]
@@ -227,17 +229,18 @@ class GenAIAssistant:
                 dist = prior.arg_probs.get(answer["tool"], {}).get(arg.name)
                 if not dist or (arg.type in ("integer", "number") and number_said):
                     continue
-                best = max(dist, key=dist.get)
-                if best == OTHER or best == arg_class(arg, answer["args"]):
+                mine = arg_class(arg, answer["args"])
+                if max(dist, key=dist.get) == mine:
                     continue
-                if best == ABSENT and arg.required:
-                    continue
-                args = dict(answer["args"])
-                if best == ABSENT:
-                    args.pop(arg.name, None)
-                else:
-                    args[arg.name] = json.loads(best)
-                candidates.append({"tool": answer["tool"], "args": args})
+                for cls in prior.args.get(answer["tool"], {}).get(arg.name) or [max(dist, key=dist.get)]:
+                    if cls in (OTHER, mine) or (cls == ABSENT and arg.required):
+                        continue
+                    args = dict(answer["args"])
+                    if cls == ABSENT:
+                        args.pop(arg.name, None)
+                    else:
+                        args[arg.name] = json.loads(cls)
+                    candidates.append({"tool": answer["tool"], "args": args})
         if len(candidates) == 1:
             return result
         written = [answer_text(c) for c in candidates]
