@@ -2,7 +2,8 @@
 
 Mean lateral error of the plan at 1/2/3 s against the expert's path, raw and blended with the lane centre fitted
 on the model's own lane-line mask and on the ground-truth mask, and on the frames where the raw plan is off by
-more than 0.5 m at 3 s (curves, mostly).
+more than 0.5 m at 3 s (curves, mostly); then how closely the lane fitted on the model's mask follows the one on
+the ground truth (offset at the car, centre at 20 m, curvature).
 
     python benchmarks/lane_blend_eval.py --data DATA [--split test] [--model perception/weights/e2e_fp32.onnx]
 """
@@ -47,8 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     print("| plan | lanes fitted | lateral error 1 / 2 / 3 s (m) | same, hard frames |")
     print("|---|---|---|---|")
     rows = [("raw", plan, len(plan))]
+    centres = {}
     for name, m in (("blended, model lane mask", pred), ("blended, ground-truth lane mask", a["bev_masks"][:, 0] > 0)):
-        lanes = [lane_centre(m[i], bev, res) for i in range(len(plan))]
+        lanes = centres[name] = [lane_centre(m[i], bev, res) for i in range(len(plan))]
         rows.append((name, np.array([blend_plan(plan[i], lanes[i], args.weight) for i in range(len(plan))]),
                      sum(x is not None for x in lanes)))
     idx = [1, 3, 5]
@@ -56,6 +58,18 @@ def main(argv: list[str] | None = None) -> int:
         e = np.abs(p[:, :, 1] - fut[:, :, 1])
         print(f"| {name} | {fitted} | {' / '.join(f'{v:.3f}' for v in e[valid][:, idx].mean(0))} | "
               f"{' / '.join(f'{v:.3f}' for v in e[hard][:, idx].mean(0))} |")
+    # how far the lane the model draws follows the car's real place in its lane: least-squares slope of the
+    # centre fitted on the model's mask against the one fitted on the ground-truth mask (1 = follows it, 0 = the
+    # model draws the lane around the car wherever it is)
+    both = [(g, p) for p, g in zip(*centres.values()) if p is not None and g is not None]
+    print(f"\nlane centre on the model's mask vs on the ground truth ({len(both)} frames with both):")
+    print("| quantity | ground-truth spread (std) | slope | mean abs difference |")
+    print("|---|---|---|---|")
+    for label, f in (("offset at the car (x = 0)", lambda l: l.y_at(0.0)), ("centre at x = 20 m", lambda l: l.y_at(20.0)),
+                     ("curvature (1/m)", lambda l: 2 * l.coeffs[0])):
+        g, p = np.array([f(x) for x, _ in both]), np.array([f(y) for _, y in both])
+        slope = float(np.polyfit(g, p, 1)[0]) if g.std() > 0 else float("nan")
+        print(f"| {label} | {g.std():.4f} | {slope:.3f} | {np.abs(g - p).mean():.4f} |")
     return 0
 
 

@@ -30,11 +30,35 @@ def _say(text: str) -> tuple[float, str]:
         raise ValueError(f"--say {text!r}: expected SECONDS:TEXT, e.g. '2.5:open my window'") from None
 
 
+#: nodes whose parameters `scenario run --param` may set (the lockstep graph passes them on)
+PARAM_NODES = ("sim", "adas", "perception", "cockpit")
+
+
+def _params(items: list[str], mode: str) -> dict[str, dict]:
+    """`--param NODE.NAME=VALUE` (repeatable) -> {node: {name: value}}; VALUE is read as YAML (1.0, false, text)."""
+    import yaml
+
+    out: dict[str, dict] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        node, dot, name = key.strip().partition(".")
+        if not sep or not dot or not name:
+            raise ValueError(f"--param {item!r}: expected NODE.NAME=VALUE, e.g. perception.plan_lane_blend=0.0")
+        if node not in PARAM_NODES:
+            raise ValueError(f"--param {item!r}: unknown node {node!r} (choose {', '.join(PARAM_NODES)})")
+        out.setdefault(node, {})[name] = yaml.safe_load(value)
+    if out and mode != "lockstep":
+        raise ValueError("--param works in lockstep mode; in realtime mode set the parameter in "
+                         "ros_ws/src/edgepilot_nodes/config/<node>.yaml")
+    return out
+
+
 def _cmd_scenario_run(args: argparse.Namespace) -> int:
     from edgepilot.runner import RunRequest, format_summary, run_scenario
 
     result = run_scenario(
         RunRequest(scenario=args.scenario, driver=args.driver, seed=args.seed, mode=args.mode,
+                   extra_params=_params(args.param, args.mode),
                    out_dir=Path(args.out), cameras=args.cameras,
                    can_log=Path(args.can_log) if args.can_log else None,
                    e2e_fallback_aeb=args.fallback, e2e_model_aeb=args.model_aeb,
@@ -122,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the cockpit node hears TEXT at simulation time T seconds (repeatable; lockstep mode)")
     p.add_argument("--speech", action="store_true",
                    help="with --say: speak the utterances (espeak-ng) through the voice pipeline")
+    p.add_argument("--param", action="append", default=[], metavar="NODE.NAME=VALUE",
+                   help="override a node parameter for this run (repeatable; lockstep mode), e.g. "
+                        "perception.plan_lane_blend=0.0; nodes: " + ", ".join(PARAM_NODES))
     p.set_defaults(func=_cmd_scenario_run)
 
     # ncap

@@ -179,7 +179,15 @@ def build_lockstep_graph(req: RunRequest) -> LockstepGraph:
                         "guard_log": str(Path(req.out_dir) / "cockpit_guard.jsonl"),
                         **req.extra_params.get("cockpit", {})}, log_level=lvl))
         nodes.append(cockpit)
-    return LockstepGraph(ex, sim, nodes, perception, cockpit)
+    graph = LockstepGraph(ex, sim, nodes, perception, cockpit)
+    by_name = {n.get_name(): n for n in nodes}
+    unknown = [f"{node}.{name}" for node, params in req.extra_params.items() for name in params
+               if node not in by_name or not by_name[node].has_parameter(name)]
+    if unknown:                        # a misspelt override must not be ignored silently
+        graph.close()
+        raise ValueError(f"parameter override(s) {', '.join(unknown)}: no such node parameter in this run "
+                         f"(nodes: {', '.join(by_name)})")
+    return graph
 
 
 def run_lockstep(req: RunRequest) -> dict:

@@ -20,7 +20,8 @@ Design notes (closed loop, `--driver e2e`):
   along its own path to keep clear of the tracks (`perception.refine`, UniAD's post-optimisation step; off by
   default: measured on the test split it costs L2 and avoids no collision, see MODEL.md). With `lane_blend` the
   plan's lateral positions are moved towards the ego lane's centre fitted on the network's own lane-line mask
-  (`perception.lanes`; off by default, see MODEL.md). `plan_raw` then keeps the network's own plan. Turning the
+  (`perception.lanes`; with time stamps the centre is tracked from frame to frame; off in this class by default,
+  on in the perception node, see MODEL.md). `plan_raw` then keeps the network's own plan. Turning the
   plan into actuation is the ADAS side's job (`adas.trajectory_follower`), behind the same safety envelope as
   the classical planner.
 """
@@ -36,7 +37,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .features import COMMANDS, EGO_DIM, ego_vector
-from .lanes import blend_plan, lane_centre
+from .lanes import LaneTracker, blend_plan, lane_centre
 from .refine import RefineConfig, refine_plan
 from .tracking import MultiObjectTracker, Track, TrackerConfig
 
@@ -176,6 +177,7 @@ class E2EDriver:
         self.refine = refine if refine is not None and refine.enabled else None
         self.tracker = MultiObjectTracker(tracker)
         self.lane_blend = float(lane_blend)
+        self.lane_tracker: LaneTracker | None = None
 
     def images_array(self, images: Mapping[str, np.ndarray]) -> np.ndarray:
         """{camera name: HxWx3 uint8} -> uint8 [1, C, H, W, 3] in the model's rig order (extra cameras ignored)."""
@@ -214,7 +216,12 @@ class E2EDriver:
                              plan_times=times, latency_ms=latency_ms, ego=ego)
         if self.lane_blend > 0:
             res = (self.bev_range[1] - self.bev_range[0]) / frame.lane_mask.shape[0]
-            lane = lane_centre(frame.lane_mask, self.bev_range, res)
+            if stamp_s is None:                      # frames out of order: one frame's fit
+                lane = lane_centre(frame.lane_mask, self.bev_range, res)
+            else:
+                if self.lane_tracker is None:
+                    self.lane_tracker = LaneTracker(self.bev_range, res)
+                lane = self.lane_tracker.update(float(stamp_s), frame.lane_mask, float(ego[0]), float(ego[2]))
             if lane is not None:
                 frame.plan_raw, frame.plan = plan, blend_plan(plan, lane, self.lane_blend)
                 frame.lane_blended = True

@@ -125,3 +125,112 @@ def blend_plan(plan: np.ndarray, lane: LaneCentre | None, weight: float = 1.0, x
     ok = (x > 0) & (x <= lane.x_max_m + x_margin_m)
     out[ok, 1] = ((1 - weight) * out[ok, 1] + weight * lane.y_at(x[ok])).astype(np.float32)
     return out
+
+
+# ------------------------------------------------------------------------------------------------ tracking
+@dataclass
+class LaneTrackConfig:
+    """Frame-to-frame tracking of the lane centre (why: single-frame fits drop out or pick the wrong line for a
+    few frames at a curve entry or when the car sits off-centre, exactly when the plan needs them)."""
+    gate_m: float = 0.6            # a boundary point counts if it is this close to the predicted boundary
+    min_points: int = 12           # rows a followed boundary needs (as LaneFitConfig.min_rows)
+    smoothing: float = 0.5         # weight of a new measurement in the track (exponential smoothing)
+    max_coast_s: float = 1.0       # a track with no measurement for longer is dropped
+    x_sample_m: tuple[float, float] = (0.0, 40.0)   # where the predicted centre is sampled to move it
+
+
+def move_centre(coeffs: np.ndarray, dx: float, dyaw: float, degree: int = 2,
+                x_range: tuple[float, float] = (0.0, 40.0)) -> np.ndarray:
+    """A centre line y(x) of the previous ego frame expressed in the current one, after the ego moved `dx` forward
+    and turned by `dyaw` (rad, left positive): sampled, rigidly moved, refitted."""
+    x = np.linspace(x_range[0], x_range[1] + dx, 24)
+    y = np.polyval(coeffs, x)
+    c, s = np.cos(dyaw), np.sin(dyaw)
+    xs, ys = x - dx, y
+    xn, yn = c * xs + s * ys, -s * xs + c * ys
+    return np.polyfit(xn, yn, degree)
+
+
+def _follow_predicted(rows: list[tuple[float, np.ndarray]], pred: np.ndarray, gate: float) -> np.ndarray:
+    """Points of the line nearest the predicted boundary y = polyval(pred, x) in each row, within `gate`."""
+    pts = []
+    for x, ys in rows:
+        if len(ys) == 0:
+            continue
+        yp = float(np.polyval(pred, x))
+        j = int(np.argmin(np.abs(ys - yp)))
+        if abs(ys[j] - yp) <= gate:
+            pts.append((x, float(ys[j])))
+    return np.array(pts).reshape(-1, 2)
+
+
+class LaneTracker:
+    """The ego lane's centre, tracked over frames that come in order: the previous centre is moved by the ego's
+    motion, each boundary is looked for near where it should be (not merely the nearest line), the measurement
+    is smoothed into the track, and the prediction stands in for up to `max_coast_s` without one. With no track
+    (start, or lost) it starts from the single-frame `lane_centre`."""
+
+    def __init__(self, bev_range: tuple[float, float, float, float], res: float,
+                 fit: LaneFitConfig | None = None, cfg: LaneTrackConfig | None = None) -> None:
+        self.bev_range, self.res = tuple(bev_range), float(res)
+        self.fit = fit or LaneFitConfig()
+        self.cfg = cfg or LaneTrackConfig()
+        self.lane: LaneCentre | None = None
+        self.t: float | None = None
+        self.last_measured: float | None = None
+        self.measured = False          # the last update had a measurement (False: coasting or no lane)
+
+    def reset(self) -> None:
+        self.lane, self.t, self.last_measured, self.measured = None, None, None, False
+
+    def update(self, t: float, mask: np.ndarray, speed_mps: float, yaw_rate_rps: float) -> LaneCentre | None:
+        c, f = self.cfg, self.fit
+        dt = 0.0 if self.t is None else t - self.t
+        if self.t is not None and (dt < 0 or dt > c.max_coast_s):
+            self.reset()                               # time went back or a long gap: start over
+            dt = 0.0
+        self.t = t
+        self.measured = False
+        if self.lane is None:
+            return self._acquire(t, mask)
+        pred = move_centre(self.lane.coeffs, speed_mps * dt, yaw_rate_rps * dt, f.degree, c.x_sample_m)
+        half = self.lane.width_m / 2
+        rows = lane_line_points(np.asarray(mask, dtype=bool), self.bev_range, self.res, f)
+        sides = {}
+        for name, off in (("left", half), ("right", -half)):
+            p = pred.copy()
+            p[-1] += off
+            pts = _follow_predicted(rows, p, c.gate_m)
+            if len(pts) >= c.min_points:
+                sides[name] = pts
+        meas = None
+        if sides:
+            fits = {k: np.polyfit(v[:, 0], v[:, 1], f.degree) for k, v in sides.items()}
+            x_far = min(float(v[:, 0].max()) for v in sides.values())
+            if len(fits) == 2:
+                width = float(np.polyval(fits["left"], f.x_near_m + 2.0) - np.polyval(fits["right"], f.x_near_m + 2.0))
+                if f.lane_width_m[0] <= width <= f.lane_width_m[1]:
+                    meas = LaneCentre((fits["left"] + fits["right"]) / 2, x_far, width, 2)
+            else:
+                (name, co), = fits.items()
+                co = co.copy()
+                co[-1] += -half if name == "left" else half
+                meas = LaneCentre(co, x_far, self.lane.width_m, 1)
+        if meas is not None:
+            a = c.smoothing
+            width = a * meas.width_m + (1 - a) * self.lane.width_m
+            self.lane = LaneCentre(a * meas.coeffs + (1 - a) * pred, meas.x_max_m, width, meas.sides)
+            self.last_measured, self.measured = t, True
+        elif self.last_measured is None or t - self.last_measured > c.max_coast_s:
+            self.reset()                               # lost: look for the lane afresh, as at the start
+            self.t = t
+            return self._acquire(t, mask)
+        else:
+            self.lane = LaneCentre(pred, self.lane.x_max_m, self.lane.width_m, self.lane.sides)
+        return self.lane
+
+    def _acquire(self, t: float, mask: np.ndarray) -> LaneCentre | None:
+        lane = lane_centre(mask, self.bev_range, self.res, self.fit)
+        if lane is not None:
+            self.lane, self.last_measured, self.measured = lane, t, True
+        return self.lane

@@ -50,3 +50,20 @@ def test_bad_bus_spec_and_missing_log_are_clear_errors(tmp_path):
     assert out.returncode == 2 and "invalid CAN bus spec 'vcan0'" in out.stderr
     out = _run("can", "decode", str(tmp_path / "none.log"))
     assert out.returncode == 2 and "CAN log file not found" in out.stderr
+
+
+def test_param_overrides_reach_the_node_and_typos_are_clear_errors(tmp_path):
+    from edgepilot.cli import _params
+
+    assert _params(["perception.plan_lane_blend=0.0", "adas.e2e_model_aeb=false"], "lockstep") == \
+        {"perception": {"plan_lane_blend": 0.0}, "adas": {"e2e_model_aeb": False}}
+    for bad, msg in (("perception.plan_lane_blend", "expected NODE.NAME=VALUE"), ("foo.bar=1", "unknown node 'foo'")):
+        with pytest.raises(ValueError, match=msg):
+            _params([bad], "lockstep")
+    with pytest.raises(ValueError, match="lockstep mode"):
+        _params(["sim.cameras=true"], "realtime")
+    # a parameter no node of the run declares (misspelt, or the node is not in this run) stops the run
+    out = _run("scenario", "run", "acc_following", "--param", "adas.e2e_modle_aeb=false", "--out", str(tmp_path))
+    assert out.returncode == 2 and "adas.e2e_modle_aeb: no such node parameter" in out.stderr
+    out = _run("scenario", "run", "acc_following", "--param", "perception.plan_lane_blend=0", "--out", str(tmp_path))
+    assert out.returncode == 2 and "perception.plan_lane_blend: no such node parameter" in out.stderr

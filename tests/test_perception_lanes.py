@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from perception.lanes import LaneFitConfig, blend_plan, lane_centre
+from perception.lanes import LaneFitConfig, LaneTrackConfig, LaneTracker, blend_plan, lane_centre, move_centre
 
 RANGE = (-10.0, 50.0, -16.0, 16.0)
 RES = 0.5
@@ -67,3 +67,44 @@ def test_driver_lane_blend_is_checked():
 
     with pytest.raises(ValueError, match="lane_blend must be in"):
         E2EDriver(lane_blend=1.5)
+
+
+def test_move_centre_is_the_rigid_ego_motion():
+    straight = np.array([0.0, 0.0, 1.0])                                   # y = 1 m
+    assert np.polyval(move_centre(straight, 5.0, 0.0), 20.0) == pytest.approx(1.0, abs=1e-6)
+    # the ego turns left by 0.02 rad: a line straight ahead now lies to the right, by ~0.02 x
+    turned = move_centre(np.zeros(3), 0.0, 0.02)
+    assert np.polyval(turned, 30.0) == pytest.approx(-0.02 * 30.0, abs=0.02)
+
+
+def test_tracker_keeps_the_lane_when_the_car_drifts_onto_a_line():
+    """Frame by frame the car drifts 1.6 m right (the lines move left in its frame). Where the right line is
+    under the car the one-frame fit finds no lane (or the wrong one); the tracker keeps the ego lane."""
+    tracker = LaneTracker(RANGE, RES)
+    t, last_single = 0.0, None
+    for d in np.arange(0.0, 1.61, 0.1):
+        lines = [lambda x, d=d, y0=y0: y0 + d for y0 in (1.75, -1.75, 5.25, -5.25)]
+        mask = mask_with(lines)
+        lane = tracker.update(t, mask, 20.0, 0.0)
+        last_single = lane_centre(mask, RANGE, RES)
+        assert lane is not None and tracker.measured
+        assert lane.y_at(15.0) == pytest.approx(d, abs=0.25), d
+        t += 0.1
+    assert last_single is None or abs(last_single.y_at(15.0) - 1.6) > 1.0   # the one-frame fit has lost it
+
+
+def test_tracker_coasts_on_the_motion_then_lets_go():
+    cfg = LaneTrackConfig(max_coast_s=0.5)
+    tracker = LaneTracker(RANGE, RES, cfg=cfg)
+    tracker.update(0.0, mask_with([lambda x: 1.75, lambda x: -1.75]), 20.0, 0.0)
+    empty = np.zeros((H, W), bool)
+    lane = tracker.update(0.1, empty, 20.0, 0.01)               # no lines this frame: the motion predicts it
+    assert lane is not None and not tracker.measured
+    assert lane.y_at(30.0) == pytest.approx(-0.001 * 30.0, abs=0.02)   # turned 0.001 rad left: the lane swings right
+    for k in range(2, 8):
+        lane = tracker.update(0.1 * k, empty, 20.0, 0.0)
+    assert lane is None                                          # 0.7 s without a line: dropped
+    # time going backwards (a replay restarted) starts over from the one-frame fit
+    tracker.update(1.0, mask_with([lambda x: 1.75, lambda x: -1.75]), 20.0, 0.0)
+    lane = tracker.update(0.5, mask_with([lambda x: 2.75, lambda x: -0.75]), 20.0, 0.0)
+    assert lane is not None and lane.y_at(10.0) == pytest.approx(1.0, abs=0.25)

@@ -77,7 +77,7 @@ class PerceptionNode(Node):
         self.command = int(self.declare_parameter("command", 0).value)
         self.state_timeout_s = float(self.declare_parameter("state_timeout_s", 0.3).value)
         plan_refine = bool(self.declare_parameter("plan_refine", False).value)
-        lane_blend = float(self.declare_parameter("plan_lane_blend", 0.0).value)
+        lane_blend = float(self.declare_parameter("plan_lane_blend", 1.0).value)
         if rate_hz <= 0.0:
             raise ValueError(f"rate_hz must be > 0, got {rate_hz}")
         self.min_period_ns = int(round(1e9 / rate_hz)) - 1_000_000    # 1 ms slack for stamp jitter
