@@ -38,7 +38,8 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
     meta = generate(args.out, frames=args.frames, splits=splits, seed=args.seed, workers=args.workers,
                     sample_hz=args.sample_hz,
                     width=args.width, height=args.height, cameras=cameras, max_objects=args.max_objects,
-                    shard_size=args.shard_size, progress=not args.no_progress, scenarios=scenarios)
+                    shard_size=args.shard_size, progress=not args.no_progress, scenarios=scenarios,
+                    recoveries=args.recoveries)
     for split, info in meta["splits"].items():
         print(f"{split:6s} {info['frames']:7d} frames from {info['runs']} runs")
     dropped = ", ".join(f"{k}: {v}" for k, v in meta["dropped_runs"].items()) or "none"
@@ -70,6 +71,9 @@ def add_dataset_parser(perception_sub: argparse._SubParsersAction) -> argparse.A
     p.add_argument("--sample-hz", type=float, default=2.0, help="frames sampled per simulated second (default 2)")
     p.add_argument("--max-objects", type=int, default=32, help="object rows per frame (default 32)")
     p.add_argument("--shard-size", type=int, default=256, help="frames per shard file (default 256)")
+    p.add_argument("--recoveries", type=float, default=0.0, metavar="P",
+                   help="share of random scenarios (0..1, default 0) in which the expert starts off-centre and "
+                        "below its set speed, or a slowed lead pulls out: frames of the expert recovering")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_dataset)
     return p

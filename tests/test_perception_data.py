@@ -53,6 +53,47 @@ def test_random_scenarios_load_and_are_deterministic():
     assert {"lane_change", "brake", "set_speed"} <= set(actions)
 
 
+def test_recovery_scenarios_disturb_the_start_and_leave_the_rest_alone():
+    """--recoveries P: in about P of the scenes the ego starts off-centre, turned and below its set speed, and a
+    lead that slows down later pulls out; the scene is otherwise the one the seed gives without it."""
+    with pytest.raises(ValueError, match="recoveries must be in"):
+        random_scenario(1, 1.5)
+    perturbed, pull_outs = 0, 0
+    for seed in range(120):
+        plain, rec = random_scenario(seed), random_scenario(seed, 1.0)
+        assert random_scenario(seed, 0.0) == plain
+        sc = load_scenario(rec)
+        e = sc.ego
+        assert 0.25 <= abs(e.d_offset_m) <= 0.6 and abs(e.heading_offset_deg) <= 1.0
+        assert e.speed_kph <= 0.9 * e.adas.acc_set_speed_kph + 0.05 or e.speed_kph == 20.0
+        assert rec["ego"]["adas"] == plain["ego"]["adas"] and rec["road"] == plain["road"]
+        assert [a["id"] for a in rec.get("actors", [])] == [a["id"] for a in plain.get("actors", [])]
+        acts = [a["behavior"]["actions"] for a in rec.get("actors", []) if len(a.get("behavior", {}).get("actions", [])) > 1]
+        for two in acts:
+            assert "set_speed" in two[0] and "lane_change" in two[1]
+            assert two[1]["trigger"]["time_s"] >= two[0]["trigger"]["time_s"] + 2.0
+        pull_outs += bool(acts)
+        perturbed += random_scenario(seed, 0.3) != plain
+    assert pull_outs > 10
+    assert 20 <= perturbed <= 55          # ~0.3 of 120
+
+
+def test_recovery_datasets_record_the_setting_and_old_settings_stay_resumable(tmp_path):
+    cfg = dict(frames=4, splits=(("train", 1.0),), seed=0, sample_hz=2.0, width=32, height=16, cameras=("front",),
+               max_objects=8, shard_size=8, scenarios=None)
+    assert "recoveries" not in gen.GenConfig(**cfg).as_json()          # as before the option existed
+    assert gen.GenConfig(**cfg, recoveries=0.3).as_json()["recoveries"] == 0.3
+    with pytest.raises(ValueError, match="random scenarios only"):
+        gen.generate(tmp_path / "x", frames=4, scenarios=["cut_in"], recoveries=0.5, progress=False)
+    out = tmp_path / "rec"
+    meta = gen.generate(out, frames=6, splits={"train": 1.0}, width=32, height=16, cameras=("front",),
+                        recoveries=1.0, progress=False)
+    assert meta["generator"]["recoveries"] == 1.0
+    a = open_dataset(out).load_split("train")
+    speed, set_speed = a["ego"][:, 0], a["ego"][:, 4]
+    assert np.all(speed < 0.95 * set_speed)       # the first seconds of a run: the ACC is bringing it back up
+
+
 # ------------------------------------------------------------------------------------------- format
 def test_shards_match_the_documented_format(tiny):
     ds = open_dataset(tiny)

@@ -57,8 +57,47 @@ def _road(rng: np.random.Generator, length_m: float, set_kph: float) -> list[dic
     return segs
 
 
-def random_scenario(seed: int) -> dict:
-    """A random highway/rural scene in the vehicle_sim scenario schema (loads with ``load_scenario``)."""
+def random_scenario(seed: int, recoveries: float = 0.0) -> dict:
+    """A random highway/rural scene in the vehicle_sim scenario schema (loads with ``load_scenario``). With
+    probability ``recoveries`` the expert also starts from a disturbed state and/or a slowed lead pulls out
+    (``add_recovery``); the rest of the scene is the same as without."""
+    if not 0.0 <= recoveries <= 1.0:
+        raise ValueError(f"recoveries must be in [0, 1], got {recoveries}")
+    scenario = _random_scenario(seed)
+    if recoveries > 0.0 and np.random.default_rng([int(seed), 0xDA27]).random() < recoveries:
+        add_recovery(scenario, seed)
+    return scenario
+
+
+def add_recovery(scenario: dict, seed: int) -> dict:
+    """Make the expert show recoveries (DART's point: a model trained on the expert's states alone never sees
+    the car off-centre or slowed, and learns to draw the lane around the car and to keep its own braking going;
+    perception/MODEL.md, "Lane blend"). The ego starts 0.25-0.6 m off its lane centre with up to 1 degree of
+    heading error and at 55-90 % of its ACC set speed, so LKA and ACC are seen bringing it back; a lead that
+    slows down later pulls out into a free neighbouring lane 2-5 s after, so the expert is seen accelerating
+    out of a slow-down. Draws from its own stream (seed, 0xDA27): the scene otherwise stays as it was."""
+    rng = np.random.default_rng([int(seed), 0xDA27, 1])
+    ego = scenario["ego"]
+    set_kph = float(ego["adas"]["acc_set_speed_kph"])
+    ego["d_offset_m"] = round(float(rng.choice([-1.0, 1.0]) * rng.uniform(0.25, 0.6)), 2)
+    ego["heading_offset_deg"] = round(float(rng.uniform(-1.0, 1.0)), 2)
+    ego["speed_kph"] = round(max(20.0, set_kph * float(rng.uniform(0.55, 0.9))), 1)
+    lanes, ego_lane = int(scenario["road"]["lanes"]), int(ego["lane"])
+    for a in scenario.get("actors", []):
+        acts = a.get("behavior", {}).get("actions", [])
+        if a.get("lane") != ego_lane or not acts or "set_speed" not in acts[0]:
+            continue
+        free = [k for k in (ego_lane - 1, ego_lane + 1) if 0 <= k < lanes]
+        if free:
+            t = float(acts[0]["trigger"]["time_s"]) + float(rng.uniform(2.0, 5.0))
+            acts.append({"trigger": {"time_s": round(t, 1)},
+                         "lane_change": {"to_lane": int(rng.choice(free)), "duration_s": round(float(rng.uniform(2.5, 4.0)), 2)}})
+        break
+    scenario["tags"] = list(scenario.get("tags", [])) + ["recovery"]
+    return scenario
+
+
+def _random_scenario(seed: int) -> dict:
     rng = np.random.default_rng([int(seed), 0x5CE7])
     lanes = int(rng.integers(1, 5))
     width = round(float(rng.uniform(3.2, 3.8)), 3)
