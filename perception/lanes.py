@@ -98,20 +98,27 @@ def lane_centre(mask: np.ndarray, bev_range: tuple[float, float, float, float], 
             sides[name] = pts
     if not sides:
         return None
+    return _centre_of(sides, c, float(np.mean(c.lane_width_m)), check_far=True)
+
+
+def _centre_of(sides: dict[str, np.ndarray], c: LaneFitConfig, one_side_width: float,
+               check_far: bool) -> LaneCentre | None:
+    """The centre line from the followed points of one or both boundaries ({"left"|"right": [n, 2]}): with both,
+    their mean where the width near the ego is plausible (and, with `check_far`, changes by at most
+    max_width_change_m out to the fits' reach); with one, that line offset by half of `one_side_width`."""
     fits = {k: np.polyfit(p[:, 0], p[:, 1], c.degree) for k, p in sides.items()}
     x_far = min(float(p[:, 0].max()) for p in sides.values())
     x_ref = c.x_near_m + 2.0
     if len(fits) == 2:
         width = float(np.polyval(fits["left"], x_ref) - np.polyval(fits["right"], x_ref))
         far = float(np.polyval(fits["left"], x_far) - np.polyval(fits["right"], x_far))
-        if not c.lane_width_m[0] <= width <= c.lane_width_m[1] or abs(far - width) > c.max_width_change_m:
+        if not c.lane_width_m[0] <= width <= c.lane_width_m[1] or (check_far and abs(far - width) > c.max_width_change_m):
             return None
         return LaneCentre((fits["left"] + fits["right"]) / 2, x_far, width, 2)
     (name, coeffs), = fits.items()
-    width = float(np.mean(c.lane_width_m))
     shift = np.zeros_like(coeffs)
-    shift[-1] = -width / 2 if name == "left" else width / 2
-    return LaneCentre(coeffs + shift, x_far, width, 1)
+    shift[-1] = -one_side_width / 2 if name == "left" else one_side_width / 2
+    return LaneCentre(coeffs + shift, x_far, one_side_width, 1)
 
 
 def blend_plan(plan: np.ndarray, lane: LaneCentre | None, weight: float = 1.0, x_margin_m: float = 5.0
@@ -203,19 +210,7 @@ class LaneTracker:
             pts = _follow_predicted(rows, p, c.gate_m)
             if len(pts) >= c.min_points:
                 sides[name] = pts
-        meas = None
-        if sides:
-            fits = {k: np.polyfit(v[:, 0], v[:, 1], f.degree) for k, v in sides.items()}
-            x_far = min(float(v[:, 0].max()) for v in sides.values())
-            if len(fits) == 2:
-                width = float(np.polyval(fits["left"], f.x_near_m + 2.0) - np.polyval(fits["right"], f.x_near_m + 2.0))
-                if f.lane_width_m[0] <= width <= f.lane_width_m[1]:
-                    meas = LaneCentre((fits["left"] + fits["right"]) / 2, x_far, width, 2)
-            else:
-                (name, co), = fits.items()
-                co = co.copy()
-                co[-1] += -half if name == "left" else half
-                meas = LaneCentre(co, x_far, self.lane.width_m, 1)
+        meas = _centre_of(sides, f, self.lane.width_m, check_far=False) if sides else None
         if meas is not None:
             a = c.smoothing
             width = a * meas.width_m + (1 - a) * self.lane.width_m
