@@ -29,11 +29,8 @@ def pure_pursuit_curvature(lane: LaneInfo, lookahead: float) -> float:
 
 
 def curvature_to_steering_wheel_deg(curvature: float, speed: float, cp: CarParams, understeer: bool) -> float:
-    road_wheel = math.atan(cp.wheelbase_m * curvature)
-    if understeer:
-        k_us = cp.mass_kg / cp.wheelbase_m * (cp.cg_to_rear_m / cp.cornering_stiffness_front_npr
-                                                - cp.cg_to_front_m / cp.cornering_stiffness_rear_npr)
-        road_wheel += k_us * speed ** 2 * curvature
+    road_wheel = cp.steady_state_road_wheel_rad(curvature, speed) if understeer else \
+        math.atan(cp.wheelbase_m * curvature)
     return math.degrees(road_wheel) * cp.steer_ratio
 
 

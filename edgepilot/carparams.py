@@ -5,6 +5,7 @@ and the steering ratio, and the safety limits are stated in the same units the D
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -33,6 +34,18 @@ class CarParams:
     @property
     def cg_to_rear_m(self) -> float:
         return self.wheelbase_m - self.cg_to_front_m
+
+    @property
+    def understeer_gradient(self) -> float:
+        """K_us (rad of road wheel per m/s^2 of lateral acceleration) of the linear bicycle model the simulator's
+        tyres follow: m / L * (b / C_f - a / C_r); > 0 means the car needs more wheel than geometry says."""
+        return self.mass_kg / self.wheelbase_m * (self.cg_to_rear_m / self.cornering_stiffness_front_npr
+                                                  - self.cg_to_front_m / self.cornering_stiffness_rear_npr)
+
+    def steady_state_road_wheel_rad(self, curvature_1pm: float, speed_mps: float) -> float:
+        """Road wheel angle that holds a path of this curvature at this speed in steady state:
+        atan(L * k) + K_us * v^2 * k (geometry plus what the tyres' slip takes away)."""
+        return math.atan(self.wheelbase_m * curvature_1pm) + self.understeer_gradient * speed_mps ** 2 * curvature_1pm
 
     @property
     def yaw_inertia_kgm2(self) -> float:

@@ -158,8 +158,24 @@ def test_limits_shrink_with_speed():
     rates = [steer_rate_limit_dps(v, LIM, DEFAULT_CAR) for v in (0, 5, 10, 20, 30, 40)]
     assert all(a >= b for a, b in zip(lims, lims[1:])) and all(a >= b for a, b in zip(rates, rates[1:]))
     assert lims[0] == pytest.approx(540.0)
-    # 3 m/s^2 at 20 m/s through the bicycle model: atan(2.8 * 3 / 400) * 15
-    assert steer_angle_limit_deg(20, LIM, DEFAULT_CAR) == pytest.approx(math.degrees(math.atan(2.8 * 3 / 400)) * 15)
+    # 3 m/s^2 at 20 m/s through the steady-state bicycle model: (atan(2.8 * 3 / 400) + K_us * 3) * 15
+    k_us = 1600 / 2.8 * (1.55 / 80000 - 1.25 / 90000)
+    assert steer_angle_limit_deg(20, LIM, DEFAULT_CAR) == pytest.approx(
+        math.degrees(math.atan(2.8 * 3 / 400) + k_us * 3) * 15)
+
+
+@pytest.mark.parametrize("speed", [15.0, 25.0, 36.0])   # where the linear tyre model holds
+def test_angle_limit_gives_the_stated_lateral_accel_on_the_simulated_car(speed):
+    """The bound means what it says on the plant: the simulator's car held at the limit angle settles at
+    lat_accel_max (not at the 1.2-1.8 m/s^2 a geometric limit leaves an understeering car at highway speed)."""
+    from vehicle_sim.dynamics import EgoVehicle, resistance_accel
+
+    ego = EgoVehicle(DEFAULT_CAR, speed=speed)
+    lim = steer_angle_limit_deg(speed, LIM, DEFAULT_CAR)
+    for _ in range(1500):                                  # 15 s: well past the yaw transient
+        ego.step(resistance_accel(ego.state.vx, DEFAULT_CAR), lim, 0.01)
+    lat = ego.state.vx * ego.state.yaw_rate
+    assert 0.9 * LIM.lat_accel_max_mps2 <= lat <= 1.02 * LIM.lat_accel_max_mps2
 
 
 def test_not_engaged_without_rising_edge():
