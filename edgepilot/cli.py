@@ -88,6 +88,19 @@ def _cmd_ncap_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_scenario_suite(args: argparse.Namespace) -> int:
+    from edgepilot.runner import run_suite
+
+    report = run_suite(families=args.family, driver=args.driver, seed=args.seed, workers=args.workers,
+                       out_dir=Path(args.out) if args.out else None, e2e_fallback_aeb=args.fallback,
+                       e2e_model_aeb=args.model_aeb, model_path=Path(args.model) if args.model else None,
+                       extra_params=_params(args.param, "lockstep"), progress=True)
+    print(report["table"])
+    if args.json:
+        print(json.dumps({k: v for k, v in report.items() if k != "table"}, sort_keys=True))
+    return 0 if report["summary"]["passed"] == report["summary"]["runs"] else 1
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from edgepilot.runner import run_demo
 
@@ -150,6 +163,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a node parameter for this run (repeatable; lockstep mode), e.g. "
                         "perception.plan_lane_blend=0.0; nodes: " + ", ".join(PARAM_NODES))
     p.set_defaults(func=_cmd_scenario_run)
+    from vehicle_sim.suite import FAMILIES
+
+    p = scen_sub.add_parser("suite", help="run the driving suite (a closed-loop grid) and print a table",
+                            description="Run the driving suite: a grid of everyday ADAS situations (ACC "
+                                        "following, a lead braking to a stop, cut-ins from either side, curves, "
+                                        "stopped obstacles) as independent lockstep runs in parallel worker "
+                                        "processes; one row per run, passed/run per family. Exit status 1 when "
+                                        "any run fails. Families and pass criteria: vehicle_sim/suite.py.")
+    p.add_argument("--family", default="all",
+                   help=f"comma-separated families: {', '.join(FAMILIES)} (default: all)")
+    _add_driver_args(p)
+    p.add_argument("--seed", type=int, default=0, help="random seed for every run")
+    p.add_argument("--workers", type=int, default=None, help="parallel worker processes (default: CPUs)")
+    p.add_argument("--out", default=None, help="write each run's report and plot under this directory")
+    p.add_argument("--param", action="append", default=[], metavar="NODE.NAME=VALUE",
+                   help="override a node parameter in every run (repeatable), e.g. perception.plan_lane_blend=0.0")
+    p.add_argument("--json", action="store_true",
+                   help="print the results as one JSON object on the last line of standard output")
+    p.set_defaults(func=_cmd_scenario_suite)
 
     # ncap
     p_ncap = sub.add_parser("ncap", help="run Euro NCAP protocol grids",

@@ -19,7 +19,7 @@ import sys
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 NODES_PKG = Path(__file__).resolve().parents[1] / "ros_ws" / "src" / "edgepilot_nodes"
@@ -311,23 +311,31 @@ def format_summary(r: dict) -> str:
 
 
 # ------------------------------------------------------------------------------------------------------- NCAP
-def _ncap_point(args: tuple) -> dict:
-    point, driver, seed, out_dir, fallback, model_aeb, model_path = args
-    from vehicle_sim.ncap import scenario_dict
-
-    scenario = scenario_dict(point)
+def run_generated(scenario: dict, req: RunRequest, build_only: bool = False) -> dict:
+    """Run a generated scenario dict (NCAP points, suite points) in lockstep: it is written as YAML to a temporary
+    file, which req.scenario then names; without req.out_dir the report goes to that temporary folder too.
+    build_only: build the node graph and close it (checks the request, e.g. parameter overrides); returns {}."""
     import tempfile
 
     import yaml
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{point.scenario_name}.yaml"
+        path = Path(tmp) / f"{scenario['name']}.yaml"
         path.write_text(yaml.safe_dump(scenario, sort_keys=False))
-        out = Path(out_dir) if out_dir else Path(tmp) / "out"
-        result = run_lockstep(RunRequest(scenario=str(path), driver=driver, seed=seed, out_dir=out, log_level="warn",
-                                         e2e_fallback_aeb=fallback, e2e_model_aeb=model_aeb,
-                                         model_path=model_path))
-    return result
+        req = replace(req, scenario=str(path), out_dir=Path(req.out_dir) if req.out_dir else Path(tmp) / "out")
+        if build_only:
+            build_lockstep_graph(req).close()
+            return {}
+        return run_lockstep(req)
+
+
+def _ncap_point(args: tuple) -> dict:
+    point, driver, seed, out_dir, fallback, model_aeb, model_path = args
+    from vehicle_sim.ncap import scenario_dict
+
+    return run_generated(scenario_dict(point), RunRequest(
+        scenario="", driver=driver, seed=seed, out_dir=Path(out_dir) if out_dir else None, log_level="warn",
+        e2e_fallback_aeb=fallback, e2e_model_aeb=model_aeb, model_path=model_path))
 
 
 def run_ncap(protocol: str = "ccrs", driver: str = "classical", seed: int = 0, workers: int | None = None,
@@ -386,6 +394,58 @@ def _score_input(r: dict) -> dict:
     return {"collision": bool(r["collision"]),
             "impact_speed_kph": float(r.get("impact_speed_kph") or 0.0) if r["collision"] else 0.0,
             "relative_impact_speed_kph": float(r.get("relative_impact_speed_kph") or 0.0) if r["collision"] else 0.0}
+
+
+# ------------------------------------------------------------------------------------------------------ suite
+def _suite_point(args: tuple) -> dict:
+    point, req = args
+    from vehicle_sim.suite import point_row, scenario_dict
+
+    return point_row(point, run_generated(scenario_dict(point), req))
+
+
+def run_suite(families: str = "all", driver: str = "classical", seed: int = 0, workers: int | None = None,
+              out_dir: Path | None = None, e2e_fallback_aeb: bool = True, e2e_model_aeb: bool = True,
+              model_path: Path | None = None, extra_params: dict | None = None, progress: bool = False) -> dict:
+    """Run the driving suite (vehicle_sim/suite.py) with one driver: independent lockstep runs over worker
+    processes; returns {"driver" fields, "rows": [per run], "summary": per family, "table": text}.
+    progress: a line per finished run on standard error."""
+    from vehicle_sim import suite
+
+    _check_driver(driver)
+    info = driver_info(RunRequest(scenario="", driver=driver, e2e_fallback_aeb=e2e_fallback_aeb,
+                                  e2e_model_aeb=e2e_model_aeb, model_path=model_path))   # fails early on no model
+    points = suite.select(families)
+    jobs = [(pt, RunRequest(scenario="", driver=driver, seed=seed, log_level="error",
+                            out_dir=Path(out_dir) / pt.scenario_name if out_dir else None,
+                            e2e_fallback_aeb=e2e_fallback_aeb, e2e_model_aeb=e2e_model_aeb,
+                            model_path=Path(info["model"]) if "model" in info else None,
+                            extra_params=dict(extra_params or {})))
+            for pt in points]
+    if extra_params:     # a misspelt override fails here, once, before any worker starts
+        run_generated(suite.scenario_dict(points[0]), replace(jobs[0][1], out_dir=None), build_only=True)
+    workers = workers or os.cpu_count() or 1
+    rows: list[dict] = []
+
+    def done(row: dict) -> None:      # one progress line per finished run (a whole suite takes minutes)
+        rows.append(row)
+        if progress:
+            print(f"[{len(rows)}/{len(jobs)}] {row['test']}: {'PASS' if row['passed'] else 'FAIL'}",
+                  file=sys.stderr, flush=True)
+
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for row in pool.map(_suite_point, jobs):
+                done(row)
+    else:
+        for job in jobs:
+            done(_suite_point(job))
+    who = f"driver: {driver}" + (", " + aeb_source(e2e_fallback_aeb, e2e_model_aeb) if driver == "e2e" else "")
+    if extra_params:
+        who += ", params " + ", ".join(f"{n}.{k}={v}" for n, ps in extra_params.items() for k, v in ps.items())
+    summary = suite.summarize(rows)
+    return {"families": families, "seed": seed, **info, "params": extra_params or {}, "rows": rows,
+            "summary": summary, "table": suite.format_table(rows) + f"\n\n({who}, seed {seed})"}
 
 
 # ------------------------------------------------------------------------------------------------------- demo

@@ -1,0 +1,117 @@
+"""The driving suite (vehicle_sim/suite.py): grid, generated scenarios, pass criteria, summaries, and real runs."""
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+
+from vehicle_sim import suite
+from vehicle_sim.scenario import load_scenario
+from vehicle_sim.simulator import Simulator
+
+
+def test_grid_sizes_and_unique_names() -> None:
+    sizes = {f: len(suite.grid(f)) for f in suite.FAMILIES}
+    assert sizes == {"follow": 8, "lead_stop": 6, "cut_in": 12, "curve": 12, "obstacle": 6}
+    pts = suite.grid()
+    assert len(pts) == sum(sizes.values())
+    assert len({p.test_id for p in pts}) == len(pts) and len({p.scenario_name for p in pts}) == len(pts)
+    assert all(re.fullmatch(r"[a-z0-9_]+", p.scenario_name) for p in pts)
+
+
+def test_select_families_and_errors() -> None:
+    assert [p.family for p in suite.select("curve,follow")] == ["curve"] * 12 + ["follow"] * 8
+    assert suite.select("obstacle,obstacle") == suite.grid("obstacle")
+    with pytest.raises(ValueError, match="unknown suite family 'curves'.*follow, lead_stop, cut_in, curve, obstacle"):
+        suite.select("curves")
+
+
+@pytest.mark.parametrize("point", suite.grid(), ids=lambda p: p.scenario_name)
+def test_every_point_is_a_valid_scenario(point: suite.SuitePoint) -> None:
+    sc = load_scenario(suite.scenario_dict(point))
+    assert sc.name == point.scenario_name
+    assert sc.success.no_collision
+    assert sc.duration_s > 5.0
+
+
+def test_follow_criteria_follow_the_standards() -> None:
+    pt = suite.SuitePoint("follow", (("set_kph", 130), ("lead_kph", 60), ("drop_kph", 40)))
+    d = suite.scenario_dict(pt)
+    # ISO 15622 minimum time gap at the lead's lowest speed (20 km/h -> 4.44 m), and the 4 m floor
+    assert d["success"]["min_distance_m"] == pytest.approx(max(4.0, 0.8 * 20 / 3.6), abs=1e-3)
+    assert d["success"]["min_final_speed_kph"] == pytest.approx(30.0)
+    assert d["ego"]["speed_kph"] == 80.0 and d["ego"]["adas"]["acc_set_speed_kph"] == 130.0
+    lead = d["actors"][0]
+    assert [a["set_speed"]["speed_kph"] for a in lead["behavior"]["actions"]] == [20.0, 60.0]
+    assert suite.min_gap_m(100) == pytest.approx(0.8 * 100 / 3.6)
+
+
+@pytest.mark.parametrize("point", suite.grid("cut_in"), ids=lambda p: p.scenario_name)
+def test_cut_in_starts_at_its_time_to_collision(point: suite.SuitePoint) -> None:
+    d = suite.scenario_dict(point)
+    p = point.p
+    closing = (suite.CUT_IN_EGO_KPH - p["cutter_kph"]) / 3.6
+    cutter = d["actors"][0]
+    trigger = cutter["behavior"]["actions"][0]
+    assert trigger["trigger"]["gap_m"] == pytest.approx(p["ttc_s"] * closing, abs=1e-3)
+    assert trigger["lane_change"]["to_lane"] == d["ego"]["lane"] == 1
+    assert cutter["lane"] == (2 if p["side"] == "left" else 0)
+    # the gap reaches the trigger CUT_IN_LEAD_IN_S after the start (bumper gap = centre gap - one car length)
+    gap0 = cutter["s_m"] - d["ego"]["s_m"] - suite.CAR_SIZE["length_m"]
+    assert (gap0 - trigger["trigger"]["gap_m"]) / closing == pytest.approx(suite.CUT_IN_LEAD_IN_S, abs=1e-2)
+
+
+@pytest.mark.parametrize("point", suite.grid("curve"), ids=lambda p: p.scenario_name)
+def test_curve_geometry(point: suite.SuitePoint) -> None:
+    d = suite.scenario_dict(point)
+    k = d["road"]["segments"][1]["curvature_1pm"]
+    assert math.copysign(1, k) == (1 if point.p["side"] == "left" else -1)
+    assert abs(k) == pytest.approx(1 / point.p["radius_m"], rel=1e-3)
+    # the run ends on the straight after the curve, not before it
+    travelled = d["duration_s"] * point.p["kph"] / 3.6 + d["ego"]["s_m"]
+    assert travelled > suite.CURVE_IN_M + suite.CURVE_ARC_M
+
+
+def test_generated_scenarios_are_deterministic() -> None:
+    pt = suite.grid("cut_in")[0]
+    a, b = Simulator(load_scenario(suite.scenario_dict(pt)), seed=3), Simulator(load_scenario(suite.scenario_dict(pt)), seed=3)
+    for _ in range(300):
+        a.step([])
+        b.step([])
+    assert a.result() == b.result()
+
+
+def _row(family: str, passed: bool, collision: bool = False) -> dict:
+    return {"test": f"{family}:x", "family": family, "passed": passed, "reasons": [] if passed else ["why"],
+            "collision": collision, "min_distance_m": None, "max_lane_departure_m": 0.0, "final_speed_kph": 50.0}
+
+
+def test_summarize_and_table() -> None:
+    rows = [_row("follow", True), _row("follow", False), _row("curve", False, collision=True), _row("curve", True)]
+    s = suite.summarize(rows)
+    assert s["families"] == {"follow": {"passed": 1, "runs": 2, "collisions": 0},
+                             "curve": {"passed": 1, "runs": 2, "collisions": 1}}
+    assert (s["passed"], s["runs"], s["collisions"], s["pass_rate"]) == (2, 4, 1, 0.5)
+    table = suite.format_table(rows)
+    assert "FAIL" in table and table.splitlines()[-1].split() == ["all", "2/4", "1"]
+
+
+def test_run_suite_classical_lead_stop() -> None:
+    """Real closed-loop runs (lockstep, full node graph, classical ADAS on ground truth): a lead braking to a
+    stop at 3 and 6 m/s^2 from 50-110 km/h; ACC + AEB must stop behind it every time."""
+    from edgepilot.runner import run_suite
+
+    report = run_suite("lead_stop", driver="classical", workers=2)
+    rows = report["rows"]
+    assert [r["test"] for r in rows] == [p.test_id for p in suite.grid("lead_stop")]
+    assert report["summary"]["collisions"] == 0 and report["summary"]["passed"] == 6
+    assert all(r["final_speed_kph"] < 10 and r["min_distance_m"] > 1.0 for r in rows)
+    assert re.search(r"lead_stop\s+6/6", report["table"])
+
+
+def test_run_suite_rejects_unknown_parameter_before_running() -> None:
+    from edgepilot.runner import run_suite
+
+    with pytest.raises(ValueError, match="adas.no_such_gain"):
+        run_suite("obstacle", driver="classical", workers=1, extra_params={"adas": {"no_such_gain": 1.0}})
