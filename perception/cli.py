@@ -39,7 +39,7 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
                     sample_hz=args.sample_hz,
                     width=args.width, height=args.height, cameras=cameras, max_objects=args.max_objects,
                     shard_size=args.shard_size, progress=not args.no_progress, scenarios=scenarios,
-                    recoveries=args.recoveries)
+                    recoveries=args.recoveries, stop_and_go=args.stop_and_go)
     for split, info in meta["splits"].items():
         print(f"{split:6s} {info['frames']:7d} frames from {info['runs']} runs")
     dropped = ", ".join(f"{k}: {v}" for k, v in meta["dropped_runs"].items()) or "none"
@@ -74,6 +74,9 @@ def add_dataset_parser(perception_sub: argparse._SubParsersAction) -> argparse.A
     p.add_argument("--recoveries", type=float, default=0.0, metavar="P",
                    help="share of random scenarios (0..1, default 0) in which the expert starts off-centre and "
                         "below its set speed, or a slowed lead pulls out: frames of the expert recovering")
+    p.add_argument("--stop-and-go", type=float, default=0.0, metavar="P",
+                   help="share of random scenarios (0..1, default 0) in which the lead brakes to a stop and drives "
+                        "off again, or the ego starts stopped behind it: frames of the expert driving off")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_dataset)
     return p

@@ -94,6 +94,55 @@ def test_recovery_datasets_record_the_setting_and_old_settings_stay_resumable(tm
     assert np.all(speed < 0.95 * set_speed)       # the first seconds of a run: the ACC is bringing it back up
 
 
+def test_stop_and_go_scenarios_stop_the_lead_or_start_standing():
+    """--stop-and-go P: the ego's lead brakes to a stop and drives off again, or the ego starts stopped behind a
+    stopped lead that drives off (and nothing else is in the ego lane); the rest of the scene is unchanged."""
+    with pytest.raises(ValueError, match="stop_and_go must be in"):
+        random_scenario(1, 0.0, -0.1)
+    kinds = {"stop_and_go": 0, "standing_start": 0}
+    picked = 0
+    for seed in range(80):
+        plain, sng = random_scenario(seed), random_scenario(seed, 0.0, 1.0)
+        assert random_scenario(seed, 0.0, 0.0) == plain
+        load_scenario(sng)
+        kind = sng["tags"][-1]
+        kinds[kind] += 1
+        assert sng["road"] == plain["road"] and sng["ego"]["adas"] == plain["ego"]["adas"]
+        lane = sng["ego"]["lane"]
+        lead = [a for a in sng["actors"] if a.get("lane") == lane and a.get("behavior", {}).get("actions")
+                and "d_offset_m" not in a and a["s_m"] > sng["ego"]["s_m"]]
+        acts = lead[0]["behavior"]["actions"]
+        if kind == "stop_and_go":
+            assert "brake" in acts[0] and "set_speed" in acts[1]
+            stop_t = acts[0]["trigger"]["time_s"] + lead[0]["speed_kph"] / 3.6 / acts[0]["brake"]["decel_mps2"]
+            assert acts[1]["trigger"]["time_s"] >= stop_t + 2.0      # it stands still for a while first
+            assert sng["ego"]["speed_kph"] == plain["ego"]["speed_kph"]
+        else:
+            assert sng["ego"]["speed_kph"] == 0.0 and lead[0]["speed_kph"] == 0.0 and "set_speed" in acts[0]
+            gap = lead[0]["s_m"] - lead[0]["size"]["length_m"] / 2 - sng["ego"]["s_m"] - 2.35
+            assert 4.0 <= gap <= 9.5
+            own = [a for a in sng["actors"] if a.get("lane") == lane and a["type"] in ("car", "truck")
+                   and "d_offset_m" not in a and a.get("behavior", {}).get("type") == "idm"]
+            assert own == [lead[0]]
+        picked += random_scenario(seed, 0.0, 0.4) != plain
+    assert kinds["stop_and_go"] > 20 and kinds["standing_start"] > 20
+    assert 18 <= picked <= 46             # ~0.4 of 80
+    cfg = dict(frames=4, splits=(("train", 1.0),), seed=0, sample_hz=2.0, width=32, height=16, cameras=("front",),
+               max_objects=8, shard_size=8, scenarios=None)
+    assert "stop_and_go" not in gen.GenConfig(**cfg).as_json()
+    assert gen.GenConfig(**cfg, stop_and_go=0.5).as_json()["stop_and_go"] == 0.5
+
+
+def test_stop_and_go_expert_drives_off_again():
+    """The expert (classical ACC, full node graph) starts from standstill once its lead has moved off."""
+    from edgepilot.runner import RunRequest, run_generated
+
+    seed = next(s for s in range(20) if random_scenario(s, 0.0, 1.0)["tags"][-1] == "standing_start")
+    r = run_generated(random_scenario(seed, 0.0, 1.0), RunRequest(scenario="", driver="classical",
+                                                                   log_level="error", out_dir=None))
+    assert not r["collision"] and r["final_speed_kph"] > 30.0
+
+
 # ------------------------------------------------------------------------------------------- format
 def test_shards_match_the_documented_format(tiny):
     ds = open_dataset(tiny)

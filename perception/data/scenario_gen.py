@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgepilot.carparams import DEFAULT_CAR
+
 KPH = 1.0 / 3.6
+EGO_HALF_LENGTH_M = DEFAULT_CAR.length_m / 2
 #: Lateral acceleration the LKA is asked to hold on curves (limits curvature at high set speeds).
 MAX_LAT_ACCEL_MPS2 = 1.0
 MAX_CURVATURE_1PM = 1.0 / 250.0
@@ -57,15 +60,73 @@ def _road(rng: np.random.Generator, length_m: float, set_kph: float) -> list[dic
     return segs
 
 
-def random_scenario(seed: int, recoveries: float = 0.0) -> dict:
+def random_scenario(seed: int, recoveries: float = 0.0, stop_and_go: float = 0.0) -> dict:
     """A random highway/rural scene in the vehicle_sim scenario schema (loads with ``load_scenario``). With
     probability ``recoveries`` the expert also starts from a disturbed state and/or a slowed lead pulls out
-    (``add_recovery``); the rest of the scene is the same as without."""
-    if not 0.0 <= recoveries <= 1.0:
-        raise ValueError(f"recoveries must be in [0, 1], got {recoveries}")
+    (``add_recovery``); with probability ``stop_and_go`` the lead stops and drives off again, or the ego starts
+    stopped behind it (``add_stop_and_go``). Each draw has its own stream: the rest of the scene is the same as
+    without."""
+    for name, p in (("recoveries", recoveries), ("stop_and_go", stop_and_go)):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1], got {p}")
     scenario = _random_scenario(seed)
     if recoveries > 0.0 and np.random.default_rng([int(seed), 0xDA27]).random() < recoveries:
         add_recovery(scenario, seed)
+    if stop_and_go > 0.0 and np.random.default_rng([int(seed), 0x5706]).random() < stop_and_go:
+        add_stop_and_go(scenario, seed)
+    return scenario
+
+
+def add_stop_and_go(scenario: dict, seed: int) -> dict:
+    """Make the expert show stop-and-go, which the random scenes lack (a braking lead there stays stopped, and
+    no run starts at standstill): a model trained without it learns that a stopped or slow car stays stopped
+    (measured: in the driving suite the e2e car braked to a standstill behind a lead slowing to 20 km/h and never
+    drove off again). Half the time the ego's lead brakes to a stop 3-8 s into the run, waits 2-6 s and drives
+    off again; otherwise the ego starts stopped 4-9 m behind a stopped lead that drives off after 1-4 s, and
+    the ego-lane traffic behind it is removed (nothing behind may run into a car that starts stopped). The
+    expert's ACC holds at standstill and follows the lead off (adas/acc.py, stop-and-go)."""
+    rng = np.random.default_rng([int(seed), 0x5706, 1])
+    ego = scenario["ego"]
+    ego_lane, ego_s = int(ego["lane"]), float(ego["s_m"])
+    own = sorted((a for a in scenario.get("actors", [])
+                  if a.get("lane") == ego_lane and a["type"] in ("car", "truck") and a["s_m"] > ego_s
+                  and a.get("behavior", {}).get("type") == "idm" and "d_offset_m" not in a),
+                 key=lambda a: a["s_m"])
+    v_ego = float(ego["speed_kph"]) * KPH
+    if own:
+        lead = own[0]
+    else:
+        lead = {"id": f"car_{len(scenario.setdefault('actors', []))}", "type": "car",
+                "size": {"length_m": 4.5, "width_m": 1.8, "height_m": 1.5}, "color": [90, 90, 100],
+                "lane": ego_lane, "s_m": round(ego_s + max(25.0, 1.8 * v_ego + 12.0), 1),
+                "speed_kph": float(ego["speed_kph"]),
+                "behavior": {"type": "idm", "idm": {"desired_speed_kph": float(ego["speed_kph"]),
+                                                    "time_headway_s": 1.5, "min_gap_m": 2.0,
+                                                    "max_accel_mps2": 1.5, "comfort_decel_mps2": 2.0}}}
+        scenario["actors"].append(lead)
+    v_lead = max(float(lead.get("speed_kph", 0.0)), 30.0)
+    accel = round(float(rng.uniform(1.0, 2.5)), 2)
+    if rng.random() < 0.5:                                   # the lead stops and drives off again
+        t_brake = float(rng.uniform(3.0, 8.0))
+        decel = float(rng.uniform(2.0, 4.0))
+        t_go = t_brake + v_lead * KPH / decel + 1.0 + float(rng.uniform(2.0, 6.0))
+        lead["behavior"]["actions"] = [
+            {"trigger": {"time_s": round(t_brake, 1)},
+             "brake": {"decel_mps2": round(decel, 2), "ramp_s": round(float(rng.uniform(0.5, 1.0)), 2)}},
+            {"trigger": {"time_s": round(t_go, 1)}, "set_speed": {"speed_kph": round(v_lead, 1), "accel_mps2": accel}}]
+        tag = "stop_and_go"
+    else:                                                    # the ego starts stopped behind a stopped lead
+        ego["speed_kph"] = 0.0
+        # s is the box centre: bumper gap = 4-9 m
+        lead["s_m"] = round(ego_s + EGO_HALF_LENGTH_M + float(rng.uniform(4.0, 9.0)) + lead["size"]["length_m"] / 2, 1)
+        lead["speed_kph"] = 0.0
+        lead["behavior"]["actions"] = [{"trigger": {"time_s": round(float(rng.uniform(1.0, 4.0)), 1)},
+                                        "set_speed": {"speed_kph": round(v_lead, 1), "accel_mps2": accel}}]
+        # nothing else in the ego lane: cars ahead would block the start, cars behind would run into the ego
+        scenario["actors"] = [a for a in scenario["actors"] if a is lead or a.get("lane") != ego_lane
+                              or "d_offset_m" in a or a.get("behavior", {}).get("type") != "idm"]
+        tag = "standing_start"
+    scenario["tags"] = list(scenario.get("tags", [])) + [tag]
     return scenario
 
 
