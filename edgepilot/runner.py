@@ -34,7 +34,7 @@ class RunRequest:
     driver: str = "classical"
     seed: int | None = None
     mode: str = "lockstep"             # lockstep | realtime
-    out_dir: Path = Path("out")
+    out_dir: Path | None = Path("out")   # None: run_generated writes to a temporary folder
     cameras: bool = False
     timeout_s: float | None = None     # realtime wall-clock limit (default: duration x 4 + 60 s)
     can_log: Path | None = None        # record the vehicle CAN bus (.log/.asc/.blf)
@@ -398,10 +398,15 @@ def _score_input(r: dict) -> dict:
 
 # ------------------------------------------------------------------------------------------------------ suite
 def _suite_point(args: tuple) -> dict:
+    """One suite run -> its row; a run that raises becomes a failed row naming the error (the rest still run)."""
     point, req = args
     from vehicle_sim.suite import point_row, scenario_dict
 
-    return point_row(point, run_generated(scenario_dict(point), req))
+    try:
+        return point_row(point, run_generated(scenario_dict(point), req))
+    except Exception as exc:  # noqa: BLE001 - reported in the row, never swallowed
+        return point_row(point, {"passed": False, "collision": False,
+                                 "reasons": [f"run error: {type(exc).__name__}: {exc}"]})
 
 
 def run_suite(families: str = "all", driver: str = "classical", seed: int = 0, workers: int | None = None,

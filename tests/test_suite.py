@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from edgepilot.carparams import DEFAULT_CAR
+
 from vehicle_sim import suite
 from vehicle_sim.scenario import load_scenario
 from vehicle_sim.simulator import Simulator
@@ -57,9 +59,10 @@ def test_cut_in_starts_at_its_time_to_collision(point: suite.SuitePoint) -> None
     assert trigger["trigger"]["gap_m"] == pytest.approx(p["ttc_s"] * closing, abs=1e-3)
     assert trigger["lane_change"]["to_lane"] == d["ego"]["lane"] == 1
     assert cutter["lane"] == (2 if p["side"] == "left" else 0)
-    # the gap reaches the trigger CUT_IN_LEAD_IN_S after the start (bumper gap = centre gap - one car length)
-    gap0 = cutter["s_m"] - d["ego"]["s_m"] - suite.CAR_SIZE["length_m"]
-    assert (gap0 - trigger["trigger"]["gap_m"]) / closing == pytest.approx(suite.CUT_IN_LEAD_IN_S, abs=1e-2)
+    # the bumper gap reaches the trigger about CUT_IN_LEAD_IN_S after the start (the spacing is counted with two
+    # 4.5 m cars, the ego is 4.7 m: the real gap is 0.1 m short, i.e. at most 0.02 s earlier)
+    gap0 = cutter["s_m"] - d["ego"]["s_m"] - (suite.CAR_SIZE["length_m"] + DEFAULT_CAR.length_m) / 2
+    assert (gap0 - trigger["trigger"]["gap_m"]) / closing == pytest.approx(suite.CUT_IN_LEAD_IN_S, abs=0.02)
 
 
 @pytest.mark.parametrize("point", suite.grid("curve"), ids=lambda p: p.scenario_name)
@@ -115,3 +118,15 @@ def test_run_suite_rejects_unknown_parameter_before_running() -> None:
 
     with pytest.raises(ValueError, match="adas.no_such_gain"):
         run_suite("obstacle", driver="classical", workers=1, extra_params={"adas": {"no_such_gain": 1.0}})
+
+
+def test_a_run_that_raises_is_a_failed_row_not_a_lost_suite(monkeypatch) -> None:
+    from edgepilot import runner
+
+    def boom(scenario, req, build_only=False):
+        raise RuntimeError("renderer died")
+
+    monkeypatch.setattr(runner, "run_generated", boom)
+    row = runner._suite_point((suite.grid("curve")[0], runner.RunRequest(scenario="")))
+    assert not row["passed"] and row["reasons"] == ["run error: RuntimeError: renderer died"]
+    assert row["test"] == suite.grid("curve")[0].test_id
