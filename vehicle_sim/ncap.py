@@ -179,7 +179,9 @@ def vru_travel_time_s(distance_m: float, speed_mps: float, accel_mps2: float) ->
     return distance_m / speed_mps + speed_mps / (2.0 * accel_mps2)
 
 
-def _road(length_m: float, lanes: int) -> dict[str, Any]:
+def straight_road(length_m: float, lanes: int) -> dict[str, Any]:
+    """A straight road of `lanes` 3.5 m lanes, at least `length_m` long (rounded up to 100 m); also used by
+    vehicle_sim.suite."""
     return {"lanes": lanes, "lane_width_m": LANE_WIDTH_M,
             "segments": [{"length_m": float(math.ceil(length_m / 100.0) * 100.0), "curvature_1pm": 0.0}],
             "markings": {"edge": "solid", "between": "dashed"}}
@@ -221,7 +223,7 @@ def scenario_dict(point: TestPoint) -> dict[str, Any]:
         if p == "ccrm":
             end = {"ego_stopped": True, "ego_slower_than": "gvt", "collision": True}
         length = EGO_START_S_M + max(v_e, v_t) * duration + 100.0
-        base.update(duration_s=duration, road=_road(length, 3), ego=_ego(point.vut_kph, lane),
+        base.update(duration_s=duration, road=straight_road(length, 3), ego=_ego(point.vut_kph, lane),
                     actors=[actor], end=end)
     elif p == "ccrb":
         lane = 1
@@ -236,7 +238,7 @@ def scenario_dict(point: TestPoint) -> dict[str, Any]:
                       "brake": {"decel_mps2": decel, "ramp_s": CCRB_RAMP_S}}]}}
         # No ego_slower_than: both start at 50 km/h, so numerical jitter could end the run at t = 0.
         length = EGO_START_S_M + v_e * duration + 100.0
-        base.update(duration_s=_r(duration), road=_road(length, 3), ego=_ego(point.vut_kph, lane),
+        base.update(duration_s=_r(duration), road=straight_road(length, 3), ego=_ego(point.vut_kph, lane),
                     actors=[actor], end={"ego_stopped": True, "collision": True})
     elif p in ("cpna", "cpfa"):
         lane = 0
@@ -256,7 +258,7 @@ def scenario_dict(point: TestPoint) -> dict[str, Any]:
                      {"trigger": {"ego_s_m": _r(trigger_s)},
                       "set_speed": {"speed_kph": float(point.target_kph), "accel_mps2": _r(accel)}}]}}
         length = ped_s + 100.0
-        base.update(duration_s=_r(duration), road=_road(length, 2), ego=_ego(point.vut_kph, lane),
+        base.update(duration_s=_r(duration), road=straight_road(length, 2), ego=_ego(point.vut_kph, lane),
                     actors=[actor], end={"ego_stopped": True, "collision": True})
     elif p == "cbla":
         lane = 0
@@ -267,7 +269,7 @@ def scenario_dict(point: TestPoint) -> dict[str, Any]:
                  "s_m": _r(cyc_s), "d_offset_m": _r(impact_d_m(point)), "heading_deg": 0.0,
                  "speed_kph": float(point.target_kph), "behavior": {"type": "lane_follow"}}
         length = EGO_START_S_M + v_e * duration + 100.0
-        base.update(duration_s=duration, road=_road(length, 2), ego=_ego(point.vut_kph, lane),
+        base.update(duration_s=duration, road=straight_road(length, 2), ego=_ego(point.vut_kph, lane),
                     actors=[actor],
                     end={"ego_stopped": True, "ego_slower_than": "cyclist", "collision": True})
     else:  # pragma: no cover - grid() only produces the protocols above

@@ -25,9 +25,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from vehicle_sim.ncap import LANE_WIDTH_M, straight_road
+
 FAMILIES: tuple[str, ...] = ("follow", "lead_stop", "cut_in", "curve", "obstacle")
 
-LANE_WIDTH_M = 3.5
 EGO_START_S_M = 20.0
 CAR_SIZE = {"length_m": 4.5, "width_m": 1.8, "height_m": 1.5}
 BOX_SIZE = {"length_m": 1.0, "width_m": 1.2, "height_m": 1.0}
@@ -126,12 +127,6 @@ def _r(x: float) -> float:
     return round(float(x), 3)
 
 
-def _straight(length_m: float, lanes: int) -> dict[str, Any]:
-    return {"lanes": lanes, "lane_width_m": LANE_WIDTH_M,
-            "segments": [{"length_m": float(math.ceil(length_m / 100.0) * 100.0), "curvature_1pm": 0.0}],
-            "markings": {"edge": "solid", "between": "dashed"}}
-
-
 def _ego(speed_kph: float, lane: int, set_kph: float | None = None, lka: bool = False) -> dict[str, Any]:
     return {"lane": lane, "s_m": EGO_START_S_M, "speed_kph": float(speed_kph),
             "adas": {"acc": True, "acc_set_speed_kph": float(set_kph if set_kph is not None else speed_kph),
@@ -170,7 +165,7 @@ def scenario_dict(point: SuitePoint) -> dict[str, Any]:
                     "set_speed": {"speed_kph": low, "accel_mps2": FOLLOW_SLOW_MPS2}},
                    {"trigger": {"time_s": FOLLOW_RESUME_AT_S},
                     "set_speed": {"speed_kph": lead, "accel_mps2": FOLLOW_RESUME_MPS2}}]
-        base.update(duration_s=FOLLOW_DURATION_S, road=_straight(length, 2),
+        base.update(duration_s=FOLLOW_DURATION_S, road=straight_road(length, 2),
                     ego=_ego(start, 0, p["set_kph"]), actors=[_car("lead", 0, lead_s, lead, actions)],
                     end={"collision": True},
                     success={"no_collision": True, "min_distance_m": _r(min_gap_m(low)),
@@ -181,7 +176,7 @@ def scenario_dict(point: SuitePoint) -> dict[str, Any]:
         duration = LEAD_STOP_BRAKE_AT_S + v / 3.6 / a + 6.0
         length = lead_s + v / 3.6 * duration + 100.0
         actions = [{"trigger": {"time_s": LEAD_STOP_BRAKE_AT_S}, "brake": {"decel_mps2": a, "ramp_s": 0.5}}]
-        base.update(duration_s=_r(duration), road=_straight(length, 2), ego=_ego(v, 0),
+        base.update(duration_s=_r(duration), road=straight_road(length, 2), ego=_ego(v, 0),
                     actors=[_car("lead", 0, lead_s, v, actions)],
                     end={"ego_stopped": True, "collision": True}, success={"no_collision": True})
     elif f == "cut_in":
@@ -194,7 +189,7 @@ def scenario_dict(point: SuitePoint) -> dict[str, Any]:
         length = cutter_s + CUT_IN_EGO_KPH / 3.6 * duration + 200.0
         actions = [{"trigger": {"gap_m": _r(trigger_gap)},
                     "lane_change": {"to_lane": 1, "duration_s": CUT_IN_DURATION_S}}]
-        base.update(duration_s=_r(duration), road=_straight(length, 3),
+        base.update(duration_s=_r(duration), road=straight_road(length, 3),
                     ego=_ego(CUT_IN_EGO_KPH, 1, lka=True), actors=[_car("cutter", lane_from, cutter_s, cutter,
                                                                           actions)],
                     end={"collision": True},
@@ -223,7 +218,7 @@ def scenario_dict(point: SuitePoint) -> dict[str, Any]:
             actor = {"id": "stopped_car", "type": "car", "size": dict(CAR_SIZE), "lane": 0,
                      "s_m": _r(EGO_START_S_M + OBSTACLE_GAP_M), "speed_kph": 0.0, "behavior": {"type": "static"}}
         duration = OBSTACLE_GAP_M / (v / 3.6) + 6.0
-        base.update(duration_s=_r(duration), road=_straight(EGO_START_S_M + OBSTACLE_GAP_M + 100.0, 2),
+        base.update(duration_s=_r(duration), road=straight_road(EGO_START_S_M + OBSTACLE_GAP_M + 100.0, 2),
                     ego=_ego(v, 0, lka=True), actors=[actor], end={"ego_stopped": True, "collision": True},
                     success={"no_collision": True, "max_lane_departure_m": MAX_LANE_DEPARTURE_M})
     else:

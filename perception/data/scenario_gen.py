@@ -88,9 +88,11 @@ def add_stop_and_go(scenario: dict, seed: int) -> dict:
     rng = np.random.default_rng([int(seed), 0x5706, 1])
     ego = scenario["ego"]
     ego_lane, ego_s = int(ego["lane"]), float(ego["s_m"])
-    own = sorted((a for a in scenario.get("actors", [])
-                  if a.get("lane") == ego_lane and a["type"] in ("car", "truck") and a["s_m"] > ego_s
-                  and a.get("behavior", {}).get("type") == "idm" and "d_offset_m" not in a),
+
+    def lane_traffic(a: dict) -> bool:       # IDM traffic driving in the ego lane (not parked on a shoulder)
+        return a.get("lane") == ego_lane and a.get("behavior", {}).get("type") == "idm" and "d_offset_m" not in a
+
+    own = sorted((a for a in scenario.get("actors", []) if lane_traffic(a) and a["s_m"] > ego_s),
                  key=lambda a: a["s_m"])
     v_ego = float(ego["speed_kph"]) * KPH
     if own:
@@ -123,8 +125,7 @@ def add_stop_and_go(scenario: dict, seed: int) -> dict:
         lead["behavior"]["actions"] = [{"trigger": {"time_s": round(float(rng.uniform(1.0, 4.0)), 1)},
                                         "set_speed": {"speed_kph": round(v_lead, 1), "accel_mps2": accel}}]
         # nothing else in the ego lane: cars ahead would block the start, cars behind would run into the ego
-        scenario["actors"] = [a for a in scenario["actors"] if a is lead or a.get("lane") != ego_lane
-                              or "d_offset_m" in a or a.get("behavior", {}).get("type") != "idm"]
+        scenario["actors"] = [a for a in scenario["actors"] if a is lead or not lane_traffic(a)]
         tag = "standing_start"
     scenario["tags"] = list(scenario.get("tags", [])) + [tag]
     return scenario
