@@ -130,3 +130,21 @@ def test_a_run_that_raises_is_a_failed_row_not_a_lost_suite(monkeypatch) -> None
     row = runner._suite_point((suite.grid("curve")[0], runner.RunRequest(scenario="")))
     assert not row["passed"] and row["reasons"] == ["run error: RuntimeError: renderer died"]
     assert row["test"] == suite.grid("curve")[0].test_id
+
+
+def test_closed_loop_trace_prints_a_row_per_step() -> None:
+    """benchmarks/closed_loop_trace.py on a suite test id: one row every --every s, the car ends stopped."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, str(root / "benchmarks" / "closed_loop_trace.py"), "obstacle:kph=80,kind=box",
+                          "--driver", "classical", "--every", "2.0"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = [line.split() for line in out.stdout.splitlines()[1:]]
+    assert [float(r[0]) for r in rows] == [2.0 * (i + 1) for i in range(len(rows))] and len(rows) >= 4
+    assert float(rows[0][1]) > 50.0 and float(rows[-1][1]) < 5.0          # from 80 km/h to a stop
+    bad = subprocess.run([sys.executable, str(root / "benchmarks" / "closed_loop_trace.py"), "curve:radius_m=1"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "no driving-suite test 'curve:radius_m=1'" in bad.stderr

@@ -1,0 +1,85 @@
+"""Frame-by-frame trace of one closed-loop run: what the car did and what the plan it followed said.
+
+    python benchmarks/closed_loop_trace.py SCENARIO_OR_SUITE_TEST [--driver e2e|classical] [--model ONNX]
+        [--every 0.5] [--param NODE.NAME=VALUE ...]
+
+SCENARIO_OR_SUITE_TEST: a library name or YAML path (`edgepilot scenario list`), or a driving-suite test id as
+the suite prints it (`curve:radius_m=250,kph=60,side=right`). Why: a suite row says that a run failed; this table
+says when and how (e.g. the plan's lateral position swinging at a curve entry). One row every --every seconds of
+simulation time: speed, steering wheel angle, offset from the start lane's centre and heading error (ground
+truth), road curvature, gap to the nearest actor ahead in the lane, and the plan's longitudinal and lateral
+positions at 1, 2 and 3 s (e2e driver).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def scenario_source(name: str, tmp: Path) -> str:
+    """A library name / YAML path as is; a suite test id written out as a YAML file in tmp."""
+    if ":" not in name:
+        return name
+    import yaml
+
+    from vehicle_sim import suite
+
+    point = next((p for p in suite.grid() if p.test_id == name), None)
+    if point is None:
+        raise SystemExit(f"no driving-suite test {name!r}; the ids look like {suite.grid()[0].test_id!r}")
+    path = tmp / f"{point.scenario_name}.yaml"
+    path.write_text(yaml.safe_dump(suite.scenario_dict(point), sort_keys=False))
+    return str(path)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("scenario")
+    ap.add_argument("--driver", default="e2e", choices=["e2e", "classical"])
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--every", type=float, default=0.5, help="seconds of simulation time between rows")
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--param", action="append", default=[], metavar="NODE.NAME=VALUE")
+    args = ap.parse_args()
+
+    from edgepilot.cli import _params
+    from edgepilot.runner import RunRequest, build_lockstep_graph
+
+    with tempfile.TemporaryDirectory() as tmp:
+        req = RunRequest(scenario_source(args.scenario, Path(tmp)), driver=args.driver, seed=args.seed,
+                         log_level="error", out_dir=Path(tmp) / "out", extra_params=_params(args.param, "lockstep"),
+                         model_path=Path(args.model) if args.model else None)
+        graph = build_lockstep_graph(req)
+        world = graph.sim.sim.world
+        adas = next(n for n in graph.nodes if n.get_name() == "adas")
+        print(f"{'t s':>5s} {'km/h':>6s} {'wheel °':>8s} {'offset m':>8s} {'head rad':>8s} {'k 1/m':>8s} "
+              f"{'gap m':>6s}  plan x@1/2/3 s | y@1/2/3 s")
+        t = 0.0
+        try:
+            while graph.sim.result is None and t < graph.sim.sim.scenario.duration_s:
+                t += args.every
+                graph.spin_until(t)
+                e, lane = world.ego_state, world.lane_geometry()
+                ahead = [a.s - world.ego_s for a in world.actors
+                         if a.s > world.ego_s and abs(a.d - world.ego_d) < 1.8]
+                gap = f"{min(ahead):6.1f}" if ahead else f"{'-':>6s}"
+                plan = getattr(adas, "plan", None)
+                cols = ""
+                if plan is not None:
+                    pts = plan.points[1::2]          # 1, 2 and 3 s of the 0.5 s waypoints
+                    cols = " ".join(f"{q[0]:5.1f}" for q in pts) + " | " + " ".join(f"{q[1]:5.2f}" for q in pts)
+                print(f"{t:5.1f} {e.speed * 3.6:6.1f} {e.steering_wheel_angle_deg:8.2f} {lane.lateral_offset_m:8.2f} "
+                      f"{lane.heading_error_rad:8.3f} {lane.curvature_1pm:8.4f} {gap}  {cols}", flush=True)
+        finally:
+            graph.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
