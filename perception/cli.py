@@ -256,13 +256,18 @@ def add_model_parsers(perception_sub: argparse._SubParsersAction) -> None:
 def _cmd_release(args: argparse.Namespace) -> int:
     from perception.release import release
 
-    res = release(args.checkpoint, args.data, args.out, split=args.split)
+    res = release(args.checkpoint, args.data, args.out, split=args.split, suite=args.suite)
     rows = [(name, r) for name, r in res.items() if isinstance(r, dict) and "L2_3s" in r]
     print(f"{'':<20} {'mAP':>7} {'L2_1s':>7} {'L2_2s':>7} {'L2_3s':>7} {'coll.%':>7}")
     for name, r in rows:
         print(f"{name:<20} {r.get('mAP', float('nan')):7.4f} {r['L2_1s']:7.3f} {r['L2_2s']:7.3f} {r['L2_3s']:7.3f} "
               f"{r['collision_rate']:7.3f}")
     print(f"files in {args.out}: {res['model']['sizes_bytes']}")
+    if "driving_suite" in res:
+        s = res["driving_suite"]["summary"]
+        fams = ", ".join(f"{f} {c['passed']}/{c['runs']}" for f, c in s["families"].items())
+        print(f"driving suite (e2e, AEB fallback on): {s['passed']}/{s['runs']} passed, {s['collisions']} "
+              f"collisions ({fams})")
     print(json.dumps({k: res[k] for k in ("split", "frames", "model")}, default=float))
     return 0
 
@@ -272,12 +277,15 @@ def add_release_parser(perception_sub: argparse._SubParsersAction) -> None:
 
     r = perception_sub.add_parser("release", help="build the shipped model files (checkpoint, ONNX FP32/INT8, metrics)",
                                   description="Strip the checkpoint, export ONNX FP32 and INT8 (default recipe), and "
-                                              "evaluate all three plus the ego-status baseline on a split; writes "
-                                              "e2e.pt, e2e_fp32.onnx, e2e_int8.onnx and metrics.json.")
+                                              "evaluate all three plus the ego-status baseline on a split, then "
+                                              "drive the FP32 model through the driving suite; writes e2e.pt, "
+                                              "e2e_fp32.onnx, e2e_int8.onnx and metrics.json.")
     r.add_argument("--checkpoint", required=True)
     r.add_argument("--data", required=True, help="dataset: train split calibrates INT8, --split is evaluated")
     r.add_argument("--split", default="test")
     r.add_argument("--out", default=str(WEIGHTS_DIR), help="output directory (default: the shipped weights)")
+    r.add_argument("--no-suite", dest="suite", action="store_false",
+                   help="skip the closed-loop driving suite (44 runs, about 6 min on 2 cores)")
     r.set_defaults(func=_cmd_release)
 
 

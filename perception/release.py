@@ -4,7 +4,8 @@
   e2e.pt          the checkpoint without optimizer state (load_model reads it)
   e2e_fp32.onnx   checked ONNX export (the closed-loop driver's default model)
   e2e_int8.onnx   static QDQ INT8 by the default recipe, calibrated on train-split frames
-  metrics.json    test-split metrics of torch, ONNX Runtime FP32 and INT8, the ego-status baseline, sizes
+  metrics.json    test-split metrics of torch, ONNX Runtime FP32 and INT8, the ego-status baseline, sizes, and the
+                  closed-loop driving suite with the FP32 model (`driving_suite`; `--no-suite` skips it)
 Why one command: the model card's numbers must come from the files that ship, not from a different run.
 """
 from __future__ import annotations
@@ -17,8 +18,18 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 FILES = {"checkpoint": "e2e.pt", "fp32": "e2e_fp32.onnx", "int8": "e2e_int8.onnx", "metrics": "metrics.json"}
 
 
+def driving_suite_results(model_path: str | Path, workers: int = 2, seed: int = 0) -> dict[str, Any]:
+    """The driving suite (vehicle_sim/suite.py, 44 closed-loop runs) with this ONNX model as the e2e driver, AEB
+    fallback on: what metrics.json keeps of it (summary per family and one row per run)."""
+    from edgepilot.runner import run_suite
+
+    rep = run_suite("all", driver="e2e", seed=seed, workers=workers, model_path=Path(model_path))
+    return {"seed": seed, "e2e_fallback_aeb": True, "summary": rep["summary"], "rows": rep["rows"]}
+
+
 def release(checkpoint: str | Path, data_dir: str | Path, out_dir: str | Path = WEIGHTS_DIR, split: str = "test",
-            calibration_frames: int = 64, threads: int = 2) -> dict[str, Any]:
+            calibration_frames: int = 64, threads: int = 2, suite: bool = True, suite_workers: int = 2
+            ) -> dict[str, Any]:
     from perception.export import export_onnx, quantize_int8
     from perception.metrics import evaluate
     from perception.model import count_flops, load_model
@@ -49,5 +60,7 @@ def release(checkpoint: str | Path, data_dir: str | Path, out_dir: str | Path = 
                                        if slim.get("plan_stage") else None),
                         "sizes_bytes": {k: (out / f).stat().st_size for k, f in FILES.items() if k != "metrics"}}
     results["int8_export_notes"] = int8.notes
+    if suite:        # closed loop on every release: open-loop figures barely tell planners apart
+        results["driving_suite"] = driving_suite_results(fp32.path, suite_workers)
     (out / FILES["metrics"]).write_text(json.dumps(results, indent=1, sort_keys=True, default=float) + "\n")
     return results
