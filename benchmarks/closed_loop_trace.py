@@ -30,9 +30,10 @@ def scenario_source(name: str, tmp: Path) -> str:
 
     from vehicle_sim import suite
 
-    point = next((p for p in suite.grid() if p.test_id == name), None)
-    if point is None:
-        raise SystemExit(f"no driving-suite test {name!r}; the ids look like {suite.grid()[0].test_id!r}")
+    try:
+        point = suite.find_point(name)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     path = tmp / f"{point.scenario_name}.yaml"
     path.write_text(yaml.safe_dump(suite.scenario_dict(point), sort_keys=False))
     return str(path)

@@ -27,6 +27,10 @@ def test_select_families_and_errors() -> None:
     assert suite.select("obstacle,obstacle") == suite.grid("obstacle")
     with pytest.raises(ValueError, match="unknown suite family 'curves'.*follow, lead_stop, cut_in, curve, obstacle"):
         suite.select("curves")
+    pt = suite.grid("curve")[5]
+    assert suite.find_point(pt.test_id) == pt
+    with pytest.raises(ValueError, match="no driving-suite test 'curve:radius_m=1'"):
+        suite.find_point("curve:radius_m=1")
 
 
 @pytest.mark.parametrize("point", suite.grid(), ids=lambda p: p.scenario_name)

@@ -123,6 +123,14 @@ def select(families: str = "all") -> list[SuitePoint]:
     return out
 
 
+def find_point(test_id: str) -> SuitePoint:
+    """The grid point a suite row names (its `test`, e.g. "curve:radius_m=250,kph=60,side=right")."""
+    point = next((p for p in grid() if p.test_id == test_id), None)
+    if point is None:
+        raise ValueError(f"no driving-suite test {test_id!r}; the ids look like {grid()[0].test_id!r}")
+    return point
+
+
 def _r(x: float) -> float:
     return round(float(x), 3)
 

@@ -28,7 +28,7 @@ import yaml
 
 from ..features import ego_vector
 from .reader import CLASSES, COMMANDS, FORMAT_VERSION, OBJECT_FIELDS, validate_arrays
-from .scenario_gen import random_scenario
+from .scenario_gen import check_shares, random_scenario
 from .visibility import box_visibility
 
 SPLIT_SEED_BASE = {"train": 0, "val": 1_000_000, "test": 2_000_000}
@@ -423,9 +423,8 @@ def generate(out_dir: str | Path, frames: int, splits: dict[str, float] | None =
     if sample_hz <= 0 or shard_size < 1 or max_objects < 1 or width < 8 or height < 8:
         raise ValueError(f"invalid generator settings: sample_hz={sample_hz}, shard_size={shard_size}, "
                          f"max_objects={max_objects}, width={width}, height={height}")
+    check_shares(recoveries=recoveries, stop_and_go=stop_and_go)
     for name, share in (("recoveries", recoveries), ("stop_and_go", stop_and_go)):
-        if not 0.0 <= share <= 1.0:
-            raise ValueError(f"{name} must be in [0, 1], got {share}")
         if share and scenarios:
             raise ValueError(f"{name} apply to random scenarios only (leave --scenarios at 'random')")
     cfg = GenConfig(int(frames), tuple(splits.items()), int(seed), float(sample_hz), int(width), int(height),

@@ -60,15 +60,20 @@ def _road(rng: np.random.Generator, length_m: float, set_kph: float) -> list[dic
     return segs
 
 
+def check_shares(**shares: float) -> None:
+    """The scene options are shares of the runs: each must lie in [0, 1] (ValueError naming it otherwise)."""
+    for name, p in shares.items():
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1], got {p}")
+
+
 def random_scenario(seed: int, recoveries: float = 0.0, stop_and_go: float = 0.0) -> dict:
     """A random highway/rural scene in the vehicle_sim scenario schema (loads with ``load_scenario``). With
     probability ``recoveries`` the expert also starts from a disturbed state and/or a slowed lead pulls out
     (``add_recovery``); with probability ``stop_and_go`` the lead stops and drives off again, or the ego starts
     stopped behind it (``add_stop_and_go``). Each draw has its own stream: the rest of the scene is the same as
     without."""
-    for name, p in (("recoveries", recoveries), ("stop_and_go", stop_and_go)):
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"{name} must be in [0, 1], got {p}")
+    check_shares(recoveries=recoveries, stop_and_go=stop_and_go)
     scenario = _random_scenario(seed)
     if recoveries > 0.0 and np.random.default_rng([int(seed), 0xDA27]).random() < recoveries:
         add_recovery(scenario, seed)
