@@ -61,8 +61,10 @@ def _add_gpu_backends(backends: dict, sizes: dict, model, onnx_path, out: Path, 
         o.intra_op_num_threads = threads
         sess = ort.InferenceSession(str(onnx_path), sess_options=o, providers=[ep, "CPUExecutionProvider"])
         names = [x.name for x in sess.get_outputs()]
-        backends[label] = (lambda sess=sess, names=names: lambda images, ego, command: dict(zip(
-            names, sess.run(names, {"images": images, "ego": ego, "command": command}))))()
+        backends[label] = (lambda sess=sess, names=names: lambda images, ego, command, lead=None: dict(zip(
+            names, sess.run(names, {"images": images, "ego": ego, "command": command,
+                                    **({"lead": lead} if lead is not None and "lead" in model.input_names
+                                       else {})}))))()
         sizes[label] = Path(onnx_path).stat().st_size
     try:
         from perception.export import build_tensorrt_engine
@@ -126,7 +128,7 @@ def main(argv=None) -> dict:
     if a.data:
         from perception.train import load_split
 
-        keys = ("images", "ego", "command")
+        keys = ("images", "ego", "command", "t", "scenario_seed")   # frame order: a lead-input model is tracked
         src = load_split(a.data, "train", keys=keys, limit=a.calibration_frames * 4)
         idx = np.linspace(0, len(src["ego"]) - 1, min(a.calibration_frames, len(src["ego"]))).astype(int)
         calib = {k: v[idx] for k, v in src.items()}
@@ -139,12 +141,11 @@ def main(argv=None) -> dict:
     else:
         from perception.model.network import dummy_inputs
 
-        imgs, ego, cmd = (t.numpy() for t in dummy_inputs(mcfg, batch=16))
-        calib = {"images": imgs, "ego": ego, "command": cmd}
+        calib = dict(zip(model.input_names, (t.numpy() for t in dummy_inputs(mcfg, batch=16))))
         calib_src = "16 RANDOM frames (no --data: timing only)"
 
     one = {k: v[:1] for k, v in (held or calib).items()}
-    fp32 = export_onnx(model, out / "model.onnx", {k: (held or calib)[k][:2] for k in ("images", "ego", "command")})
+    fp32 = export_onnx(model, out / "model.onnx", {k: v[:2] for k, v in (held or calib).items()})
     int8 = quantize_int8(fp32.path, out / "model.int8.onnx", calib, method=a.calibration,
                          count=a.calibration_frames, recipe=recipe, held_out=held)
     x = frames_for(fp32.path, one)
@@ -156,9 +157,11 @@ def main(argv=None) -> dict:
     def ort_fn(session):
         names = [o.name for o in session.get_outputs()]
 
-        def run(images, ego, command):
+        def run(images, ego, command, lead=None):
             feed = {"images": np.ascontiguousarray(images), "ego": fit_ego(ego, ego_dim),
                     "command": np.asarray(command, dtype=np.int64)}
+            if lead is not None and "lead" in model.input_names:
+                feed["lead"] = np.asarray(lead, dtype=np.float32)
             return dict(zip(names, session.run(names, feed)))
         return run
 
@@ -167,7 +170,7 @@ def main(argv=None) -> dict:
     sizes = {"torch eager FP32": _state_dict_bytes(model), "ONNX Runtime FP32": fp32.size_bytes,
              "ONNX Runtime INT8": int8.size_bytes}
     gpu_notes = [] if a.no_gpu else _add_gpu_backends(backends, sizes, model, fp32.path, out, a.threads)
-    feeds = (x["images"], x["ego"], x["command"])
+    feeds = (x["images"], x["ego"], x["command"]) + ((x["lead"],) if "lead" in x else ())
     rounds = max(2, a.runs // 5)
     lat = interleaved_latency({k: (lambda f=f: f(*feeds)) for k, f in backends.items()}, rounds=rounds, inner=5)
     acc = {}

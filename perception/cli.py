@@ -39,7 +39,7 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
                     sample_hz=args.sample_hz,
                     width=args.width, height=args.height, cameras=cameras, max_objects=args.max_objects,
                     shard_size=args.shard_size, progress=not args.no_progress, scenarios=scenarios,
-                    recoveries=args.recoveries, stop_and_go=args.stop_and_go)
+                    recoveries=args.recoveries, stop_and_go=args.stop_and_go, approach=args.approach)
     for split, info in meta["splits"].items():
         print(f"{split:6s} {info['frames']:7d} frames from {info['runs']} runs")
     dropped = ", ".join(f"{k}: {v}" for k, v in meta["dropped_runs"].items()) or "none"
@@ -77,6 +77,9 @@ def add_dataset_parser(perception_sub: argparse._SubParsersAction) -> argparse.A
     p.add_argument("--stop-and-go", type=float, default=0.0, metavar="P",
                    help="share of random scenarios (0..1, default 0) in which the lead brakes to a stop and drives "
                         "off again, or the ego starts stopped behind it: frames of the expert driving off")
+    p.add_argument("--approach", type=float, default=0.0, metavar="P",
+                   help="share of random scenarios (0..1, default 0) that start closing in on a slower lead "
+                        "20-50 m ahead: frames of the expert braking for a lead from the first frame")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_dataset)
     return p
@@ -115,7 +118,7 @@ def _cmd_train_planner(args: argparse.Namespace) -> int:
     from perception.plan_stage import PlanStageConfig, train_planner
 
     cfg = PlanStageConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
-                          w_collision=args.w_collision, ego_hidden=args.ego_hidden)
+                          w_collision=args.w_collision, ego_hidden=args.ego_hidden, lead=args.lead)
     res = train_planner(args.checkpoint, args.data, args.out, cfg, progress=not args.no_progress)
     print(json.dumps({"best_epoch": res["best_epoch"], "val_start": res["start"],
                       "val_best": (res["history"][res["best_epoch"] - 1]["val"] if res["best_epoch"] else res["start"]),
@@ -151,7 +154,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.data:
         from perception.train import load_split
 
-        keys = ("images", "ego", "command")
+        keys = ("images", "ego", "command", "t", "scenario_seed")
         # frames spread over 4x as many (several runs/scenes), not one scene's consecutive frames
         arrays = load_split(args.data, args.calibration_split, keys=keys, limit=4 * args.calibration_frames)
         idx = np.linspace(0, len(arrays["ego"]) - 1, min(args.calibration_frames, len(arrays["ego"]))).astype(int)
@@ -217,6 +220,9 @@ def add_model_parsers(perception_sub: argparse._SubParsersAction) -> None:
     tp.add_argument("--w-collision", type=float, default=0.1, help="weight of the collision penalty (0 disables)")
     tp.add_argument("--ego-hidden", type=int, default=128, help="width of the ego-status branch when one is added")
     tp.add_argument("--seed", type=int, default=0)
+    tp.add_argument("--lead", action="store_true",
+                    help="give the planner the tracked lead (a 4th graph input, model.plan_lead): each run's frames "
+                         "are tracked in order as on the car")
     tp.add_argument("--no-progress", action="store_true")
     tp.set_defaults(func=_cmd_train_planner)
     e = perception_sub.add_parser("eval", help="evaluate a checkpoint (mAP, L2, collision rate, lane IoU)",

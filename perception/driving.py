@@ -36,7 +36,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .features import COMMANDS, EGO_DIM, ego_vector
+from .features import COMMANDS, EGO_DIM, LEAD_DIM, ego_vector, lead_vector, no_lead
 from .lanes import LaneTracker, blend_plan, lane_centre
 from .refine import RefineConfig, refine_plan
 from .tracking import MultiObjectTracker, Track, TrackerConfig
@@ -79,6 +79,7 @@ class DrivingFrame:
     tracks: list[Track] = field(default_factory=list)   # confirmed tracks (empty without stamps)
     refined_by: int = -1             # track_id of the track that slowed the plan most, -1 if none
     lane_blended: bool = False       # lateral positions moved to the lane centre fitted on lane_mask (lane_blend)
+    lead: np.ndarray | None = None   # the `lead` input the planner was fed (models with one), else None
 
 
 def decode_boxes(boxes: np.ndarray, bev_range: tuple[float, float, float, float] | list[float],
@@ -132,6 +133,30 @@ def decode_detections(det_logits: np.ndarray, det_boxes: np.ndarray, classes: li
         out.append(Detection(cls=classes[int(cls[q])], class_id=int(cls[q]), x=float(b[0]), y=float(b[1]),
                              length=float(b[2]), width=float(b[3]), yaw=float(b[4]), vx=float(b[5]),
                              vy=float(b[6]), score=float(score[q]), query=int(q)))
+    return out
+
+
+def tracked_lead_inputs(det_logits: np.ndarray, det_boxes: np.ndarray, ego: np.ndarray, stamps: np.ndarray,
+                        runs: np.ndarray, classes: list[str], bev_range, vel_scale: float,
+                        score_threshold: float = DEFAULT_SCORE_THRESHOLD,
+                        tracker: TrackerConfig = TrackerConfig()) -> np.ndarray:
+    """The `lead` input of every frame of a dataset split, [N, LEAD_DIM], built as the car builds it: frames of one
+    run (`runs`, e.g. the scenario seed) in time order, the lead read from the tracks predicted to the frame's time
+    before its own detections update them (the network plans in the same pass that detects). Why here: the
+    planning stage trains on it and the evaluator scores with it, so both see what `E2EDriver.step` feeds."""
+    n = len(ego)
+    out = np.empty((n, LEAD_DIM), np.float32)
+    mot = MultiObjectTracker(tracker)
+    last = None
+    for i in np.lexsort((np.asarray(stamps), np.asarray(runs))):
+        if runs[i] != last:
+            mot.reset()
+            last = runs[i]
+        t, v, w = float(stamps[i]), float(ego[i][0]), float(ego[i][2])
+        out[i] = lead_vector(mot.predicted_boxes(t, v, w), v, w)
+        dets = decode_detections(det_logits[i], det_boxes[i], classes, bev_range, vel_scale, score_threshold)
+        boxes = np.array([[d.x, d.y, d.length, d.width, d.yaw, d.vx, d.vy] for d in dets]).reshape(-1, 7)
+        mot.update(t, v, w, boxes, np.array([d.class_id for d in dets]), np.array([d.score for d in dets]))
     return out
 
 
@@ -204,8 +229,14 @@ class E2EDriver:
         if stamp_s is not None and not math.isfinite(stamp_s):
             raise ValueError(f"stamp_s must be finite, got {stamp_s}")
         batch = self.images_array(images)
+        lead = None
+        if "lead" in getattr(self.backend, "input_names", ()):
+            lead = (no_lead() if stamp_s is None else
+                    lead_vector(self.tracker.predicted_boxes(float(stamp_s), float(ego[0]), float(ego[2])),
+                                float(ego[0]), float(ego[2])))
         t0 = time.perf_counter()
-        out = self.backend.run(batch, ego[None], np.array([int(command)], np.int64))
+        out = self.backend.run(batch, ego[None], np.array([int(command)], np.int64),
+                               lead=None if lead is None else lead[None])
         latency_ms = (time.perf_counter() - t0) * 1e3
         dets = decode_detections(out["det_logits"][0], out["det_boxes"][0], self.classes, self.bev_range,
                                  self.vel_scale, self.score_threshold)
@@ -213,7 +244,7 @@ class E2EDriver:
         plan = np.asarray(out["plan"][0], dtype=np.float32)
         times = (np.arange(1, len(plan) + 1) * self.plan_dt).astype(np.float32)
         frame = DrivingFrame(detections=dets, lane_mask=seg[0] > 0, drivable_mask=seg[1] > 0, plan=plan,
-                             plan_times=times, latency_ms=latency_ms, ego=ego)
+                             plan_times=times, latency_ms=latency_ms, ego=ego, lead=lead)
         if self.lane_blend > 0:
             res = (self.bev_range[1] - self.bev_range[0]) / frame.lane_mask.shape[0]
             if stamp_s is None:                      # frames out of order: one frame's fit

@@ -16,7 +16,7 @@ import numpy as np
 from .quantize import (CALIBRATION_METHODS, DEFAULT_CALIBRATION, DEFAULT_RECIPE, RECIPES,
                        FrameCalibrationReader, compare_calibration_methods, frames_for, make_session, output_error,
                        quantize_model, run_outputs)
-from .runtime import INPUT_NAMES, OUTPUT_NAMES, BackendUnavailable, _require_tensorrt
+from .runtime import OUTPUT_NAMES, BackendUnavailable, _require_tensorrt
 
 OPSET = 17
 
@@ -49,7 +49,7 @@ def export_onnx(model, path: str | Path, sample: dict[str, np.ndarray] | None = 
     write_metadata(path, model)
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
     if sample is None:
-        sample = dict(zip(INPUT_NAMES, (t.numpy() for t in dummy_inputs(model.cfg, batch=2))))
+        sample = dict(zip(model.input_names, (t.numpy() for t in dummy_inputs(model.cfg, batch=2))))
     report = ExportReport(str(path), "onnx", path.stat().st_size, checker_ok=True)
     report.max_abs_diff = compare_with_torch(model, path, sample)
     return report
@@ -83,11 +83,11 @@ def compare_with_torch(model, onnx_path: str | Path, sample: dict[str, np.ndarra
 
     feeds = frames_for(onnx_path, sample)
     with torch.inference_mode():
-        ref = model(*(torch.from_numpy(np.ascontiguousarray(feeds[k])) for k in INPUT_NAMES))
+        ref = model(*(torch.from_numpy(np.ascontiguousarray(feeds[k])) for k in model.input_names))
     if isinstance(ref, dict):
         ref = [ref[k] for k in OUTPUT_NAMES]
     session = make_session(onnx_path, threads=2)
-    got = dict(zip(OUTPUT_NAMES, session.run(list(OUTPUT_NAMES), {k: feeds[k] for k in INPUT_NAMES})))
+    got = dict(zip(OUTPUT_NAMES, session.run(list(OUTPUT_NAMES), {k: feeds[k] for k in model.input_names})))
     return {k: float(np.max(np.abs(r.numpy() - got[k]))) for k, r in zip(OUTPUT_NAMES, ref)}
 
 

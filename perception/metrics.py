@@ -173,13 +173,15 @@ def as_predict_fn(model: Any) -> tuple[PredictFn, Any]:
     if torch is not None and isinstance(model, torch.nn.Module):
         from perception.model.network import OUTPUT_NAMES
 
-        def fn(images, ego, command):
+        def fn(images, ego, command, lead=None):
             model.eval()
             dev = next(model.parameters()).device
+            extra = () if lead is None or not model.cfg.plan_lead else (torch.from_numpy(
+                np.asarray(lead, np.float32)).to(dev),)
             with torch.no_grad():
                 out = model(torch.from_numpy(np.ascontiguousarray(images)).to(dev),
                             torch.from_numpy(ego.astype(np.float32)).to(dev),
-                            torch.from_numpy(command.astype(np.int64)).to(dev))
+                            torch.from_numpy(command.astype(np.int64)).to(dev), *extra)
             return {k: v.cpu().numpy() for k, v in zip(OUTPUT_NAMES, out)}
         return fn, model.cfg
     return model, None
@@ -211,22 +213,50 @@ def evaluate(model_or_predict_fn: Any, arrays: dict[str, np.ndarray], mcfg: Any 
              classes: Sequence[str] = CLASSES) -> dict[str, Any]:
     """Run the model over a split (dataset arrays, see DATASET.md) and compute every metric.
 
-    `model_or_predict_fn`: an E2EDrivingModel or fn(images, ego, command) -> {det_logits, det_boxes, seg_logits, plan}
-    (then `mcfg`, the ModelConfig, is needed to decode boxes). Keys: mAP, AP (per class), L2_1s, L2_2s, L2_3s,
-    collision_rate (%), lane_iou, drivable_iou, frames.
+    `model_or_predict_fn`: an E2EDrivingModel or fn(images, ego, command[, lead]) -> {det_logits, det_boxes,
+    seg_logits, plan} (then `mcfg`, the ModelConfig, is needed to decode boxes). Keys: mAP, AP (per class), L2_1s,
+    L2_2s, L2_3s, collision_rate (%), lane_iou, drivable_iou, frames.
+
+    A model whose planner takes the tracked lead (`mcfg.plan_lead`) is scored as it drives: a first pass gives
+    the detections, the frames of each run are tracked in time order (`perception.driving.tracked_lead_inputs`,
+    needs the split's `t` and `scenario_seed`), and a second pass plans with those leads. The lead enters only
+    the planner, so the detections and masks of the first pass are the model's.
     """
     fn, model_cfg = as_predict_fn(model_or_predict_fn)
     mcfg = mcfg or model_cfg
     if mcfg is None:
         raise ValueError("evaluate: pass mcfg (the ModelConfig) with a predict function")
     n = len(arrays["ego"])
-    preds, plans, segs = [], [], []
+    lead_model = bool(getattr(mcfg, "plan_lead", False))
+    if lead_model:
+        from perception.features import no_lead
+
+        missing = [k for k in ("t", "scenario_seed") if k not in arrays]
+        if missing:
+            raise ValueError(f"evaluate: the model plans on the tracked lead, which needs the split's {missing} "
+                             f"(frame order of each run)")
+    preds, plans, segs, logits, boxes = [], [], [], [], []
     for s in range(0, n, batch_size):
         sl = slice(s, min(n, s + batch_size))
-        out = fn(arrays["images"][sl], arrays["ego"][sl], arrays["command"][sl])
+        if lead_model:
+            out = fn(arrays["images"][sl], arrays["ego"][sl], arrays["command"][sl],
+                     lead=np.tile(no_lead(), (sl.stop - sl.start, 1)))
+            logits.append(out["det_logits"])
+            boxes.append(out["det_boxes"])
+        else:
+            out = fn(arrays["images"][sl], arrays["ego"][sl], arrays["command"][sl])
         preds += detections_from_outputs(out["det_logits"], out["det_boxes"], mcfg)
         plans.append(out["plan"])
         segs.append(out["seg_logits"] > 0)
+    if lead_model and n:
+        from perception.driving import tracked_lead_inputs
+
+        leads = tracked_lead_inputs(np.concatenate(logits), np.concatenate(boxes), arrays["ego"], arrays["t"],
+                                    arrays["scenario_seed"], list(classes), mcfg.bev_range, mcfg.vel_scale)
+        plans = []
+        for s in range(0, n, batch_size):
+            sl = slice(s, min(n, s + batch_size))
+            plans.append(fn(arrays["images"][sl], arrays["ego"][sl], arrays["command"][sl], lead=leads[sl])["plan"])
     gts = gt_for_detection(arrays)
     det = detection_map(preds, gts, classes=classes)
     plan = np.concatenate(plans) if plans else np.zeros((0, 6, 2))

@@ -30,7 +30,7 @@ from perception.model import E2EDrivingModel, config_from_dict, load_checkpoint
 from perception.model.losses import collision_penalty, planning_loss
 
 #: Module names (first component of the parameter name) that the planning stage trains; everything else is frozen.
-PLAN_MODULES = ("ego_enc", "cmd_embed", "plan_query_pos", "plan_layers", "plan_head", "plan_ego")
+PLAN_MODULES = ("ego_enc", "cmd_embed", "plan_query_pos", "plan_layers", "plan_head", "plan_ego", "lead_enc")
 FEATURE_KEYS = ("bev", "det_feat", "det_pos")
 LABEL_KEYS = ("ego", "command", "future", "future_valid", "objects", "num_objects", "objects_future",
               "objects_future_valid")
@@ -49,23 +49,31 @@ class PlanStageConfig:
     seed: int = 0
     num_threads: int = 2
     feature_batch: int = 32
+    lead: bool = False           # give the planner the tracked lead (model.plan_lead): the frames of each run are
+                                 # tracked in order, as on the car (perception.driving.tracked_lead_inputs)
 
 
 def is_plan_param(name: str) -> bool:
     return name.split(".")[0] in PLAN_MODULES
 
 
-def planner_model(ckpt: dict[str, Any], ego_hidden: int) -> tuple[E2EDrivingModel, bool]:
-    """The checkpoint's model with an ego-status branch (added, untrained, when it has none). Returns (model, added)."""
+def planner_model(ckpt: dict[str, Any], ego_hidden: int, lead: bool = False) -> tuple[E2EDrivingModel, bool]:
+    """The checkpoint's model with an ego-status branch (added, untrained, when it has none, or when the lead input
+    is added: the branch then reads it too). Returns (model, added)."""
     cfg = config_from_dict(ckpt["cfg"])
-    added = cfg.model.plan_ego_mlp <= 0
+    add_lead = lead and not cfg.model.plan_lead
+    added = cfg.model.plan_ego_mlp <= 0 or add_lead
+    state = dict(ckpt["model"])
     if added:
-        if ego_hidden <= 0:
+        if ego_hidden <= 0 and cfg.model.plan_ego_mlp <= 0:
             raise ValueError(f"ego_hidden must be > 0 to add the ego-status branch, got {ego_hidden}")
-        cfg.model.plan_ego_mlp = int(ego_hidden)
+        cfg.model.plan_ego_mlp = cfg.model.plan_ego_mlp if cfg.model.plan_ego_mlp > 0 else int(ego_hidden)
+        state = {k: v for k, v in state.items() if not k.startswith("plan_ego.")}
+    cfg.model.plan_lead = cfg.model.plan_lead or lead
     model = E2EDrivingModel(cfg, ckpt["rig"])
-    missing, unexpected = model.load_state_dict(ckpt["model"], strict=False)
-    bad = [k for k in missing if not (added and k.startswith("plan_ego."))]
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    bad = [k for k in missing if not (added and k.startswith("plan_ego.")) and not (add_lead and
+                                                                                    k.startswith("lead_enc."))]
     if bad or unexpected:
         raise ValueError(f"checkpoint does not fit the model: missing {bad[:5]}, unexpected {list(unexpected)[:5]}")
     model.classes = list((ckpt.get("meta") or {}).get("classes") or [])
@@ -78,11 +86,12 @@ def extract_features(model: E2EDrivingModel, data_dir: str | Path, split: str, b
     """Labels of a split plus the frozen perception's planner inputs (float16: 139 KB a frame instead of 279)."""
     from perception.train import load_split
 
-    out: dict[str, list[np.ndarray]] = {k: [] for k in FEATURE_KEYS + LABEL_KEYS}
+    out: dict[str, list[np.ndarray]] = {k: [] for k in FEATURE_KEYS + LABEL_KEYS + ("det_logits", "det_boxes")}
     shards = sorted((Path(data_dir) / split).glob("shard_*.npz"))
     if not shards:
         raise FileNotFoundError(f"no shards in {Path(data_dir) / split}")
-    labels = load_split(data_dir, split, keys=LABEL_KEYS)
+    lead = model.cfg.plan_lead
+    labels = load_split(data_dir, split, keys=LABEL_KEYS + (("t", "scenario_seed") if lead else ()))
     n_total = len(labels["ego"])
     bar = tqdm(total=n_total, desc=f"features {split}", unit="frame", disable=not progress)
     model.eval()
@@ -90,21 +99,36 @@ def extract_features(model: E2EDrivingModel, data_dir: str | Path, split: str, b
         with np.load(sh) as z:
             images, ego, cmd = z["images"], z["ego"], z["command"]
         for s in range(0, len(ego), batch):
-            _, aux = model.forward_with_aux(torch.from_numpy(images[s:s + batch]), torch.from_numpy(ego[s:s + batch]),
-                                            torch.from_numpy(cmd[s:s + batch].astype(np.int64)))
+            res, aux = model.forward_with_aux(torch.from_numpy(images[s:s + batch]),
+                                              torch.from_numpy(ego[s:s + batch]),
+                                              torch.from_numpy(cmd[s:s + batch].astype(np.int64)))
             for k in FEATURE_KEYS:
                 out[k].append(aux[k].numpy().astype(np.float16))
+            if lead:
+                out["det_logits"].append(res.det_logits.numpy())
+                out["det_boxes"].append(res.det_boxes.numpy())
             bar.update(len(ego[s:s + batch]))
     bar.close()
     feats = {k: np.concatenate(out[k]) for k in FEATURE_KEYS}
     if len(feats["bev"]) != n_total:
         raise ValueError(f"{split}: {len(feats['bev'])} feature rows for {n_total} label rows")
     feats.update(labels)
+    if lead:
+        from perception.driving import tracked_lead_inputs
+
+        classes = list((getattr(model, "classes", None) or []))
+        if not classes:
+            raise ValueError("lead input: the checkpoint's dataset meta has no class names")
+        m = model.cfg
+        feats["lead"] = tracked_lead_inputs(np.concatenate(out["det_logits"]), np.concatenate(out["det_boxes"]),
+                                            labels["ego"], labels["t"], labels["scenario_seed"], classes,
+                                            m.bev_range, m.vel_scale)
     return feats
 
 
 def _tensors(a: dict[str, np.ndarray], idx: np.ndarray | slice) -> dict[str, torch.Tensor]:
-    t = {k: torch.from_numpy(np.ascontiguousarray(a[k][idx])) for k in FEATURE_KEYS + LABEL_KEYS if k in a}
+    t = {k: torch.from_numpy(np.ascontiguousarray(a[k][idx])) for k in FEATURE_KEYS + LABEL_KEYS + ("lead",)
+         if k in a}
     for k in FEATURE_KEYS:
         t[k] = t[k].float()
     t["command"] = t["command"].long()
@@ -112,7 +136,7 @@ def _tensors(a: dict[str, np.ndarray], idx: np.ndarray | slice) -> dict[str, tor
 
 
 def _plan(model: E2EDrivingModel, t: dict[str, torch.Tensor]) -> torch.Tensor:
-    return model.plan(t["ego"], t["command"], t["bev"], t["det_feat"], t["det_pos"])
+    return model.plan(t["ego"], t["command"], t["bev"], t["det_feat"], t["det_pos"], t.get("lead"))
 
 
 def _loss(model: E2EDrivingModel, t: dict[str, torch.Tensor], w_col: float) -> torch.Tensor:
@@ -162,19 +186,26 @@ def train_planner(checkpoint: str | Path | dict[str, Any], data_dir: str | Path,
     source = str(ckpt.get("source", "")) if isinstance(checkpoint, dict) else str(checkpoint)
     torch.set_num_threads(c.num_threads)
     torch.manual_seed(c.seed)
-    model, added = planner_model(ckpt, c.ego_hidden)
+    model, added = planner_model(ckpt, c.ego_hidden, c.lead)
     m = model.cfg
     if features is None:
         from perception.train import load_split
 
         features = {"val": extract_features(model, data_dir, "val", c.feature_batch, progress),
-                    "train": (extract_features(model, data_dir, "train", c.feature_batch, progress) if c.epochs > 0
+                    "train": (extract_features(model, data_dir, "train", c.feature_batch, progress)
+                              if c.epochs > 0 or c.lead
                               else load_split(data_dir, "train", keys=LABEL_KEYS))}   # 0 epochs: labels suffice
     tr, va = features["train"], features["val"]
     if added:   # start the ego-status branch from the fitted baseline, the attention branch from zero
-        base = train_ego_mlp({k: tr[k] for k in ("ego", "command", "future", "future_valid")}, seed=c.seed,
-                             epochs=c.baseline_epochs, hidden=m.plan_ego_mlp, num_commands=m.num_commands,
-                             ego_scale=tuple(m.ego_scale), prior=m.plan_prior, dt=m.future_dt)
+        base_in = {k: tr[k] for k in ("ego", "command", "future", "future_valid")}
+        scale = tuple(m.ego_scale)
+        if m.plan_lead:   # the branch reads [ego, lead]: fit the baseline on both (the prior uses ego's columns)
+            from perception.features import LEAD_SCALE
+
+            base_in["ego"] = np.concatenate([tr["ego"], tr["lead"]], axis=1)
+            scale += tuple(LEAD_SCALE)
+        base = train_ego_mlp(base_in, seed=c.seed, epochs=c.baseline_epochs, hidden=m.plan_ego_mlp,
+                             num_commands=m.num_commands, ego_scale=scale, prior=m.plan_prior, dt=m.future_dt)
         model.plan_ego.load_from_sequential(base.net)
         torch.nn.init.zeros_(model.plan_head[-1].weight)
         torch.nn.init.zeros_(model.plan_head[-1].bias)
@@ -223,7 +254,7 @@ def train_planner(checkpoint: str | Path | dict[str, Any], data_dir: str | Path,
 
     def save(name: str, state: dict[str, torch.Tensor]) -> None:
         slim = {k: ckpt[k] for k in ckpt if k not in ("model", "optimizer", "cfg")}
-        slim.update({"cfg": _cfg_dict(ckpt, m.plan_ego_mlp), "model": {k: v.detach().cpu() for k, v in state.items()},
+        slim.update({"cfg": _cfg_dict(ckpt, m.plan_ego_mlp, m.plan_lead), "model": {k: v.detach().cpu() for k, v in state.items()},
                      "plan_stage": info})
         torch.save(slim, out / name)
 
@@ -235,7 +266,9 @@ def train_planner(checkpoint: str | Path | dict[str, Any], data_dir: str | Path,
     return {"best_epoch": best_epoch, "best": best, "start": start, "history": history, "wall_time_s": wall}
 
 
-def _cfg_dict(ckpt: dict[str, Any], plan_ego_mlp: int) -> dict[str, Any]:
+def _cfg_dict(ckpt: dict[str, Any], plan_ego_mlp: int, plan_lead: bool = False) -> dict[str, Any]:
     cfg = copy.deepcopy(ckpt["cfg"])
     cfg.setdefault("model", {})["plan_ego_mlp"] = int(plan_ego_mlp)
+    if plan_lead:
+        cfg["model"]["plan_lead"] = True
     return cfg

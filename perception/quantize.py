@@ -266,11 +266,48 @@ def model_ego_dim(path: str | Path) -> int:
     raise ValueError(f"{path}: no 'ego' input with a static last dimension")
 
 
+def model_input_names(path: str | Path) -> tuple[str, ...]:
+    import onnx
+
+    return tuple(i.name for i in onnx.load(str(path), load_external_data=False).graph.input)
+
+
 def frames_for(path: str | Path, frames: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """images/ego/command of dataset frames in the dtypes and ego width the ONNX model at `path` takes."""
-    return {"images": np.ascontiguousarray(frames["images"], dtype=np.uint8),
-            "ego": fit_ego(frames["ego"], model_ego_dim(path)),
-            "command": np.asarray(frames["command"], dtype=np.int64)}
+    """images/ego/command (and lead, for a model that plans on the tracked lead) of dataset frames in the dtypes
+    and ego width the ONNX model at `path` takes. Frames without a `lead` get the one the car would feed: the
+    model at `path` detects, the frames of each run are tracked in time order (`t`, `scenario_seed`)."""
+    out = {"images": np.ascontiguousarray(frames["images"], dtype=np.uint8),
+           "ego": fit_ego(frames["ego"], model_ego_dim(path)),
+           "command": np.asarray(frames["command"], dtype=np.int64)}
+    if "lead" in model_input_names(path):
+        out["lead"] = (np.asarray(frames["lead"], np.float32) if "lead" in frames
+                       else leads_from_model(path, {**frames, **out}))
+    return out
+
+
+def leads_from_model(path: str | Path, frames: Mapping[str, np.ndarray], batch: int = 16) -> np.ndarray:
+    """The tracked-lead input of every frame as the model at `path` sees it (see `frames_for`)."""
+    from perception.driving import tracked_lead_inputs
+    from perception.features import no_lead
+    from perception.runtime import OnnxRuntimeBackend, model_metadata
+
+    missing = [k for k in ("t", "scenario_seed") if k not in frames]
+    if missing:
+        raise ValueError(f"{path}: the model plans on the tracked lead; its input needs the frames' {missing} "
+                         f"(load them with the split)")
+    meta = model_metadata(path)
+    backend = OnnxRuntimeBackend(Path(path))
+    n = len(frames["ego"])
+    logits, boxes = [], []
+    for s in range(0, n, batch):
+        sl = slice(s, min(n, s + batch))
+        o = backend.run(frames["images"][sl], frames["ego"][sl], frames["command"][sl],
+                        lead=np.tile(no_lead(), (sl.stop - sl.start, 1)))
+        logits.append(o["det_logits"])
+        boxes.append(o["det_boxes"])
+    cfg = meta["model_config"]
+    return tracked_lead_inputs(np.concatenate(logits), np.concatenate(boxes), frames["ego"], frames["t"],
+                               frames["scenario_seed"], list(meta["classes"]), cfg["bev_range"], cfg["vel_scale"])
 
 
 class FrameCalibrationReader:
@@ -281,7 +318,9 @@ class FrameCalibrationReader:
         self._frames = frames
         self._iter: Iterator[dict[str, np.ndarray]] = iter(
             {"images": frames["images"][i:i + 1], "ego": np.asarray(frames["ego"][i:i + 1], dtype=np.float32),
-             "command": np.asarray(frames["command"][i:i + 1], dtype=np.int64)} for i in range(n))
+             "command": np.asarray(frames["command"][i:i + 1], dtype=np.int64),
+             **({"lead": np.asarray(frames["lead"][i:i + 1], np.float32)} if "lead" in frames else {})}
+            for i in range(n))
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         return next(self._iter, None)
@@ -653,7 +692,7 @@ def run_outputs(session, frames: Mapping[str, np.ndarray], batch: int = 1) -> di
     outs: dict[str, list[np.ndarray]] = {k: [] for k in names}
     n = len(frames["images"])
     for s in range(0, n, batch):
-        feed = {k: frames[k][s:s + batch] for k in INPUT_NAMES}
+        feed = {k: frames[k][s:s + batch] for k in (*INPUT_NAMES, "lead") if k in frames}
         for k, v in zip(names, session.run(names, feed)):
             outs[k].append(v)
     return {k: np.concatenate(v) for k, v in outs.items()}

@@ -40,7 +40,7 @@ def release(checkpoint: str | Path, data_dir: str | Path, out_dir: str | Path = 
     out.mkdir(parents=True, exist_ok=True)
     slim = release_checkpoint(checkpoint, out / FILES["checkpoint"])
     model = load_model(out / FILES["checkpoint"])
-    keys = ("images", "ego", "command")
+    keys = ("images", "ego", "command", "t", "scenario_seed")   # frame order: a lead-input model is tracked
     calib = load_split(data_dir, "train", keys=keys, limit=calibration_frames)
     held = load_split(data_dir, "val", keys=keys, limit=32)
     fp32 = export_onnx(model, out / FILES["fp32"], {k: v[:4] for k, v in held.items()})

@@ -28,7 +28,24 @@ class InferenceBackend(Protocol):
     name: str
     providers: tuple[str, ...]
 
-    def run(self, images: np.ndarray, ego: np.ndarray, command: np.ndarray) -> dict[str, np.ndarray]: ...
+    def run(self, images: np.ndarray, ego: np.ndarray, command: np.ndarray,
+            lead: np.ndarray | None = None) -> dict[str, np.ndarray]: ...
+
+
+def _lead_feed(names: tuple[str, ...], lead: np.ndarray | None, batch: int, where: str) -> dict[str, np.ndarray]:
+    """{"lead": ...} for a model whose graph takes the tracked lead, {} for one that does not (a lead given to such
+    a model is not used). A model that takes it and gets none is an error: its planner would drive blind."""
+    if "lead" not in names:
+        return {}
+    from .features import LEAD_DIM, LEAD_FIELDS
+
+    if lead is None:
+        raise ValueError(f"{where}: the model takes a `lead` input ({', '.join(LEAD_FIELDS)}, from "
+                         f"perception.features.lead_vector of the tracked objects); none was given")
+    lead = np.asarray(lead, dtype=np.float32)
+    if lead.shape != (batch, LEAD_DIM) or not np.all(np.isfinite(lead)):
+        raise ValueError(f"{where}: lead must be finite float32 [{batch}, {LEAD_DIM}], got {list(lead.shape)}")
+    return {"lead": lead}
 
 
 def _check_inputs(images: np.ndarray, ego: np.ndarray, command: np.ndarray) -> None:
@@ -74,11 +91,14 @@ class OnnxRuntimeBackend:
                                      f"(available: {', '.join(available)})")
         self.session = ort.InferenceSession(str(self.path), sess_options=opts, providers=list(wanted))
         self.providers = tuple(self.session.get_providers())
+        self.input_names = tuple(i.name for i in self.session.get_inputs())
 
-    def run(self, images: np.ndarray, ego: np.ndarray, command: np.ndarray) -> dict[str, np.ndarray]:
+    def run(self, images: np.ndarray, ego: np.ndarray, command: np.ndarray,
+            lead: np.ndarray | None = None) -> dict[str, np.ndarray]:
         _check_inputs(images, ego, command)
         feeds = {"images": images, "ego": ego.astype(np.float32, copy=False),
-                 "command": command.astype(np.int64, copy=False)}
+                 "command": command.astype(np.int64, copy=False),
+                 **_lead_feed(self.input_names, lead, images.shape[0], str(self.path))}
         outs = self.session.run(list(OUTPUT_NAMES), feeds)
         return dict(zip(OUTPUT_NAMES, outs))
 
@@ -138,15 +158,19 @@ class TorchBackend:
         torch.set_num_threads(self.threads)
         self.model = (load_model(self.path) if self.model is None else self.model).eval().to(dev)
         self.providers = (self.device + (" fp16" if self.fp16 else ""),)
+        self.input_names = tuple(self.model.input_names)
         self._torch = torch
 
-    def run(self, images: np.ndarray, ego: np.ndarray, command: np.ndarray) -> dict[str, np.ndarray]:
+    def run(self, images: np.ndarray, ego: np.ndarray, command: np.ndarray,
+            lead: np.ndarray | None = None) -> dict[str, np.ndarray]:
         _check_inputs(images, ego, command)
+        extra = _lead_feed(self.input_names, lead, images.shape[0], f"torch model {self.path}")
         torch, dev = self._torch, self.device
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=self.fp16):
             out = self.model(torch.from_numpy(np.ascontiguousarray(images)).to(dev),
                              torch.from_numpy(ego.astype(np.float32, copy=False)).to(dev),
-                             torch.from_numpy(command.astype(np.int64, copy=False)).to(dev))
+                             torch.from_numpy(command.astype(np.int64, copy=False)).to(dev),
+                             *(torch.from_numpy(v).to(dev) for v in extra.values()))
         if isinstance(out, dict):
             out = [out[k] for k in OUTPUT_NAMES]
         return {k: v.float().cpu().numpy() for k, v in zip(OUTPUT_NAMES, out)}
@@ -170,12 +194,16 @@ class TensorRTBackend:
             raise BackendUnavailable(f"{self.path}: TensorRT could not deserialize the engine (built for another "
                                      f"TensorRT version or GPU?)")
         self.context = self.engine.create_execution_context()
+        self.input_names = tuple(n for n in (self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors))
+                                 if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT)
         self._trt, self._torch = trt, torch
 
-    def run(self, images: np.ndarray, ego: np.ndarray, command: np.ndarray) -> dict[str, np.ndarray]:
+    def run(self, images: np.ndarray, ego: np.ndarray, command: np.ndarray,
+            lead: np.ndarray | None = None) -> dict[str, np.ndarray]:
         _check_inputs(images, ego, command)
         torch = self._torch
-        feeds = {"images": images, "ego": ego.astype(np.float32), "command": command.astype(np.int64)}
+        feeds = {"images": images, "ego": ego.astype(np.float32), "command": command.astype(np.int64),
+                 **_lead_feed(self.input_names, lead, images.shape[0], str(self.path))}
         buffers: dict[str, Any] = {}
         for name, value in feeds.items():
             buffers[name] = torch.from_numpy(np.ascontiguousarray(value)).cuda()

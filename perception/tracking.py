@@ -135,6 +135,24 @@ class MultiObjectTracker:
             self.next_id += 1
         return self.confirmed()
 
+    def predicted_boxes(self, stamp_s: float, speed: float, yaw_rate: float) -> np.ndarray:
+        """The confirmed tracks moved to `stamp_s` (constant velocity, ego motion), in the layout of `as_boxes`,
+        without changing the tracker: what the tracks say about this instant before its detections arrive (the
+        planner's `lead` input is built from this, as the network that gives the detections also plans)."""
+        if self.stamp_s is None:
+            return np.zeros((0, 7))
+        dt = stamp_s - self.stamp_s
+        if dt < 0 or dt > self.cfg.max_dt_s:
+            return np.zeros((0, 7))
+        saved = [(t.x.copy(), t.P.copy(), t.yaw) for t in self.tracks]
+        try:
+            if dt > 0:
+                self._predict(dt, speed, yaw_rate)
+            return self.as_boxes(self.confirmed())
+        finally:
+            for t, (x, P, yaw) in zip(self.tracks, saved):
+                t.x, t.P, t.yaw = x, P, yaw
+
     def confirmed(self) -> list[Track]:
         return [t for t in self.tracks if t.hits >= self.cfg.confirm_hits and t.misses == 0]
 

@@ -22,11 +22,11 @@ from perception.model.losses import total_loss
 from perception.runtime import resolve_device
 
 ARRAY_KEYS = ("images", "ego", "command", "objects", "num_objects", "bev_masks", "future", "future_valid",
-              "visibility", "objects_future", "objects_future_valid")
+              "visibility", "objects_future", "objects_future_valid", "t", "scenario_seed")
 LABEL_KEYS = ("ego", "command", "objects", "num_objects", "future", "future_valid", "visibility", "objects_future",
               "objects_future_valid")
 #: Keys a dataset may lack (format v1): training and metrics fall back (all objects visible, constant velocity).
-OPTIONAL_KEYS = ("visibility", "objects_future", "objects_future_valid")
+OPTIONAL_KEYS = ("visibility", "objects_future", "objects_future_valid", "t", "scenario_seed")
 
 
 # ---------------------------------------------------------------------------------------------------------- data

@@ -133,6 +133,33 @@ def test_stop_and_go_scenarios_stop_the_lead_or_start_standing():
     assert gen.GenConfig(**cfg, stop_and_go=0.5).as_json()["stop_and_go"] == 0.5
 
 
+def test_approach_scenarios_start_closing_in_on_a_slower_lead():
+    """--approach P: the run starts 20-50 m behind an ego-lane lead that is slower by up to 12 m/s (and no more
+    than a 4 m/s^2 stop with 6 m to spare allows), which keeps its speed; the rest of the scene is unchanged."""
+    with pytest.raises(ValueError, match="approach must be in"):
+        random_scenario(1, 0.0, 0.0, 1.5)
+    picked = 0
+    for seed in range(60):
+        plain, ap = random_scenario(seed), random_scenario(seed, 0.0, 0.0, 1.0)
+        load_scenario(ap)
+        assert ap["tags"][-1] == "approach" and ap["road"] == plain["road"] and ap["ego"] == plain["ego"]
+        ego = ap["ego"]
+        own = [a for a in ap["actors"] if a.get("lane") == ego["lane"] and "d_offset_m" not in a
+               and a.get("behavior", {}).get("type") == "idm" and a["s_m"] > ego["s_m"]]
+        lead = min(own, key=lambda a: a["s_m"])
+        gap = lead["s_m"] - lead["size"]["length_m"] / 2 - ego["s_m"] - 2.35
+        dv = (ego["speed_kph"] - lead["speed_kph"]) / 3.6
+        assert 19.9 <= gap <= 50.1 and 0.0 < dv <= 12.05 and lead["speed_kph"] > 0
+        assert dv ** 2 / (2 * (gap - 6.0)) <= 4.05
+        assert "actions" not in lead["behavior"]
+        picked += random_scenario(seed, 0.0, 0.0, 0.5) != plain
+    assert 18 <= picked <= 42             # ~0.5 of 60
+    cfg = dict(frames=4, splits=(("train", 1.0),), seed=0, sample_hz=2.0, width=32, height=16, cameras=("front",),
+               max_objects=8, shard_size=8, scenarios=None)
+    assert "approach" not in gen.GenConfig(**cfg).as_json()
+    assert gen.GenConfig(**cfg, approach=0.5).as_json()["approach"] == 0.5
+
+
 def test_stop_and_go_expert_drives_off_again():
     """The expert (classical ACC, full node graph) starts from standstill once its lead has moved off."""
     from edgepilot.runner import RunRequest, run_generated

@@ -82,13 +82,14 @@ class GenConfig:
     scenarios: tuple[str, ...] | None      # None: random_scenario; else library names / YAML paths
     recoveries: float = 0.0                # random scenarios: share with a disturbed start / a lead pulling out
     stop_and_go: float = 0.0               # random scenarios: share with a lead stopping and driving off again
+    approach: float = 0.0                  # random scenarios: share starting to close in on a slower lead
 
     def as_json(self) -> dict:
         d = asdict(self)
         d["splits"] = {k: v for k, v in self.splits}
         d["cameras"] = list(self.cameras)
         d["scenarios"] = None if self.scenarios is None else list(self.scenarios)
-        for opt in ("recoveries", "stop_and_go"):   # datasets made before an option stay resumable (same JSON)
+        for opt in ("recoveries", "stop_and_go", "approach"):   # datasets made before an option stay resumable (same JSON)
             if not getattr(self, opt):
                 d.pop(opt)
         return d
@@ -129,7 +130,7 @@ def scenario_seed(split: str, dataset_seed: int, index: int) -> int:
 def scenario_source(cfg: GenConfig, seed: int) -> dict | str:
     """The scenario of a run: a random dict, or a library name / YAML path picked by the seed."""
     if cfg.scenarios is None:
-        return random_scenario(seed, cfg.recoveries, cfg.stop_and_go)
+        return random_scenario(seed, cfg.recoveries, cfg.stop_and_go, cfg.approach)
     return cfg.scenarios[seed % len(cfg.scenarios)]
 
 
@@ -409,13 +410,14 @@ def generate(out_dir: str | Path, frames: int, splits: dict[str, float] | None =
              workers: int = 1, sample_hz: float = 2.0, width: int = 256, height: int = 128,
              cameras: tuple[str, ...] = ("front", "front_left", "front_right"), max_objects: int = 32,
              shard_size: int = 256, progress: bool = True, scenarios: list[str] | None = None,
-             recoveries: float = 0.0, stop_and_go: float = 0.0) -> dict:
+             recoveries: float = 0.0, stop_and_go: float = 0.0, approach: float = 0.0) -> dict:
     """Generate (or resume) a dataset in ``out_dir``; returns meta.json's content.
 
     ``scenarios``: None for random scenarios, or library names / YAML paths (run i uses entry
     seed mod len, randomized by the seed through actor colours and lighting). ``recoveries``: the share of
     random scenarios in which the expert starts disturbed or a slowed lead pulls out (scenario_gen.add_recovery);
-    ``stop_and_go``: the share with a lead stopping and driving off again (scenario_gen.add_stop_and_go).
+    ``stop_and_go``: the share with a lead stopping and driving off again (scenario_gen.add_stop_and_go);
+    ``approach``: the share starting to close in on a slower lead (scenario_gen.add_approach).
     """
     splits = dict(splits or {"train": 0.8, "val": 0.1, "test": 0.1})
     if frames < 1:
@@ -423,13 +425,13 @@ def generate(out_dir: str | Path, frames: int, splits: dict[str, float] | None =
     if sample_hz <= 0 or shard_size < 1 or max_objects < 1 or width < 8 or height < 8:
         raise ValueError(f"invalid generator settings: sample_hz={sample_hz}, shard_size={shard_size}, "
                          f"max_objects={max_objects}, width={width}, height={height}")
-    check_shares(recoveries=recoveries, stop_and_go=stop_and_go)
-    for name, share in (("recoveries", recoveries), ("stop_and_go", stop_and_go)):
+    check_shares(recoveries=recoveries, stop_and_go=stop_and_go, approach=approach)
+    for name, share in (("recoveries", recoveries), ("stop_and_go", stop_and_go), ("approach", approach)):
         if share and scenarios:
             raise ValueError(f"{name} apply to random scenarios only (leave --scenarios at 'random')")
     cfg = GenConfig(int(frames), tuple(splits.items()), int(seed), float(sample_hz), int(width), int(height),
                     tuple(cameras), int(max_objects), int(shard_size), tuple(scenarios) if scenarios else None,
-                    float(recoveries), float(stop_and_go))
+                    float(recoveries), float(stop_and_go), float(approach))
     counts = split_frame_counts(cfg.frames, splits)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

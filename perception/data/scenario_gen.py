@@ -7,6 +7,8 @@ Everything is drawn from ``np.random.default_rng(seed)``: same seed, same dict.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from edgepilot.carparams import DEFAULT_CAR
@@ -67,18 +69,57 @@ def check_shares(**shares: float) -> None:
             raise ValueError(f"{name} must be in [0, 1], got {p}")
 
 
-def random_scenario(seed: int, recoveries: float = 0.0, stop_and_go: float = 0.0) -> dict:
+def random_scenario(seed: int, recoveries: float = 0.0, stop_and_go: float = 0.0, approach: float = 0.0) -> dict:
     """A random highway/rural scene in the vehicle_sim scenario schema (loads with ``load_scenario``). With
     probability ``recoveries`` the expert also starts from a disturbed state and/or a slowed lead pulls out
     (``add_recovery``); with probability ``stop_and_go`` the lead stops and drives off again, or the ego starts
-    stopped behind it (``add_stop_and_go``). Each draw has its own stream: the rest of the scene is the same as
-    without."""
-    check_shares(recoveries=recoveries, stop_and_go=stop_and_go)
+    stopped behind it (``add_stop_and_go``); with probability ``approach`` the run starts closing in on a slower
+    lead inside the camera range (``add_approach``). Each draw has its own stream: the rest of the scene is the
+    same as without."""
+    check_shares(recoveries=recoveries, stop_and_go=stop_and_go, approach=approach)
     scenario = _random_scenario(seed)
     if recoveries > 0.0 and np.random.default_rng([int(seed), 0xDA27]).random() < recoveries:
         add_recovery(scenario, seed)
     if stop_and_go > 0.0 and np.random.default_rng([int(seed), 0x5706]).random() < stop_and_go:
         add_stop_and_go(scenario, seed)
+    if approach > 0.0 and np.random.default_rng([int(seed), 0xA990]).random() < approach:
+        add_approach(scenario, seed)
+    return scenario
+
+
+def add_approach(scenario: dict, seed: int) -> dict:
+    """Start the run closing in on a slower lead 20-50 m ahead (inside the 50 m BEV range), 3-12 m/s slower than
+    the ego and no slower than a stop within 4 m/s^2 allows; the expert (ACC, AEB) is seen braking from the first
+    frame. Why: in the random scenes the expert keeps its gap, so a closing lead near the car is a state the data
+    never show before the expert has already started braking; a planner trained on them leaves the braking to
+    its own measured deceleration and does not react to the lead (measured, perception/MODEL.md, "Tracked
+    lead"). The lead (the nearest ego-lane car ahead, moved closer, or a new car) keeps its speed: its own
+    actions are dropped. Draws from its own stream (seed, 0xA990)."""
+    rng = np.random.default_rng([int(seed), 0xA990, 1])
+    ego = scenario["ego"]
+    ego_lane, ego_s = int(ego["lane"]), float(ego["s_m"])
+    v_ego = float(ego["speed_kph"]) * KPH
+    own = sorted((a for a in scenario.get("actors", []) if a.get("lane") == ego_lane and "d_offset_m" not in a
+                  and a.get("behavior", {}).get("type") == "idm" and a["s_m"] > ego_s), key=lambda a: a["s_m"])
+    if own:
+        lead = own[0]
+    else:
+        lead = {"id": f"car_{len(scenario.setdefault('actors', []))}", "type": "car",
+                "size": {"length_m": 4.5, "width_m": 1.8, "height_m": 1.5}, "color": [120, 40, 40],
+                "lane": ego_lane, "s_m": 0.0, "speed_kph": 0.0,
+                "behavior": {"type": "idm", "idm": {"desired_speed_kph": 0.0, "time_headway_s": 1.5,
+                                                    "min_gap_m": 2.0, "max_accel_mps2": 1.5,
+                                                    "comfort_decel_mps2": 2.0}}}
+        scenario["actors"].append(lead)
+    gap = float(rng.uniform(20.0, 50.0))                          # bumper to bumper
+    dv = float(rng.uniform(3.0, 12.0))
+    dv = min(dv, math.sqrt(2.0 * 4.0 * (gap - 6.0)), v_ego - 1.5)  # stoppable at 4 m/s^2 with 6 m to spare
+    v_lead_kph = round(max(1.5, v_ego - dv) / KPH, 1)               # the lead keeps moving (IDM needs v0 > 0)
+    lead["s_m"] = round(ego_s + EGO_HALF_LENGTH_M + gap + lead["size"]["length_m"] / 2, 1)
+    lead["speed_kph"] = v_lead_kph
+    lead["behavior"]["idm"]["desired_speed_kph"] = v_lead_kph
+    lead["behavior"].pop("actions", None)
+    scenario["tags"] = list(scenario.get("tags", [])) + ["approach"]
     return scenario
 
 

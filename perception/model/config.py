@@ -44,6 +44,8 @@ class ModelConfig:
     num_commands: int = 3
     plan_prior: str = "ctrv"                        # "cv" (x = v t), "ctrv" (constant turn rate) or "none"
     plan_ego_mlp: int = 0                           # hidden width of the planner's ego-status MLP path (0: none)
+    plan_lead: bool = False                         # a 4th input `lead` (perception.features.lead_vector of the
+                                                    # tracked objects) feeds the planner: temporal, from the tracker
     depth_bins: int = 0                             # per-token depth distribution weighting the lift (0: none)
     depth_range: tuple[float, float] = (1.0, 57.0)  # optical depth covered by the bins (m), uniform bins
 

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.depth import depth_bin_of
-from ..features import EGO_DIM, EGO_FIELDS
+from ..features import EGO_DIM, EGO_FIELDS, LEAD_DIM, LEAD_SCALE, no_lead
 from .config import Config, ModelConfig
 
 INPUT_NAMES = ("images", "ego", "command")
@@ -479,7 +479,17 @@ class E2EDrivingModel(nn.Module):
         # cameras add to ego status instead of relearning ego kinematics from a few thousand steps.
         self.plan_ego = None
         if m.plan_ego_mlp > 0:
-            self.plan_ego = EgoStatusMLP(EGO_DIM, m.num_commands, m.plan_ego_mlp, m.future_steps * 2)
+            self.plan_ego = EgoStatusMLP(EGO_DIM + (LEAD_DIM if m.plan_lead else 0), m.num_commands, m.plan_ego_mlp,
+                                         m.future_steps * 2)
+        # tracked lead (model.plan_lead): enters the ego query and the ego-status branch; zero-initialised output,
+        # so a planner that gains the input starts where it was
+        self.lead_enc = None
+        if m.plan_lead:
+            self.lead_enc = mlp(LEAD_DIM, d, d)
+            nn.init.zeros_(self.lead_enc[-1].weight)
+            nn.init.zeros_(self.lead_enc[-1].bias)
+            self.register_buffer("lead_scale", torch.tensor(LEAD_SCALE, dtype=torch.float32), persistent=False)
+            self.register_buffer("no_lead", torch.tensor(no_lead(), dtype=torch.float32), persistent=False)
         self.register_buffer("times", torch.arange(1, m.future_steps + 1, dtype=torch.float32) * m.future_dt, persistent=False)
         self.register_buffer("ego_scale", torch.tensor(m.ego_scale, dtype=torch.float32), persistent=False)
 
@@ -526,11 +536,17 @@ class E2EDrivingModel(nn.Module):
         p = torch.index_select(depth_logits.softmax(-1).reshape(b, -1), 1, self.samp_didx)
         return (p.reshape(b, nq, self.n_samples, 4) * self.samp_w[..., 0]).sum(-1)
 
-    def forward(self, images: torch.Tensor, ego: torch.Tensor, command: torch.Tensor) -> DrivingOutputs:
-        return self.forward_with_aux(images, ego, command)[0]
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """The graph's inputs: images, ego, command, and lead where the planner takes the tracked lead."""
+        return INPUT_NAMES + (("lead",) if self.cfg.plan_lead else ())
+
+    def forward(self, images: torch.Tensor, ego: torch.Tensor, command: torch.Tensor,
+                lead: torch.Tensor | None = None) -> DrivingOutputs:
+        return self.forward_with_aux(images, ego, command, lead)[0]
 
     def plan(self, ego: torch.Tensor, command: torch.Tensor, bev: torch.Tensor, det_feat: torch.Tensor,
-             det_pos: torch.Tensor) -> torch.Tensor:
+             det_pos: torch.Tensor, lead: torch.Tensor | None = None) -> torch.Tensor:
         """Planning head: ego query (ego status + command) reads the BEV tokens and the decoded object queries.
 
         A method of its own so that the planning stage (perception.plan_stage) can train it on cached perception
@@ -538,6 +554,13 @@ class E2EDrivingModel(nn.Module):
         m = self.cfg
         b = ego.shape[0]
         e = self.ego_enc(ego / self.ego_scale) + self.cmd_embed(command)
+        ego_in = ego / self.ego_scale
+        if self.lead_enc is not None:
+            if lead is None:      # perception-only callers (features, training of the other heads): no lead
+                lead = self.no_lead[None].expand(b, -1)
+            ls = lead / self.lead_scale
+            e = e + self.lead_enc(ls)
+            ego_in = torch.cat([ego_in, ls], dim=-1)
         p = e[:, None, :]
         bev_pos = self.bev_pe(fourier(self.bev_xy))[None]
         pmem = torch.cat([bev, det_feat], dim=1)
@@ -546,11 +569,11 @@ class E2EDrivingModel(nn.Module):
             p = layer(p, self.plan_query_pos, pmem, pmem_pos)
         offs = self.plan_head(torch.cat([p[:, 0], e], dim=-1))
         if self.plan_ego is not None:
-            offs = offs + self.plan_ego(ego / self.ego_scale, command)
+            offs = offs + self.plan_ego(ego_in, command)
         return motion_prior(ego, self.times, m.plan_prior) + offs.reshape(b, m.future_steps, 2)
 
-    def forward_with_aux(self, images: torch.Tensor, ego: torch.Tensor, command: torch.Tensor
-                         ) -> tuple[DrivingOutputs, dict[str, torch.Tensor]]:
+    def forward_with_aux(self, images: torch.Tensor, ego: torch.Tensor, command: torch.Tensor,
+                         lead: torch.Tensor | None = None) -> tuple[DrivingOutputs, dict[str, torch.Tensor]]:
         m = self.cfg
         b = images.shape[0]
         hq, wq = m.bev_hw
@@ -595,7 +618,7 @@ class E2EDrivingModel(nn.Module):
         # segmentation
         seg = self.seg_out(self.seg_up(grid))
         seg = F.interpolate(seg, size=tuple(m.seg_hw), mode="bilinear", align_corners=False)
-        plan = self.plan(ego, command, bev, q, det_pos)
+        plan = self.plan(ego, command, bev, q, det_pos, lead)
         aux = {"heat": heat, "dense_boxes": dense_boxes, "bev": bev, "det_feat": q, "det_pos": det_pos}
         if depth_logits is not None:
             aux["depth_logits"] = depth_logits
@@ -618,20 +641,25 @@ def count_flops(model: nn.Module, batch: int = 1) -> int:
     return int(fc.get_total_flops())
 
 
-def dummy_inputs(mcfg: ModelConfig, batch: int = 1, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def dummy_inputs(mcfg: ModelConfig, batch: int = 1, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    """(images, ego, command[, lead]): one tensor per graph input (`E2EDrivingModel.input_names`)."""
     g = torch.Generator().manual_seed(seed)
     imgs = torch.randint(0, 256, (batch, mcfg.num_cameras, mcfg.image_hw[0], mcfg.image_hw[1], 3), generator=g,
                          dtype=torch.uint8)
     ego = torch.tensor([[8.0, 0.3, 0.05, 0.1, 10.0]], dtype=torch.float32).repeat(batch, 1)
-    return imgs, ego, torch.zeros(batch, dtype=torch.long)
+    out: tuple[torch.Tensor, ...] = (imgs, ego, torch.zeros(batch, dtype=torch.long))
+    if mcfg.plan_lead:
+        out += (torch.tensor([[1.0, 20.0, 0.3, 6.0, 0.0]], dtype=torch.float32).repeat(batch, 1),)
+    return out
 
 
 def export_onnx(model: E2EDrivingModel, path: str, opset: int = 17, batch: int = 1) -> str:
     """One standard ONNX graph with a dynamic batch axis; inputs images/ego/command, outputs OUTPUT_NAMES."""
     model = model.eval()
-    dyn = {n: {0: "batch"} for n in (*INPUT_NAMES, *OUTPUT_NAMES)}
+    names = model.input_names
+    dyn = {n: {0: "batch"} for n in (*names, *OUTPUT_NAMES)}
     with torch.no_grad():
-        torch.onnx.export(model, dummy_inputs(model.cfg, batch), path, input_names=list(INPUT_NAMES),
+        torch.onnx.export(model, dummy_inputs(model.cfg, batch), path, input_names=list(names),
                           output_names=list(OUTPUT_NAMES), opset_version=opset, dynamic_axes=dyn,
                           do_constant_folding=True, dynamo=False)
     return path
