@@ -211,7 +211,8 @@ def add_model_parsers(perception_sub: argparse._SubParsersAction) -> None:
                     "trained on them. Writes OUT/best.pt (lowest validation planning loss), OUT/last.pt and "
                     "OUT/plan_log.jsonl.")
     tp.add_argument("--checkpoint", required=True, help="trained checkpoint (RUN/best.pt)")
-    tp.add_argument("--data", required=True, help="dataset directory (train and val splits)")
+    tp.add_argument("--data", required=True, action="append",
+                    help="dataset directory (train and val splits); repeat to train on several datasets together")
     tp.add_argument("--out", required=True, help="output directory")
     tp.add_argument("--epochs", type=int, default=4,
                     help="planner epochs (default 4); 0 writes the ego-status planner on this perception untrained")

@@ -167,12 +167,28 @@ def plan_metrics(model: E2EDrivingModel, a: dict[str, np.ndarray], batch: int = 
     return out
 
 
-def train_planner(checkpoint: str | Path | dict[str, Any], data_dir: str | Path, out_dir: str | Path,
-                  cfg: PlanStageConfig | None = None, progress: bool = True,
+def concat_splits(parts: list[dict[str, np.ndarray]], where: list[str]) -> dict[str, np.ndarray]:
+    """One split's arrays from several datasets, frames appended in the order given (ValueError naming the
+    dataset and key whose shape does not fit the first, e.g. another --max-objects)."""
+    if len(parts) == 1:
+        return parts[0]
+    keys = [k for k in parts[0] if all(k in p for p in parts)]
+    for k in keys:
+        for p, w in zip(parts[1:], where[1:]):
+            if p[k].shape[1:] != parts[0][k].shape[1:]:
+                raise ValueError(f"{w}: {k!r} has shape {list(p[k].shape[1:])} per frame, {where[0]} has "
+                                 f"{list(parts[0][k].shape[1:])}: the datasets cannot be trained on together")
+    return {k: np.concatenate([p[k] for p in parts]) for k in keys}
+
+
+def train_planner(checkpoint: str | Path | dict[str, Any], data_dir: str | Path | list[str | Path],
+                  out_dir: str | Path, cfg: PlanStageConfig | None = None, progress: bool = True,
                   features: dict[str, dict[str, np.ndarray]] | None = None) -> dict[str, Any]:
     """Run the planning stage; returns {"best_epoch", "best", "history", "wall_time_s", "start"}.
 
-    `features`: precomputed {"train": ..., "val": ...} from `extract_features` (tests, repeated runs)."""
+    `data_dir`: one dataset or a list of them (their train splits train, their val splits validate; the tracked
+    lead is built within each dataset's runs). `features`: precomputed {"train": ..., "val": ...} from
+    `extract_features` (tests, repeated runs)."""
     from perception.baseline import train_ego_mlp
 
     c = cfg or PlanStageConfig()
@@ -188,13 +204,16 @@ def train_planner(checkpoint: str | Path | dict[str, Any], data_dir: str | Path,
     torch.manual_seed(c.seed)
     model, added = planner_model(ckpt, c.ego_hidden, c.lead)
     m = model.cfg
+    dirs = [str(d) for d in (data_dir if isinstance(data_dir, (list, tuple)) else [data_dir])]
     if features is None:
         from perception.train import load_split
 
-        features = {"val": extract_features(model, data_dir, "val", c.feature_batch, progress),
-                    "train": (extract_features(model, data_dir, "train", c.feature_batch, progress)
-                              if c.epochs > 0 or c.lead
-                              else load_split(data_dir, "train", keys=LABEL_KEYS))}   # 0 epochs: labels suffice
+        def split(name: str, labels_only: bool) -> dict[str, np.ndarray]:
+            return concat_splits([load_split(d, name, keys=LABEL_KEYS) if labels_only else
+                                  extract_features(model, d, name, c.feature_batch, progress) for d in dirs], dirs)
+
+        features = {"val": split("val", False),
+                    "train": split("train", c.epochs == 0 and not c.lead)}   # 0 epochs: labels suffice
     tr, va = features["train"], features["val"]
     if added:   # start the ego-status branch from the fitted baseline, the attention branch from zero
         base_in = {k: tr[k] for k in ("ego", "command", "future", "future_valid")}
@@ -223,8 +242,8 @@ def train_planner(checkpoint: str | Path | dict[str, Any], data_dir: str | Path,
     history: list[dict[str, Any]] = []
     best, best_state, best_epoch, step = start["plan_l1"], copy.deepcopy(model.state_dict()), 0, 0
     log = open(out / "plan_log.jsonl", "a", encoding="utf-8")
-    log.write(json.dumps({"event": "start", "source": source, "added_ego_branch": added, "config": asdict(c),
-                          "train_frames": n, "val_frames": len(va["ego"]), "val": start}) + "\n")
+    log.write(json.dumps({"event": "start", "source": source, "data": dirs, "added_ego_branch": added,
+                          "config": asdict(c), "train_frames": n, "val_frames": len(va["ego"]), "val": start}) + "\n")
     for epoch in range(1, c.epochs + 1):
         model.train()
         perm = rng.permutation(n)

@@ -1,6 +1,7 @@
 """The planner's tracked-lead input (model.plan_lead): selection, tracking in frame order, graph, backends, eval."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -177,3 +178,20 @@ def test_lead_response_benchmark_sweeps_the_lead_input(lead_model, capsys):
     assert all(len(r.split()) >= 5 for r in rows)
     assert mod.main(["--checkpoint", str(base_ckpt), "--data", str(data)]) == 2       # no lead input
     assert "no lead input" in capsys.readouterr().out
+
+
+def test_train_planner_takes_several_datasets(lead_model, tmp_path):
+    from perception.plan_stage import concat_splits
+
+    data, base_ckpt, _, _ = lead_model
+    other = write_dataset(tmp_path / "other", {"train": 16, "val": 8}, seed=5)
+    cfg = PlanStageConfig(epochs=1, batch_size=8, ego_hidden=16, baseline_epochs=5, lead=True)
+    train_planner(base_ckpt, [data, other], tmp_path / "plan", cfg, progress=False)
+    start = json.loads((tmp_path / "plan" / "plan_log.jsonl").read_text().splitlines()[0])
+    assert start["data"] == [str(data), str(other)]
+    assert start["train_frames"] == 48 + 16 and start["val_frames"] == 16 + 8
+    a = {"ego": np.zeros((3, 5)), "objects": np.zeros((3, 32, 9))}
+    b = {"ego": np.zeros((2, 5)), "objects": np.zeros((2, 16, 9))}
+    with pytest.raises(ValueError, match=r"B: 'objects' has shape \[16, 9\] per frame, A has \[32, 9\]"):
+        concat_splits([a, b], ["A", "B"])
+    assert concat_splits([a, dict(a)], ["A", "A2"])["objects"].shape == (6, 32, 9)
