@@ -103,8 +103,8 @@ def main(argv=None) -> dict:
 
     from perception.export import export_onnx, quantize_int8
     from perception.model import count_flops, load_model
-    from perception.quantize import (DEFAULT_RECIPE, compare_calibration_methods, fit_ego, frames_for,
-                                     interleaved_latency, make_session)
+    from perception.quantize import (DEFAULT_RECIPE, LEAD_CALIBRATION_BLOCK, compare_calibration_methods, fit_ego,
+                                     frames_for, interleaved_latency, make_session, spread_indices)
     from perception.runtime import TorchBackend
 
     torch.set_num_threads(a.threads)
@@ -130,7 +130,7 @@ def main(argv=None) -> dict:
 
         keys = ("images", "ego", "command", "t", "scenario_seed")   # frame order: a lead-input model is tracked
         src = load_split(a.data, "train", keys=keys, limit=a.calibration_frames * 4)
-        idx = np.linspace(0, len(src["ego"]) - 1, min(a.calibration_frames, len(src["ego"]))).astype(int)
+        idx = spread_indices(len(src["ego"]), a.calibration_frames, LEAD_CALIBRATION_BLOCK if mcfg.plan_lead else 1)
         calib = {k: v[idx] for k, v in src.items()}
         held_split = "val" if (Path(a.data) / "val").is_dir() else a.split
         held = load_split(a.data, held_split, keys=keys, limit=32)

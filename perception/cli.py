@@ -151,18 +151,21 @@ def _cmd_export(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     sample = calib = held = None
+    model = load_model(args.checkpoint)
     if args.data:
+        from perception.quantize import LEAD_CALIBRATION_BLOCK, spread_indices
         from perception.train import load_split
 
         keys = ("images", "ego", "command", "t", "scenario_seed")
-        # frames spread over 4x as many (several runs/scenes), not one scene's consecutive frames
+        # frames spread over 4x as many (several runs/scenes), not one scene's consecutive frames; a lead-input
+        # model gets blocks of consecutive frames, so its tracker sees leads
         arrays = load_split(args.data, args.calibration_split, keys=keys, limit=4 * args.calibration_frames)
-        idx = np.linspace(0, len(arrays["ego"]) - 1, min(args.calibration_frames, len(arrays["ego"]))).astype(int)
+        idx = spread_indices(len(arrays["ego"]), args.calibration_frames,
+                             LEAD_CALIBRATION_BLOCK if model.cfg.plan_lead else 1)
         calib = {k: arrays[k][idx] for k in keys}
         sample = {k: v[:4] for k, v in calib.items()}
         if args.held_out_split and (Path(args.data) / args.held_out_split).is_dir():
             held = load_split(args.data, args.held_out_split, keys=keys, limit=args.held_out_frames)
-    model = load_model(args.checkpoint)
     fp32 = export_onnx(model, out / "model.onnx", sample)
     reports = [fp32]
     if args.format == "onnx-int8":

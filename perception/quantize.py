@@ -266,6 +266,20 @@ def model_ego_dim(path: str | Path) -> int:
     raise ValueError(f"{path}: no 'ego' input with a static last dimension")
 
 
+#: Consecutive frames per calibration block for a model that plans on the tracked lead: the tracker confirms a
+#: track after 3 frames, so single frames spread over many runs would all read "no lead".
+LEAD_CALIBRATION_BLOCK = 8
+
+
+def spread_indices(n: int, count: int, block: int = 1) -> np.ndarray:
+    """`count` (at most n) frame indices spread evenly over n frames (several runs and scenes rather than one
+    scene's frames), in blocks of `block` consecutive frames."""
+    count, block = min(count, n), max(1, min(block, count, n))
+    starts = np.linspace(0, n - block, max(1, -(-count // block))).astype(int)
+    idx = (starts[:, None] + np.arange(block)[None]).ravel()
+    return np.unique(idx)[:count] if block > 1 else idx
+
+
 def model_input_names(path: str | Path) -> tuple[str, ...]:
     import onnx
 

@@ -195,3 +195,34 @@ def test_train_planner_takes_several_datasets(lead_model, tmp_path):
     with pytest.raises(ValueError, match=r"B: 'objects' has shape \[16, 9\] per frame, A has \[32, 9\]"):
         concat_splits([a, b], ["A", "B"])
     assert concat_splits([a, dict(a)], ["A", "A2"])["objects"].shape == (6, 32, 9)
+
+
+def test_calibration_frames_come_in_blocks_for_a_lead_model():
+    from perception.quantize import spread_indices
+
+    single = spread_indices(256, 64)
+    assert np.array_equal(single, np.linspace(0, 255, 64).astype(int))      # unchanged for other models
+    blocks = spread_indices(256, 64, 8)
+    assert len(blocks) == 64 and len(np.unique(blocks)) == 64 and blocks.max() < 256
+    runs = np.split(blocks, np.flatnonzero(np.diff(blocks) > 1) + 1)
+    assert len(runs) == 8 and all(len(r) == 8 for r in runs)               # 8 stretches of 8 consecutive frames
+    assert runs[-1][-1] == 255                                             # spread to the end of the split
+    assert np.array_equal(spread_indices(10, 64, 8), np.arange(10))
+    assert np.array_equal(spread_indices(5, 3, 8), np.arange(3))
+
+
+def test_export_int8_of_a_lead_model_from_the_command_line(lead_model, tmp_path):
+    import argparse
+
+    import onnx
+
+    from perception.cli import add_model_parsers
+
+    data, _, lead_ckpt, _ = lead_model
+    parser = argparse.ArgumentParser()
+    add_model_parsers(parser.add_subparsers(dest="cmd"))
+    args = parser.parse_args(["export", "--checkpoint", str(lead_ckpt), "--format", "onnx-int8", "--data", str(data),
+                              "--calibration-frames", "16", "--held-out-frames", "8", "--out", str(tmp_path)])
+    assert args.func(args) == 0
+    for name in ("model.onnx", "model.int8.onnx"):
+        assert [i.name for i in onnx.load(str(tmp_path / name)).graph.input] == ["images", "ego", "command", "lead"]
