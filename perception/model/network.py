@@ -371,7 +371,8 @@ class BevLayer(nn.Module):
 
 
 class E2EDrivingModel(nn.Module):
-    """forward(images uint8 [B, C, H, W, 3], ego float32 [B, EGO_DIM], command int64 [B]) -> DrivingOutputs.
+    """forward(images uint8 [B, C, H, W, 3], ego float32 [B, EGO_DIM], command int64 [B][, lead float32 [B, LEAD_DIM]])
+    -> DrivingOutputs (lead: models with `model.plan_lead`, see perception.features.lead_vector).
 
     `rig` (list of {name, width, height, K, T_cam_to_ego}) comes from the dataset meta.json and is saved in the
     checkpoint; geometry buffers derived from it are non-persistent (rebuilt from rig + cfg on load).
@@ -553,8 +554,8 @@ class E2EDrivingModel(nn.Module):
         features, as UniAD trains planning after perception."""
         m = self.cfg
         b = ego.shape[0]
-        e = self.ego_enc(ego / self.ego_scale) + self.cmd_embed(command)
         ego_in = ego / self.ego_scale
+        e = self.ego_enc(ego_in) + self.cmd_embed(command)
         if self.lead_enc is not None:
             if lead is None:      # perception-only callers (features, training of the other heads): no lead
                 lead = self.no_lead[None].expand(b, -1)
