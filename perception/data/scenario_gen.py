@@ -93,8 +93,8 @@ def add_approach(scenario: dict, seed: int) -> dict:
     frame. Why: in the random scenes the expert keeps its gap, so a closing lead near the car is a state the data
     never show before the expert has already started braking; a planner trained on them leaves the braking to
     its own measured deceleration and does not react to the lead (measured, perception/MODEL.md, "Tracked
-    lead"). The lead (the nearest ego-lane car ahead, moved closer, or a new car) keeps its speed: its own
-    actions are dropped. Draws from its own stream (seed, 0xA990)."""
+    lead input"). The lead (the nearest ego-lane car ahead, moved to the drawn gap, or a new car) keeps its
+    speed: its own actions are dropped. Draws from its own stream (seed, 0xA990)."""
     rng = np.random.default_rng([int(seed), 0xA990, 1])
     ego = scenario["ego"]
     ego_lane, ego_s = int(ego["lane"]), float(ego["s_m"])
