@@ -81,10 +81,11 @@ def test_recovery_scenarios_disturb_the_start_and_leave_the_rest_alone():
 def test_recovery_datasets_record_the_setting_and_old_settings_stay_resumable(tmp_path):
     cfg = dict(frames=4, splits=(("train", 1.0),), seed=0, sample_hz=2.0, width=32, height=16, cameras=("front",),
                max_objects=8, shard_size=8, scenarios=None)
-    assert "recoveries" not in gen.GenConfig(**cfg).as_json()          # as before the option existed
-    assert gen.GenConfig(**cfg, recoveries=0.3).as_json()["recoveries"] == 0.3
-    with pytest.raises(ValueError, match="random scenarios only"):
-        gen.generate(tmp_path / "x", frames=4, scenarios=["cut_in"], recoveries=0.5, progress=False)
+    for opt in ("recoveries", "stop_and_go", "approach"):                 # every scene option the same way
+        assert opt not in gen.GenConfig(**cfg).as_json()                  # as before the option existed
+        assert gen.GenConfig(**cfg, **{opt: 0.3}).as_json()[opt] == 0.3
+        with pytest.raises(ValueError, match="random scenarios only"):
+            gen.generate(tmp_path / "x", frames=4, scenarios=["cut_in"], progress=False, **{opt: 0.5})
     out = tmp_path / "rec"
     meta = gen.generate(out, frames=6, splits={"train": 1.0}, width=32, height=16, cameras=("front",),
                         recoveries=1.0, progress=False)
@@ -127,10 +128,6 @@ def test_stop_and_go_scenarios_stop_the_lead_or_start_standing():
         picked += random_scenario(seed, 0.0, 0.4) != plain
     assert kinds["stop_and_go"] > 20 and kinds["standing_start"] > 20
     assert 18 <= picked <= 46             # ~0.4 of 80
-    cfg = dict(frames=4, splits=(("train", 1.0),), seed=0, sample_hz=2.0, width=32, height=16, cameras=("front",),
-               max_objects=8, shard_size=8, scenarios=None)
-    assert "stop_and_go" not in gen.GenConfig(**cfg).as_json()
-    assert gen.GenConfig(**cfg, stop_and_go=0.5).as_json()["stop_and_go"] == 0.5
 
 
 def test_approach_scenarios_start_closing_in_on_a_slower_lead():
@@ -154,10 +151,6 @@ def test_approach_scenarios_start_closing_in_on_a_slower_lead():
         assert "actions" not in lead["behavior"]
         picked += random_scenario(seed, 0.0, 0.0, 0.5) != plain
     assert 18 <= picked <= 42             # ~0.5 of 60
-    cfg = dict(frames=4, splits=(("train", 1.0),), seed=0, sample_hz=2.0, width=32, height=16, cameras=("front",),
-               max_objects=8, shard_size=8, scenarios=None)
-    assert "approach" not in gen.GenConfig(**cfg).as_json()
-    assert gen.GenConfig(**cfg, approach=0.5).as_json()["approach"] == 0.5
 
 
 def test_stop_and_go_expert_drives_off_again():
