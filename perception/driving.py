@@ -160,6 +160,30 @@ def tracked_lead_inputs(det_logits: np.ndarray, det_boxes: np.ndarray, ego: np.n
     return out
 
 
+def tracked_first_pass(run, frames: Mapping[str, np.ndarray], classes: list[str], bev_range, vel_scale: float,
+                       batch: int = 16, where: str = "model") -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Dataset frames through `run(images, ego, command, lead=)` with "no lead", then `tracked_lead_inputs` on its
+    detections: (the outputs, concatenated; the lead of every frame). The lead enters only the planner, so the
+    detections and masks of this pass are the model's; a second pass with the leads gives its plans. Needs the
+    frames' `t` and `scenario_seed` (the frame order of each run)."""
+    missing = [k for k in ("t", "scenario_seed") if k not in frames]
+    if missing:
+        raise ValueError(f"{where}: the model plans on the tracked lead, which needs the split's {missing} "
+                         f"(frame order of each run; load them with the split)")
+    n = len(frames["ego"])
+    parts: dict[str, list[np.ndarray]] = {}
+    for s in range(0, n, batch):
+        sl = slice(s, min(n, s + batch))
+        out = run(frames["images"][sl], frames["ego"][sl], frames["command"][sl],
+                  lead=np.tile(no_lead(), (sl.stop - sl.start, 1)))
+        for k, v in out.items():
+            parts.setdefault(k, []).append(np.asarray(v))
+    outs = {k: np.concatenate(v) for k, v in parts.items()}
+    leads = tracked_lead_inputs(outs["det_logits"], outs["det_boxes"], frames["ego"], frames["t"],
+                                frames["scenario_seed"], classes, bev_range, vel_scale)
+    return outs, leads
+
+
 class E2EDriver:
     """The driving model behind one call: `step(images_by_camera, ego, command) -> DrivingFrame`.
 

@@ -227,36 +227,24 @@ def evaluate(model_or_predict_fn: Any, arrays: dict[str, np.ndarray], mcfg: Any 
     if mcfg is None:
         raise ValueError("evaluate: pass mcfg (the ModelConfig) with a predict function")
     n = len(arrays["ego"])
-    lead_model = bool(getattr(mcfg, "plan_lead", False))
-    if lead_model:
-        from perception.features import no_lead
+    preds, plans, segs = [], [], []
+    if getattr(mcfg, "plan_lead", False) and n:
+        from perception.driving import tracked_first_pass
 
-        missing = [k for k in ("t", "scenario_seed") if k not in arrays]
-        if missing:
-            raise ValueError(f"evaluate: the model plans on the tracked lead, which needs the split's {missing} "
-                             f"(frame order of each run)")
-    preds, plans, segs, logits, boxes = [], [], [], [], []
-    for s in range(0, n, batch_size):
-        sl = slice(s, min(n, s + batch_size))
-        if lead_model:
-            out = fn(arrays["images"][sl], arrays["ego"][sl], arrays["command"][sl],
-                     lead=np.tile(no_lead(), (sl.stop - sl.start, 1)))
-            logits.append(out["det_logits"])
-            boxes.append(out["det_boxes"])
-        else:
-            out = fn(arrays["images"][sl], arrays["ego"][sl], arrays["command"][sl])
-        preds += detections_from_outputs(out["det_logits"], out["det_boxes"], mcfg)
-        plans.append(out["plan"])
+        out, leads = tracked_first_pass(fn, arrays, list(classes), mcfg.bev_range, mcfg.vel_scale, batch_size,
+                                        "evaluate")
+        preds = detections_from_outputs(out["det_logits"], out["det_boxes"], mcfg)
         segs.append(out["seg_logits"] > 0)
-    if lead_model and n:
-        from perception.driving import tracked_lead_inputs
-
-        leads = tracked_lead_inputs(np.concatenate(logits), np.concatenate(boxes), arrays["ego"], arrays["t"],
-                                    arrays["scenario_seed"], list(classes), mcfg.bev_range, mcfg.vel_scale)
-        plans = []
         for s in range(0, n, batch_size):
             sl = slice(s, min(n, s + batch_size))
             plans.append(fn(arrays["images"][sl], arrays["ego"][sl], arrays["command"][sl], lead=leads[sl])["plan"])
+    else:
+        for s in range(0, n, batch_size):
+            sl = slice(s, min(n, s + batch_size))
+            out = fn(arrays["images"][sl], arrays["ego"][sl], arrays["command"][sl])
+            preds += detections_from_outputs(out["det_logits"], out["det_boxes"], mcfg)
+            plans.append(out["plan"])
+            segs.append(out["seg_logits"] > 0)
     gts = gt_for_detection(arrays)
     det = detection_map(preds, gts, classes=classes)
     plan = np.concatenate(plans) if plans else np.zeros((0, 6, 2))

@@ -301,27 +301,13 @@ def frames_for(path: str | Path, frames: Mapping[str, np.ndarray]) -> dict[str, 
 
 def leads_from_model(path: str | Path, frames: Mapping[str, np.ndarray], batch: int = 16) -> np.ndarray:
     """The tracked-lead input of every frame as the model at `path` sees it (see `frames_for`)."""
-    from perception.driving import tracked_lead_inputs
-    from perception.features import no_lead
+    from perception.driving import tracked_first_pass
     from perception.runtime import OnnxRuntimeBackend, model_metadata
 
-    missing = [k for k in ("t", "scenario_seed") if k not in frames]
-    if missing:
-        raise ValueError(f"{path}: the model plans on the tracked lead; its input needs the frames' {missing} "
-                         f"(load them with the split)")
     meta = model_metadata(path)
-    backend = OnnxRuntimeBackend(Path(path))
-    n = len(frames["ego"])
-    logits, boxes = [], []
-    for s in range(0, n, batch):
-        sl = slice(s, min(n, s + batch))
-        o = backend.run(frames["images"][sl], frames["ego"][sl], frames["command"][sl],
-                        lead=np.tile(no_lead(), (sl.stop - sl.start, 1)))
-        logits.append(o["det_logits"])
-        boxes.append(o["det_boxes"])
     cfg = meta["model_config"]
-    return tracked_lead_inputs(np.concatenate(logits), np.concatenate(boxes), frames["ego"], frames["t"],
-                               frames["scenario_seed"], list(meta["classes"]), cfg["bev_range"], cfg["vel_scale"])
+    return tracked_first_pass(OnnxRuntimeBackend(Path(path)).run, frames, list(meta["classes"]), cfg["bev_range"],
+                              cfg["vel_scale"], batch, str(path))[1]
 
 
 class FrameCalibrationReader:
