@@ -13,6 +13,9 @@ planned trajectory at inference; this is that step for our outputs, kept deliber
   front), u >= 0 the object's speed along the path there, b = ``decel_mps2``; so the refined plan brakes for a
   stopped object early enough and no harder than needed, and leaves a plan behind a faster or equally fast lead
   vehicle untouched;
+* with ``time_gap_s`` = tau > 0, d is shortened by tau * u, so the plan also keeps the time gap an ACC keeps
+  behind a moving lead (ISO 15622): closer than tau * u behind a lead at u, the cap falls below u and the gap
+  opens again; a stopped object (u = 0) is treated as before;
 * objects behind the ego's rear axle are ignored (braking cannot avoid them and must not be caused by them);
 * a plan whose path is shorter than ``min_path_m`` (already stopping) is returned unchanged.
 
@@ -44,13 +47,14 @@ class RefineConfig:
     step_m: float = 0.25             # arc-length step of the free-distance search
     extend_m: float = 80.0           # the path is extended straight past its last waypoint by this
     min_path_m: float = 0.5
+    time_gap_s: float = 0.0          # tau: time gap kept behind a moving object (0: only the stopping rule)
 
     def __post_init__(self) -> None:
         for k in ("decel_mps2", "dt_s", "step_m", "extend_m"):
             v = getattr(self, k)
             if not (math.isfinite(v) and v > 0):
                 raise ValueError(f"RefineConfig.{k} must be > 0, got {v}")
-        for k in ("gap_m", "lateral_margin_m", "min_path_m"):
+        for k in ("gap_m", "lateral_margin_m", "min_path_m", "time_gap_s"):
             v = getattr(self, k)
             if not (math.isfinite(v) and v >= 0):
                 raise ValueError(f"RefineConfig.{k} must be >= 0, got {v}")
@@ -137,7 +141,8 @@ def refine_plan(plan: np.ndarray, times: np.ndarray, objects: np.ndarray, scores
     s_prev, blocking, worst = 0.0, -1, 0.0
     for k, t in enumerate(t_fine):
         v = v_raw[k]
-        reach = v * v / (2 * b) + cfg.step_m          # free distance beyond which no stopped object can bind
+        # free distance beyond which no object can bind (a stopped one by braking, a moving one by the time gap)
+        reach = v * v / (2 * b) + cfg.time_gap_s * v + cfg.step_m
         cand = s_prev + np.arange(0.0, reach + cfg.step_m, cfg.step_m)
         pos, head = _pose_at(cand, verts, cum, dirs)
         centre = pos + ahead * head
@@ -152,7 +157,7 @@ def refine_plan(plan: np.ndarray, times: np.ndarray, objects: np.ndarray, scores
             if first >= 0:
                 free = cand[first] - s_prev
                 u = max(0.0, o[5] * head[first, 0] + o[6] * head[first, 1])   # its speed along our path
-                cap = math.sqrt(u * u + 2 * b * max(0.0, free))
+                cap = math.sqrt(max(0.0, u * u + 2 * b * (free - cfg.time_gap_s * u)))
                 if cap < v:
                     if v - cap > worst:
                         worst, blocking = v - cap, int(index[j])

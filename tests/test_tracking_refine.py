@@ -75,6 +75,21 @@ def test_score_threshold_and_disable():
     assert refine_plan(stopped, TIMES, obj).plan is stopped
 
 
+def test_time_gap_opens_the_gap_behind_a_lead_at_our_speed_and_only_when_too_close():
+    plan = straight(14.0)
+    close, far = np.array([car(18.0, vx=14.0)]), np.array([car(60.0, vx=14.0)])
+    assert not refine_plan(plan, TIMES, close).constrained            # the stopping rule alone: a lead at our speed
+    gap = RefineConfig(time_gap_s=1.0)
+    res = refine_plan(plan, TIMES, close, cfg=gap)                      # ~10 m free, 14 m wanted: fall back
+    assert res.constrained and res.blocking == 0
+    v = np.diff(np.concatenate([[0.0], res.plan[:, 0]])) / 0.5
+    assert np.all(v < 14.0) and np.all(-np.diff(v) / 0.5 <= gap.decel_mps2 + 0.5)
+    assert not refine_plan(plan, TIMES, far, cfg=gap).constrained       # 50 m behind: more than 1 s already
+    stopped = np.array([car(60.0)])                                     # a stopped car: the gap adds nothing
+    a, b = refine_plan(plan, TIMES, stopped), refine_plan(plan, TIMES, stopped, cfg=gap)
+    np.testing.assert_allclose(a.plan, b.plan)
+
+
 def test_bad_inputs_are_named():
     with pytest.raises(ValueError, match="plan \\[T, 2\\]"):
         refine_plan(np.zeros((6, 3)), TIMES, np.zeros((0, 7)))
@@ -82,6 +97,8 @@ def test_bad_inputs_are_named():
         refine_plan(straight(10.0), TIMES[::-1], np.zeros((0, 7)))
     with pytest.raises(ValueError, match="decel_mps2"):
         RefineConfig(decel_mps2=0.0)
+    with pytest.raises(ValueError, match="time_gap_s"):
+        RefineConfig(time_gap_s=-1.0)
 
 
 # ------------------------------------------------------------------------------------------------ tracking

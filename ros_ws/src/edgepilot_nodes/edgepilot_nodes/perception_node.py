@@ -77,12 +77,13 @@ class PerceptionNode(Node):
         self.command = int(self.declare_parameter("command", 0).value)
         self.state_timeout_s = float(self.declare_parameter("state_timeout_s", 0.3).value)
         plan_refine = bool(self.declare_parameter("plan_refine", False).value)
+        time_gap = float(self.declare_parameter("plan_refine_time_gap_s", 0.0).value)
         lane_blend = float(self.declare_parameter("plan_lane_blend", 1.0).value)
         if rate_hz <= 0.0:
             raise ValueError(f"rate_hz must be > 0, got {rate_hz}")
         self.min_period_ns = int(round(1e9 / rate_hz)) - 1_000_000    # 1 ms slack for stamp jitter
         self.driver = E2EDriver(Path(model_path), backend=backend, score_threshold=score, threads=threads,
-                                refine=RefineConfig() if plan_refine else None, lane_blend=lane_blend)
+                                refine=RefineConfig(time_gap_s=time_gap) if plan_refine else None, lane_blend=lane_blend)
         self.state = None
         self.state_t = -1e9
         self.settings = None
