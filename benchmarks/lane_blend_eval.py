@@ -63,13 +63,14 @@ def main(argv: list[str] | None = None) -> int:
     # model draws the lane around the car wherever it is)
     both = [(g, p) for p, g in zip(*centres.values()) if p is not None and g is not None]
     print(f"\nlane centre on the model's mask vs on the ground truth ({len(both)} frames with both):")
-    print("| quantity | ground-truth spread (std) | slope | mean abs difference |")
-    print("|---|---|---|---|")
+    # the signed mean shows a bias to one side, which a closed loop integrates into a drift (MODEL.md, "A wider model")
+    print("| quantity | ground-truth spread (std) | slope | mean abs difference | mean difference (model - truth) |")
+    print("|---|---|---|---|---|")
     for label, f in (("offset at the car (x = 0)", lambda l: l.y_at(0.0)), ("centre at x = 20 m", lambda l: l.y_at(20.0)),
                      ("curvature (1/m)", lambda l: 2 * l.coeffs[0])):
         g, p = np.array([f(x) for x, _ in both]), np.array([f(y) for _, y in both])
         slope = float(np.polyfit(g, p, 1)[0]) if g.std() > 0 else float("nan")
-        print(f"| {label} | {g.std():.4f} | {slope:.3f} | {np.abs(g - p).mean():.4f} |")
+        print(f"| {label} | {g.std():.4f} | {slope:.3f} | {np.abs(g - p).mean():.4f} | {(p - g).mean():+.4f} |")
     return 0
 
 
