@@ -82,8 +82,9 @@ class PerceptionNode(Node):
         if rate_hz <= 0.0:
             raise ValueError(f"rate_hz must be > 0, got {rate_hz}")
         self.min_period_ns = int(round(1e9 / rate_hz)) - 1_000_000    # 1 ms slack for stamp jitter
+        refine = RefineConfig(time_gap_s=time_gap) if plan_refine else None
         self.driver = E2EDriver(Path(model_path), backend=backend, score_threshold=score, threads=threads,
-                                refine=RefineConfig(time_gap_s=time_gap) if plan_refine else None, lane_blend=lane_blend)
+                                refine=refine, lane_blend=lane_blend)
         self.state = None
         self.state_t = -1e9
         self.settings = None
