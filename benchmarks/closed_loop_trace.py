@@ -1,14 +1,16 @@
 """Frame-by-frame trace of one closed-loop run: what the car did and what the plan it followed said.
 
     python benchmarks/closed_loop_trace.py SCENARIO_OR_SUITE_TEST [--driver e2e|classical] [--model ONNX]
-        [--every 0.5] [--param NODE.NAME=VALUE ...]
+        [--every 0.5] [--param NODE.NAME=VALUE ...] [--lanes]
 
 SCENARIO_OR_SUITE_TEST: a library name or YAML path (`edgepilot scenario list`), or a driving-suite test id as
 the suite prints it (`curve:radius_m=250,kph=60,side=right`). Why: a suite row says that a run failed; this table
 says when and how (e.g. the plan's lateral position swinging at a curve entry). One row every --every seconds of
 simulation time: speed, steering wheel angle, offset from the start lane's centre and heading error (ground
 truth), road curvature, gap to the nearest actor ahead in the lane, and the plan's longitudinal and lateral
-positions at 1, 2 and 3 s (e2e driver).
+positions at 1, 2 and 3 s (e2e driver). --lanes adds the lane the e2e driver blends its plan onto (the perception
+node's `perception.lanes.LaneTracker`): its centre's lateral position at the car and 20 m ahead. A car centred in
+its lane sees the centre at 0; a car 1 m left of centre (offset +1) should see it at -1.
 """
 from __future__ import annotations
 
@@ -47,6 +49,7 @@ def main() -> int:
     ap.add_argument("--every", type=float, default=0.5, help="seconds of simulation time between rows")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--param", action="append", default=[], metavar="NODE.NAME=VALUE")
+    ap.add_argument("--lanes", action="store_true", help="add the tracked lane centre at 0 and 20 m (e2e driver)")
     args = ap.parse_args()
 
     from edgepilot.cli import _params
@@ -59,8 +62,11 @@ def main() -> int:
         graph = build_lockstep_graph(req)
         world = graph.sim.sim.world
         adas = next(n for n in graph.nodes if n.get_name() == "adas")
+        perception = next((n for n in graph.nodes if n.get_name() == "perception"), None)
+        if args.lanes and perception is None:
+            raise SystemExit("--lanes needs the e2e driver (no perception node in this run)")
         print(f"{'t s':>5s} {'km/h':>6s} {'wheel °':>8s} {'offset m':>8s} {'head rad':>8s} {'k 1/m':>8s} "
-              f"{'gap m':>6s}  plan x@1/2/3 s | y@1/2/3 s")
+              f"{'gap m':>6s}  plan x@1/2/3 s | y@1/2/3 s" + ("  | lane y@0 y@20" if args.lanes else ""))
         t = 0.0
         try:
             while graph.sim.result is None and t < graph.sim.sim.scenario.duration_s:
@@ -75,6 +81,10 @@ def main() -> int:
                 if plan is not None:
                     pts = plan.points[1::2]          # 1, 2 and 3 s of the 0.5 s waypoints
                     cols = " ".join(f"{q[0]:5.1f}" for q in pts) + " | " + " ".join(f"{q[1]:5.2f}" for q in pts)
+                if args.lanes:
+                    tracker = perception.driver.lane_tracker
+                    lc = tracker.lane if tracker is not None else None
+                    cols += " | " + (f"{lc.y_at(0.0):+6.2f} {lc.y_at(20.0):+6.2f}" if lc is not None else "     -      -")
                 print(f"{t:5.1f} {e.speed * 3.6:6.1f} {e.steering_wheel_angle_deg:8.2f} {lane.lateral_offset_m:8.2f} "
                       f"{lane.heading_error_rad:8.3f} {lane.curvature_1pm:8.4f} {gap}  {cols}", flush=True)
         finally:

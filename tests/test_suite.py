@@ -154,21 +154,23 @@ def test_closed_loop_trace_prints_a_row_per_step() -> None:
     assert bad.returncode != 0 and "no driving-suite test 'curve:radius_m=1'" in bad.stderr
 
 
-def test_lane_trace_prints_the_tracked_lane_of_a_centred_car() -> None:
-    """benchmarks/lane_trace.py with the shipped model: rows --every s apart, and a car that starts centred in a
-    straight lane sees the lane centre near 0 with a plausible width."""
+def test_closed_loop_trace_lanes_shows_the_tracked_lane_of_a_centred_car() -> None:
+    """closed_loop_trace.py --lanes with the shipped model: a car that starts centred in a straight lane sees the
+    tracked lane centre near 0 at the car and 20 m ahead; without a perception node --lanes is a clear error."""
     import subprocess
     import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
-    out = subprocess.run([sys.executable, str(root / "benchmarks" / "lane_trace.py"), "obstacle:kph=60,kind=box",
-                          "--every", "1.0"], capture_output=True, text=True, timeout=300)
+    script = str(Path(__file__).resolve().parents[1] / "benchmarks" / "closed_loop_trace.py")
+    out = subprocess.run([sys.executable, script, "obstacle:kph=60,kind=box", "--every", "1.0", "--lanes"],
+                         capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert lines[0].startswith(("PASS", "FAIL")) and "tracked" in lines[1]
-    rows = [line.split() for line in lines[2:]]
-    times = [float(r[0]) for r in rows]
-    assert len(rows) >= 3 and all(b - a >= 1.0 - 1e-6 for a, b in zip(times, times[1:]))
-    y0, y20, width, sides = float(rows[0][1]), float(rows[0][2]), float(rows[0][3]), int(rows[0][4])
-    assert abs(y0) < 0.3 and abs(y20) < 0.5 and 2.6 <= width <= 4.6 and sides in (1, 2)
+    assert lines[0].endswith("| lane y@0 y@20")
+    rows = [line.split() for line in lines[1:]]
+    assert [float(r[0]) for r in rows] == [1.0 * (i + 1) for i in range(len(rows))] and len(rows) >= 3
+    y0, y20 = float(rows[0][-2]), float(rows[0][-1])
+    assert abs(y0) < 0.3 and abs(y20) < 0.5
+    bad = subprocess.run([sys.executable, script, "obstacle:kph=60,kind=box", "--driver", "classical", "--lanes"],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "--lanes needs the e2e driver" in bad.stderr
