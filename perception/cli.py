@@ -39,7 +39,8 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
                     sample_hz=args.sample_hz,
                     width=args.width, height=args.height, cameras=cameras, max_objects=args.max_objects,
                     shard_size=args.shard_size, progress=not args.no_progress, scenarios=scenarios,
-                    recoveries=args.recoveries, stop_and_go=args.stop_and_go, approach=args.approach)
+                    recoveries=args.recoveries, stop_and_go=args.stop_and_go, approach=args.approach,
+                    dagger=args.dagger)
     for split, info in meta["splits"].items():
         print(f"{split:6s} {info['frames']:7d} frames from {info['runs']} runs")
     dropped = ", ".join(f"{k}: {v}" for k, v in meta["dropped_runs"].items()) or "none"
@@ -80,6 +81,10 @@ def add_dataset_parser(perception_sub: argparse._SubParsersAction) -> argparse.A
     p.add_argument("--approach", type=float, default=0.0, metavar="P",
                    help="share of random scenarios (0..1, default 0) that start closing in on a slower lead "
                         "20-50 m ahead: frames of the expert braking for a lead from the first frame")
+    p.add_argument("--dagger", default=None, metavar="ONNX",
+                   help="DAgger data: this exported driving model drives every run (as --driver e2e, AEB fallback "
+                        "on), and each frame's future is the classical expert's 3 s rollout from the state the "
+                        "model reached, not where the model went")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_dataset)
     return p

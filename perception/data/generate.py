@@ -83,13 +83,14 @@ class GenConfig:
     recoveries: float = 0.0                # random scenarios: share with a disturbed start / a lead pulling out
     stop_and_go: float = 0.0               # random scenarios: share with a lead stopping and driving off again
     approach: float = 0.0                  # random scenarios: share starting to close in on a slower lead
+    dagger: str = ""                       # ONNX driving model: it drives, the expert labels its states (DAgger)
 
     def as_json(self) -> dict:
         d = asdict(self)
         d["splits"] = {k: v for k, v in self.splits}
         d["cameras"] = list(self.cameras)
         d["scenarios"] = None if self.scenarios is None else list(self.scenarios)
-        for opt in ("recoveries", "stop_and_go", "approach"):   # datasets made before an option stay resumable (same JSON)
+        for opt in ("recoveries", "stop_and_go", "approach", "dagger"):   # older datasets stay resumable (same JSON)
             if not getattr(self, opt):
                 d.pop(opt)
         return d
@@ -257,6 +258,8 @@ def run_scenario(cfg: GenConfig, job: RunJob, cache_path: Path | None = None) ->
     from edgepilot.runner import RunRequest, build_lockstep_graph
     from vehicle_sim import camera as cam
 
+    from .expert import expert_rollout
+
     src = scenario_source(cfg, job.scenario_seed)
     duration, dt = scenario_duration(src)
     samples = sample_steps(duration, dt, cfg.sample_hz)[:job.max_frames]
@@ -279,13 +282,17 @@ def run_scenario(cfg: GenConfig, job: RunJob, cache_path: Path | None = None) ->
             scenario_arg = str(path)
         else:
             scenario_arg = src
+        driver = {"driver": "e2e", "model_path": Path(cfg.dagger)} if cfg.dagger else {}
         graph = build_lockstep_graph(RunRequest(scenario=scenario_arg, seed=job.scenario_seed,
-                                                out_dir=Path(tmp) / "out", cameras=False, log_level="warn"))
+                                                out_dir=Path(tmp) / "out", cameras=False, log_level="error",
+                                                **driver))
         try:
             sim = graph.sim.sim
             sim.cameras = [rig[c] for c in cfg.cameras]
             road = sim.world.road
+            # driver e2e: `planner` is the classical planner the e2e step keeps running on the ground truth
             adas = next(n for n in graph.nodes if hasattr(n, "planner") and hasattr(n, "settings"))
+            safety = next(n for n in graph.nodes if hasattr(n, "envelope"))
             cam_meta = [{"K": cam.camera_info(rig[c]).K.tolist(), "T_cam_to_ego": cam.camera_info(rig[c]).T_cam_to_ego.tolist(),
                          "width": cfg.width, "height": cfg.height} for c in cfg.cameras]
             poses: dict[int, tuple[float, float, float]] = {}
@@ -299,6 +306,10 @@ def run_scenario(cfg: GenConfig, job: RunJob, cache_path: Path | None = None) ->
                 poses[step] = (st.x, st.y, st.yaw)
                 obj_poses[step] = {o.id: (o.x, o.y, o.yaw) for o in sim.world.ground_truth_objects("world")}
                 if step in sample_set:
+                    expert = None
+                    if cfg.dagger:      # where the expert would have driven from the state the model reached
+                        expert = expert_rollout(sim.world, adas.planner, safety.envelope, adas.settings,
+                                                FUTURE_STEPS * FUTURE_DT_S + dt / 2)
                     imgs = sim.render_all(lighting)
                     ids: list[str] = []
                     objs, n_obj = objects_array(sim.objects_base_link(), cfg.max_objects, ids=ids)
@@ -312,13 +323,13 @@ def run_scenario(cfg: GenConfig, job: RunJob, cache_path: Path | None = None) ->
                                           set_mps),
                         "objects": objs, "num_objects": n_obj, "visibility": vis,
                         "bev_masks": bev_masks(road, st.x, st.y, st.yaw),
-                        "t": step * dt,
+                        "t": step * dt, "expert": expert,
                     })
             world = sim.world
             summary = world.summary()
-            if world.collision is not None:
+            if world.collision is not None and not cfg.dagger:
                 status = "collision"
-            elif (summary.get("max_lane_departure_m") or 0.0) > MAX_LANE_DEPARTURE_M:
+            elif (summary.get("max_lane_departure_m") or 0.0) > MAX_LANE_DEPARTURE_M and not cfg.dagger:
                 status = "lane_departure"
             elif not frames:
                 status = "ended"
@@ -337,8 +348,9 @@ def run_scenario(cfg: GenConfig, job: RunJob, cache_path: Path | None = None) ->
     ofut_ok = np.zeros((n, cfg.max_objects, FUTURE_STEPS), bool)
     for i, fr in enumerate(frames):
         keys = fr["step"] + offsets
-        ok = np.array([int(k) in poses for k in keys])
-        pts = np.array([poses.get(int(k), (0.0, 0.0, 0.0)) for k in keys])
+        src_poses = poses if fr["expert"] is None else fr["expert"]   # hindsight, or the expert's rollout
+        ok = np.array([int(k) in src_poses for k in keys])
+        pts = np.array([src_poses.get(int(k), (0.0, 0.0, 0.0)) for k in keys])
         x, y, yaw = poses[fr["step"]]
         fut[i] = future_in_ego_frame(pts, ok, x, y, yaw)
         valid[i] = ok
@@ -401,16 +413,32 @@ def _meta(cfg: GenConfig, runs: dict[str, list[dict]], counts: dict[str, int]) -
         "commands": list(COMMANDS),
         "splits": splits,
         "dropped_runs": dict(sorted(dropped.items())),
-        "generator": {**cfg.as_json(), "warmup_s": WARMUP_S, "expert": "classical ACC+LKA+AEB, driver idle",
+        "generator": {**cfg.as_json(), "warmup_s": WARMUP_S, "expert": "classical ACC+LKA+AEB, driver idle" + (
+                          "; the DAgger model drives, the labels are the expert's rollouts" if cfg.dagger else ""),
                       "max_lane_departure_m": MAX_LANE_DEPARTURE_M},
     }
+
+
+def _check_dagger_model(model: Path, cameras: tuple[str, ...], width: int, height: int) -> None:
+    """The DAgger model sees the frames the dataset records (the sim renders one camera list), so its rig must be
+    the dataset's cameras at the dataset's size."""
+    if not model.is_file():
+        raise ValueError(f"dagger: driving model {model} does not exist (an ONNX file from `perception export`)")
+    from perception.runtime import model_metadata
+
+    rig = [(c["name"], int(c["width"]), int(c["height"])) for c in model_metadata(model)["rig"]]
+    want = [(c, width, height) for c in cameras]
+    if rig != want:
+        raise ValueError(f"dagger: {model} was trained on cameras {rig} (name, width, height) but the dataset asks "
+                         f"for {want}; generate with the model's --cameras, --width and --height")
 
 
 def generate(out_dir: str | Path, frames: int, splits: dict[str, float] | None = None, seed: int = 0,
              workers: int = 1, sample_hz: float = 2.0, width: int = 256, height: int = 128,
              cameras: tuple[str, ...] = ("front", "front_left", "front_right"), max_objects: int = 32,
              shard_size: int = 256, progress: bool = True, scenarios: list[str] | None = None,
-             recoveries: float = 0.0, stop_and_go: float = 0.0, approach: float = 0.0) -> dict:
+             recoveries: float = 0.0, stop_and_go: float = 0.0, approach: float = 0.0,
+             dagger: str | Path | None = None) -> dict:
     """Generate (or resume) a dataset in ``out_dir``; returns meta.json's content.
 
     ``scenarios``: None for random scenarios, or library names / YAML paths (run i uses entry
@@ -418,6 +446,9 @@ def generate(out_dir: str | Path, frames: int, splits: dict[str, float] | None =
     random scenarios in which the expert starts disturbed or a slowed lead pulls out (scenario_gen.add_recovery);
     ``stop_and_go``: the share with a lead stopping and driving off again (scenario_gen.add_stop_and_go);
     ``approach``: the share starting to close in on a slower lead (scenario_gen.add_approach).
+    ``dagger``: an exported driving model (ONNX) drives every run as `--driver e2e` does, and each frame's future
+    is the classical expert's rollout from the state the model reached (perception/data/expert.py), not where
+    the model went; runs are kept whatever their outcome, as those states are what the data is for.
     """
     splits = dict(splits or {"train": 0.8, "val": 0.1, "test": 0.1})
     if frames < 1:
@@ -429,9 +460,11 @@ def generate(out_dir: str | Path, frames: int, splits: dict[str, float] | None =
     for name, share in (("recoveries", recoveries), ("stop_and_go", stop_and_go), ("approach", approach)):
         if share and scenarios:
             raise ValueError(f"{name} apply to random scenarios only (leave --scenarios at 'random')")
+    if dagger:
+        _check_dagger_model(Path(dagger), tuple(cameras), int(width), int(height))
     cfg = GenConfig(int(frames), tuple(splits.items()), int(seed), float(sample_hz), int(width), int(height),
                     tuple(cameras), int(max_objects), int(shard_size), tuple(scenarios) if scenarios else None,
-                    float(recoveries), float(stop_and_go), float(approach))
+                    float(recoveries), float(stop_and_go), float(approach), str(dagger or ""))
     counts = split_frame_counts(cfg.frames, splits)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
