@@ -35,9 +35,11 @@ def _classical_run(scenario: str, branch_s: tuple[float, ...], horizon_s: float 
             st = sim.world.ego_state
             poses[k] = (st.x, st.y)
             if k in branches:
-                rollouts[k] = expert_rollout(sim.world, adas.planner, safety.envelope, adas.settings, horizon_s)
+                rollouts[k] = expert_rollout(sim.world, adas.planner, safety.envelope, adas.settings, horizon_s,
+                                             shadowed=False)
                 rollouts[k, "off"] = expert_rollout(sim.world, adas.planner, safety.envelope,
-                                                    dataclasses.replace(adas.settings, acc_enabled=False), horizon_s)
+                                                    dataclasses.replace(adas.settings, acc_enabled=False), horizon_s,
+                                                    shadowed=False)
         return poses, rollouts, dt
     finally:
         graph.close()
@@ -58,6 +60,35 @@ def test_expert_rollout_drives_where_the_classical_driver_drove():
         off = rollouts[k, "off"]
         j = k + int(round(3.0 / dt))
         assert math.hypot(off[j][0] - poses[j][0], off[j][1] - poses[j][1]) > 1.0
+
+
+def test_a_shadowing_planner_engages_from_the_wheel_without_its_wound_up_integral():
+    """In an e2e run the classical planner only shadows: its LKA integral winds up on offsets it never corrects.
+    The rollout must start the LKA as switching it on does, or every DAgger label would steer by that integral."""
+    from edgepilot.runner import RunRequest, build_lockstep_graph
+
+    graph = build_lockstep_graph(RunRequest(scenario="lane_keeping_curve", seed=0, out_dir=None, log_level="error"))
+    try:
+        sim = graph.sim.sim
+        adas = next(n for n in graph.nodes if hasattr(n, "planner") and hasattr(n, "settings"))
+        safety = next(n for n in graph.nodes if hasattr(n, "envelope"))
+        graph.spin_until(4.0)
+        wound = adas.planner
+        wound.lka.integral = wound.cfg.lka_integral_max_1pm          # as a shadow's integral ends up
+        k = int(round(sim.world.t / sim.dt))
+        j = k + int(round(2.0 / sim.dt))
+        fresh = expert_rollout(sim.world, wound, safety.envelope, adas.settings, 2.0)
+        kept = expert_rollout(sim.world, wound, safety.envelope, adas.settings, 2.0, shadowed=False)
+        # the wound-up integral steers the kept rollout off: the engaged one is not moved by it
+        from perception.data.generate import future_in_ego_frame
+
+        st = sim.world.ego_state
+        y = [float(future_in_ego_frame(np.array([r[j]]), np.array([True]), st.x, st.y, st.yaw)[0, 1])
+             for r in (fresh, kept)]
+        assert abs(y[1] - y[0]) > 0.3
+        assert wound.lka.integral == wound.cfg.lka_integral_max_1pm   # the graph's planner is left as it was
+    finally:
+        graph.close()
 
 
 def test_expert_rollout_changes_nothing_it_is_given():

@@ -96,16 +96,23 @@ def _command(bounded, settings: DriverSettings) -> EgoCommand:
 
 
 def expert_rollout(world: World, planner: AdasPlanner, envelope: SafetyEnvelope, settings: DriverSettings,
-                   horizon_s: float, rates: Rates = Rates()) -> dict[int, tuple[float, float, float]]:
+                   horizon_s: float, rates: Rates = Rates(), shadowed: bool = True
+                   ) -> dict[int, tuple[float, float, float]]:
     """Where the classical expert would drive the car from this state: {world step: (x, y, yaw)} of the rear axle
     for every step up to `horizon_s` ahead (fewer when the scenario ends first). Nothing passed in is changed.
 
-    `planner` and `envelope` are the running graph's (copied here, so their filters and rate limits carry on);
-    the planner's ACC restarts from the acceleration the car is being asked for, because until now it only
-    shadowed another driver. The command reaches the plant one step later, as over CAN."""
+    `planner` and `envelope` are the running graph's (copied here, so their filters, object tracks and rate
+    limits carry on). `shadowed`: the planner only shadowed another driver (the e2e step runs it on the ground
+    truth for its AEB), so its controllers engage here as they do when switched on: the ACC's jerk-limited
+    output from what the car is being asked now, the LKA from where the wheel is with no integral. A shadowing
+    LKA's integral has wound up on an offset it never corrected, and its angle is not the wheel's. False: the
+    planner drove (a classical run), its state goes on as it is. The command reaches the plant one step later,
+    as over CAN."""
     w, p, env = copy.deepcopy(world), copy.deepcopy(planner), copy.deepcopy(envelope)
-    # the ACC's jerk-limited output restarts from what the car is being asked now (the envelope's last output)
-    p.acc.reset(env._out.accel_mps2 if env._out.controls_active else w.ego_state.ax)
+    if shadowed:
+        p.acc.reset(env._out.accel_mps2 if env._out.controls_active else w.ego_state.ax)
+        p.lka.integral = 0.0
+        p.lka.angle_deg = w.ego_state.steering_wheel_angle_deg
     p._acc_was_active = settings.acc_enabled        # a running ACC: no re-engagement edge inside the rollout
     dt = w.dt
     plan_every = max(1, int(round(1.0 / (rates.planner_hz * dt))))
