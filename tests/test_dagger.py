@@ -1,6 +1,7 @@
 """DAgger data: the classical expert's rollout from a simulator state, and datasets the driving model drives."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from pathlib import Path
@@ -10,22 +11,32 @@ import pytest
 
 from perception.data import generate as gen
 from perception.data.expert import expert_rollout, ground_truth_lanes, ground_truth_objects
+from perception.data.generate import future_in_ego_frame
 from perception.data.reader import open_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "perception" / "weights" / "e2e_fp32.onnx"
 
 
-def _classical_run(scenario: str, branch_s: tuple[float, ...], horizon_s: float = 3.0):
-    """Run a scenario with the classical driver in lockstep; at each branch time take the expert rollout.
-    Returns (poses of the run by step, {branch step: rollout}, graph parts at the end)."""
+@contextlib.contextmanager
+def _graph(scenario: str, t_s: float = 0.0):
+    """A classical lockstep graph of a library scenario at t_s: (simulator, ADAS node, safety node)."""
     from edgepilot.runner import RunRequest, build_lockstep_graph
 
     graph = build_lockstep_graph(RunRequest(scenario=scenario, seed=0, out_dir=None, log_level="error"))
     try:
-        sim = graph.sim.sim
         adas = next(n for n in graph.nodes if hasattr(n, "planner") and hasattr(n, "settings"))
         safety = next(n for n in graph.nodes if hasattr(n, "envelope"))
+        graph.spin_until(t_s)
+        yield graph, graph.sim.sim, adas, safety
+    finally:
+        graph.close()
+
+
+def _classical_run(scenario: str, branch_s: tuple[float, ...], horizon_s: float = 3.0):
+    """Run a scenario with the classical driver in lockstep; at each branch time take the expert rollout (and one
+    with ACC switched off). Returns (poses of the run by step, {branch step: rollout}, dt)."""
+    with _graph(scenario) as (graph, sim, adas, safety):
         dt = sim.dt
         poses, rollouts = {}, {}
         branches = {int(round(b / dt)) for b in branch_s}
@@ -41,8 +52,6 @@ def _classical_run(scenario: str, branch_s: tuple[float, ...], horizon_s: float 
                                                     dataclasses.replace(adas.settings, acc_enabled=False), horizon_s,
                                                     shadowed=False)
         return poses, rollouts, dt
-    finally:
-        graph.close()
 
 
 def test_expert_rollout_drives_where_the_classical_driver_drove():
@@ -65,41 +74,23 @@ def test_expert_rollout_drives_where_the_classical_driver_drove():
 def test_a_shadowing_planner_engages_from_the_wheel_without_its_wound_up_integral():
     """In an e2e run the classical planner only shadows: its LKA integral winds up on offsets it never corrects.
     The rollout must start the LKA as switching it on does, or every DAgger label would steer by that integral."""
-    from edgepilot.runner import RunRequest, build_lockstep_graph
-
-    graph = build_lockstep_graph(RunRequest(scenario="lane_keeping_curve", seed=0, out_dir=None, log_level="error"))
-    try:
-        sim = graph.sim.sim
-        adas = next(n for n in graph.nodes if hasattr(n, "planner") and hasattr(n, "settings"))
-        safety = next(n for n in graph.nodes if hasattr(n, "envelope"))
-        graph.spin_until(4.0)
+    with _graph("lane_keeping_curve", 4.0) as (_, sim, adas, safety):
         wound = adas.planner
         wound.lka.integral = wound.cfg.lka_integral_max_1pm          # as a shadow's integral ends up
         k = int(round(sim.world.t / sim.dt))
         j = k + int(round(2.0 / sim.dt))
         fresh = expert_rollout(sim.world, wound, safety.envelope, adas.settings, 2.0)
         kept = expert_rollout(sim.world, wound, safety.envelope, adas.settings, 2.0, shadowed=False)
-        # the wound-up integral steers the kept rollout off: the engaged one is not moved by it
-        from perception.data.generate import future_in_ego_frame
-
+        # the wound-up integral steers the kept rollout 0.3 m or more away from the engaged one
         st = sim.world.ego_state
         y = [float(future_in_ego_frame(np.array([r[j]]), np.array([True]), st.x, st.y, st.yaw)[0, 1])
              for r in (fresh, kept)]
         assert abs(y[1] - y[0]) > 0.3
         assert wound.lka.integral == wound.cfg.lka_integral_max_1pm   # the graph's planner is left as it was
-    finally:
-        graph.close()
 
 
 def test_expert_rollout_changes_nothing_it_is_given():
-    from edgepilot.runner import RunRequest, build_lockstep_graph
-
-    graph = build_lockstep_graph(RunRequest(scenario="cut_in", seed=0, out_dir=None, log_level="error"))
-    try:
-        sim = graph.sim.sim
-        adas = next(n for n in graph.nodes if hasattr(n, "planner") and hasattr(n, "settings"))
-        safety = next(n for n in graph.nodes if hasattr(n, "envelope"))
-        graph.spin_until(3.0)
+    with _graph("cut_in", 3.0) as (_, sim, adas, safety):
         before = (sim.world.t, dataclasses.astuple(sim.world.ego_state), adas.planner._t, adas.planner.acc.accel,
                   safety.envelope._t, [(a.x, a.y) for a in sim.world.actors])
         r = expert_rollout(sim.world, adas.planner, safety.envelope, adas.settings, 1.0)
@@ -111,8 +102,6 @@ def test_expert_rollout_changes_nothing_it_is_given():
         # lane's two lines in the lane list
         assert any(o.x_m > 0 and abs(o.y_m) < 5 for o in ground_truth_objects(sim.world))
         assert len(ground_truth_lanes(sim.world).lines) >= 2
-    finally:
-        graph.close()
 
 
 def test_dagger_dataset_is_driven_by_the_model_and_labelled_by_the_expert(tmp_path):
