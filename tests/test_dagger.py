@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import math
 from pathlib import Path
 
@@ -105,9 +106,14 @@ def test_expert_rollout_changes_nothing_it_is_given():
 
 
 def test_dagger_dataset_is_driven_by_the_model_and_labelled_by_the_expert(tmp_path):
-    meta = gen.generate(tmp_path / "d", frames=3, splits={"train": 1.0}, scenarios=["acc_following"],
-                        progress=False, dagger=SHIPPED)
-    assert "DAgger" in meta["generator"]["expert"] and meta["generator"]["dagger"] == str(SHIPPED)
+    import onnx
+
+    model = tmp_path / "model.onnx"
+    model.write_bytes(SHIPPED.read_bytes())
+    args = dict(frames=3, splits={"train": 1.0}, scenarios=["acc_following"], progress=False, dagger=model)
+    meta = gen.generate(tmp_path / "d", **args)
+    assert "DAgger" in meta["generator"]["expert"] and meta["generator"]["dagger"] == str(model)
+    assert meta["generator"]["dagger_sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
     ds = open_dataset(tmp_path / "d")
     arrays = ds.load_split("train")
     assert arrays["future"].shape == (3, 6, 2) and arrays["future_valid"].all()
@@ -115,6 +121,12 @@ def test_dagger_dataset_is_driven_by_the_model_and_labelled_by_the_expert(tmp_pa
     speed = arrays["ego"][:, 0]
     assert np.allclose(arrays["future"][:, -1, 0], 3.0 * speed, rtol=0.25)
     assert np.abs(arrays["future"][..., 1]).max() < 1.75
+    # the labels depend on the model that drove: the same path re-exported must not continue the dataset
+    m = onnx.load(str(model))
+    m.doc_string = "re-exported"
+    onnx.save(m, str(model))
+    with pytest.raises(ValueError, match=r"other settings \(dagger_sha256 differ"):
+        gen.generate(tmp_path / "d", **args)
 
 
 def test_dagger_model_must_see_the_dataset_cameras(tmp_path):

@@ -13,6 +13,7 @@ Runs that end in a collision or leave their lane are dropped: the expert must be
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -84,13 +85,14 @@ class GenConfig:
     stop_and_go: float = 0.0               # random scenarios: share with a lead stopping and driving off again
     approach: float = 0.0                  # random scenarios: share starting to close in on a slower lead
     dagger: str = ""                       # ONNX driving model: it drives, the expert labels its states (DAgger)
+    dagger_sha256: str = ""                # that file's digest: a resumed dataset is driven by the same model
 
     def as_json(self) -> dict:
         d = asdict(self)
         d["splits"] = {k: v for k, v in self.splits}
         d["cameras"] = list(self.cameras)
         d["scenarios"] = None if self.scenarios is None else list(self.scenarios)
-        for opt in ("recoveries", "stop_and_go", "approach", "dagger"):   # older datasets stay resumable (same JSON)
+        for opt in ("recoveries", "stop_and_go", "approach", "dagger", "dagger_sha256"):   # older datasets stay resumable (same JSON)
             if not getattr(self, opt):
                 d.pop(opt)
         return d
@@ -284,7 +286,7 @@ def run_scenario(cfg: GenConfig, job: RunJob, cache_path: Path | None = None) ->
             scenario_arg = src
         driver = {"driver": "e2e", "model_path": Path(cfg.dagger)} if cfg.dagger else {}
         graph = build_lockstep_graph(RunRequest(scenario=scenario_arg, seed=job.scenario_seed,
-                                                out_dir=Path(tmp) / "out", cameras=False, log_level="error",
+                                                out_dir=Path(tmp) / "out", cameras=False, log_level="warn",
                                                 **driver))
         try:
             sim = graph.sim.sim
@@ -464,7 +466,8 @@ def generate(out_dir: str | Path, frames: int, splits: dict[str, float] | None =
         _check_dagger_model(Path(dagger), tuple(cameras), int(width), int(height))
     cfg = GenConfig(int(frames), tuple(splits.items()), int(seed), float(sample_hz), int(width), int(height),
                     tuple(cameras), int(max_objects), int(shard_size), tuple(scenarios) if scenarios else None,
-                    float(recoveries), float(stop_and_go), float(approach), str(dagger or ""))
+                    float(recoveries), float(stop_and_go), float(approach), str(dagger or ""),
+                    hashlib.sha256(Path(dagger).read_bytes()).hexdigest() if dagger else "")
     counts = split_frame_counts(cfg.frames, splits)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
