@@ -86,6 +86,18 @@ class AdasPlanner:
         self._tracks = tracks
         return out
 
+    def engage(self, accel_mps2: float, steering_wheel_angle_deg: float, acc_running: bool) -> None:
+        """Take over a car that another driver controls now, as if ACC and LKA had been switched on in this state:
+        the ACC's jerk-limited output starts from the acceleration the car is being asked for, the LKA from where
+        the wheel is with no integral. `acc_running`: the ACC counts as already on (no re-engagement edge on the
+        next update). Why: a planner that only shadowed another driver (the e2e step runs it on the ground truth
+        for its AEB) has an LKA integral wound up on an offset it never corrected and an angle that is not the
+        wheel's; DAgger's expert rollout (perception/data/expert.py) engages a copy of it this way."""
+        self.acc.reset(accel_mps2)
+        self.lka.integral = 0.0
+        self.lka.angle_deg = steering_wheel_angle_deg
+        self._acc_was_active = bool(acc_running)
+
     def notify_disengaged(self) -> None:
         """The safety envelope took control away (driver override, stale input): stay off until the driver
         re-engages by switching ACC/LKA off and on, so the HMI never shows a function that is not acting."""

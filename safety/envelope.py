@@ -101,6 +101,11 @@ class SafetyEnvelope:
         self._prev_cmd_active = True      # unknown history: the first frame is never a rising edge
         self._out = ActuationRequest()
 
+    @property
+    def last_output(self) -> ActuationRequest:
+        """The bounded command of the last step (what the ECUs were last sent; inactive before the first)."""
+        return self._out
+
     # ---- input checks -------------------------------------------------------------------------
     def _vehicle_ok(self, t: float, v: VehicleSnapshot) -> bool:
         if not (bool(v.can_valid) and _finite(v.speed_mps, v.steering_wheel_angle_deg,

@@ -247,6 +247,34 @@ def test_acc_cancelled_by_brake_until_toggled():
     assert hmi.acc_active
 
 
+def test_engage_takes_over_from_the_asked_accel_and_the_wheel_without_a_wound_up_integral():
+    """A planner that only shadowed another driver engages as switching ACC and LKA on does: the ACC from the
+    acceleration the car is being asked for, the LKA from the wheel with no integral (DAgger's expert rollout)."""
+    import copy
+
+    on = DriverSettings(acc_enabled=True, set_speed_kph=90, lka_enabled=True)
+    lane = LaneInfo(3.5, 0.0, 0.0, 0.0)
+    shadow = AdasPlanner()
+    shadow.update(0.0, EgoState(25.0), [], lane, on)                   # start-up cycle
+    shadow.update(0.02, EgoState(25.0), [], lane, on)
+    shadow.lka.integral = shadow.cfg.lka_integral_max_1pm             # wound up on an offset it never corrected
+    shadow.lka.angle_deg = -30.0                                      # not where the wheel is
+    engaged = copy.deepcopy(shadow)
+    engaged.engage(-2.0, 4.0, acc_running=True)
+    ego = EgoState(25.0, accel_long_mps2=0.0, steering_wheel_angle_deg=4.0)
+    dt = 0.02
+    req, hmi = engaged.update(0.04, ego, [], lane, on)
+    c = engaged.cfg
+    assert hmi.acc_active and req.controls_active
+    assert abs(req.accel_mps2 - (-2.0)) <= c.acc_jerk_up_mps3 * dt + 1e-9       # from the asked -2, not from 0
+    assert abs(req.steering_wheel_angle_deg - 4.0) <= c.lka_max_rate_dps * dt + 1e-9
+    assert engaged.lka.integral == 0.0                                           # centred: nothing integrated
+    # the check can fail: the shadow as it was starts from its own state
+    req0, _ = shadow.update(0.04, ego, [], lane, on)
+    assert abs(req0.accel_mps2 - (-2.0)) > 1.0
+    assert abs(req0.steering_wheel_angle_deg - 4.0) > 10.0
+
+
 def test_cut_in_becomes_lead_before_entering_lane():
     p = AdasPlanner()
     car = TrackedObject(5, ObjectClass.CAR, 25.0, 3.0, 18.0, -1.0)

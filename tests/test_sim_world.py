@@ -200,3 +200,37 @@ def test_report_writes_json_and_png(tmp_path):
     data = json.loads((tmp_path / "t.json").read_text())
     assert data["passed"] is False and data["seed"] == 7 and data["summary"]["collision"] is True
     assert data["reasons"] and (tmp_path / "t.png").stat().st_size > 1000 and doc["scenario"] == "t"
+
+
+def test_ecus_follow_only_the_functions_the_driver_switched_on():
+    """vehicle_sim.ecus.ecu_command: the rule the simulator steps with and DAgger's expert rollout repeats."""
+    import itertools
+
+    from vehicle_sim.ecus import ActuationRequest, ecu_command
+
+    req = ActuationRequest(controls_active=True, accel_mps2=-1.5, steering_wheel_angle_deg=12.0, aeb_active=True,
+                           aeb_decel_mps2=6.0)
+    for acc, lka, aeb in itertools.product((False, True), repeat=3):
+        cmd = ecu_command(req, acc, lka, aeb)
+        assert cmd.accel_mps2 == (-1.5 if acc else None)
+        assert cmd.steering_wheel_angle_deg == (12.0 if lka else None)
+        assert cmd.controls_active == (acc or lka)
+        assert cmd.aeb_active == aeb and cmd.aeb_decel_mps2 == 6.0
+    idle = ecu_command(ActuationRequest(), True, True, True)
+    assert not idle.controls_active and not idle.aeb_active
+
+
+def test_objects_base_link_are_relative_to_the_rear_axle_in_its_axes():
+    w = World(scen([{"id": "lead", "type": "car", "lane": 1, "s_m": 60.0, "speed_kph": 50}],
+                   ego={"speed_kph": 50, "lane": 1, "s_m": 20.0}), seed=0)
+    w.ego.state.yaw = 0.3                                   # turned: the world and base_link axes differ
+    lead = next(o for o in w.ground_truth_objects("world") if o.id == "lead")
+    rel = next(o for o in w.objects_base_link() if o.id == "lead")
+    st = w.ego_state
+    c, s = math.cos(st.yaw), math.sin(st.yaw)
+    # back to the world frame: rotate by the ego yaw, add the rear axle
+    assert rel.x * c - rel.y * s + st.x == pytest.approx(lead.x)
+    assert rel.x * s + rel.y * c + st.y == pytest.approx(lead.y)
+    assert rel.yaw == pytest.approx(lead.yaw - 0.3)
+    assert math.hypot(rel.vx, rel.vy) == pytest.approx(math.hypot(lead.vx, lead.vy))   # over ground, not relative
+    assert rel.vx == pytest.approx(c * lead.vx + s * lead.vy)

@@ -20,6 +20,7 @@ from canbus.cyclic import CyclicScheduler
 from canbus.e2e import VALID_STATUSES
 
 from .cabin import AMBIENT_COLORS, MEDIA_SOURCES, Cabin
+from .dynamics import EgoCommand
 
 CHASSIS_TX = ("WHEEL_SPEEDS", "VEHICLE_DYNAMICS", "STEERING", "PEDALS", "GEAR_TURN", "CRUISE_BUTTONS")
 BODY_TX = ("HVAC_STATE", "WINDOW_STATE", "SEAT_STATE", "LIGHT_STATE", "DOOR_STATE", "INFOTAINMENT_STATE",
@@ -58,6 +59,21 @@ class ActuationRequest:
     aeb_active: bool = False
     aeb_decel_mps2: float = 0.0
     fresh: bool = False
+
+
+def ecu_command(request, acc_enabled: bool, lka_enabled: bool, aeb_enabled: bool) -> EgoCommand:
+    """What the powertrain, EPS and brake ECUs make of an actuation request: each follows its ADAS function only
+    while the driver has it switched on (a switched-off function's axis is not controlled).
+
+    `request` is anything with the ActuationRequest fields (this module's, or the safety envelope's output);
+    the simulator steps with it, and DAgger's expert rollout (perception/data/expert.py) applies the same rule."""
+    return EgoCommand(
+        accel_mps2=request.accel_mps2 if acc_enabled else None,
+        steering_wheel_angle_deg=request.steering_wheel_angle_deg if lka_enabled else None,
+        controls_active=request.controls_active and (acc_enabled or lka_enabled),
+        aeb_active=request.aeb_active and aeb_enabled,
+        aeb_decel_mps2=request.aeb_decel_mps2,
+    )
 
 
 def _clamp(x: float, lo: float, hi: float) -> float:

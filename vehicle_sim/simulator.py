@@ -7,8 +7,7 @@ ADAS never touches the world directly, only CAN and the sensor topics.
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
@@ -20,12 +19,11 @@ from edgepilot.carparams import DEFAULT_CAR, CarParams
 
 from . import camera as cam
 from .cabin import Cabin
-from .dynamics import EgoCommand
-from .ecus import ChassisSnapshot, VehicleEcus
+from .ecus import ChassisSnapshot, VehicleEcus, ecu_command
 from .metrics import evaluate
 from .report import jsonable, write_report
 from .scenario import Scenario
-from .world import GroundTruthObject, World, wrap_angle
+from .world import GroundTruthObject, World
 
 KPH = 1.0 / 3.6
 
@@ -105,14 +103,7 @@ class Simulator:
             self.switches = self.ecus.apply_switch_requests(self.switches, self.world.ego_state.speed)
         req = self.ecus.actuation(now)
         sw = self.switches
-        # The powertrain follows ACC only while the driver has ACC switched on; the EPS follows LKA likewise.
-        cmd = EgoCommand(
-            accel_mps2=req.accel_mps2 if sw.acc_enabled else None,
-            steering_wheel_angle_deg=req.steering_wheel_angle_deg if sw.lka_enabled else None,
-            controls_active=req.controls_active and (sw.acc_enabled or sw.lka_enabled),
-            aeb_active=req.aeb_active and sw.aeb_enabled,
-            aeb_decel_mps2=req.aeb_decel_mps2,
-        )
+        cmd = ecu_command(req, sw.acc_enabled, sw.lka_enabled, sw.aeb_enabled)
         self.world.step(cmd)
         self.cabin.step(self.world.dt, self.world.ego_state.speed)
         self.events.update(now, req.controls_active, cmd.aeb_active, bool(self.ecus.hmi.get("FCW", 0)))
@@ -139,14 +130,7 @@ class Simulator:
     def objects_base_link(self) -> list[GroundTruthObject]:
         """Ground-truth objects as a perception stack reports them: box centre relative to base_link (the
         rear axle), velocity over ground, both in base_link axes (a parked car has zero velocity)."""
-        st = self.world.ego_state
-        c, s = math.cos(st.yaw), math.sin(st.yaw)
-        out = []
-        for o in self.world.ground_truth_objects("world"):
-            dx, dy = o.x - st.x, o.y - st.y
-            out.append(replace(o, x=c * dx + s * dy, y=-s * dx + c * dy, yaw=wrap_angle(o.yaw - st.yaw),
-                               vx=c * o.vx + s * o.vy, vy=-s * o.vx + c * o.vy))
-        return out
+        return self.world.objects_base_link()
 
     def render_all(self, lighting: dict | None = None) -> dict[str, np.ndarray]:
         """One image per rig camera of the current world state (the scene is built once for all of them).

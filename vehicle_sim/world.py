@@ -8,7 +8,7 @@ world. The ego box centre is ``wheelbase/2`` ahead of it (equal front/rear overh
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -354,6 +354,18 @@ class World:
             out.append(GroundTruthObject(a.id, a.cls, c * dx + s * dy, -s * dx + c * dy, a.height / 2,
                                          wrap_angle(a.yaw - st.yaw), a.length, a.width, a.height,
                                          c * dvx + s * dvy, -s * dvx + c * dvy, a.speed))
+        return out
+
+    def objects_base_link(self) -> list[GroundTruthObject]:
+        """Ground-truth objects as a perception stack reports them: box centre relative to base_link (the
+        rear axle), velocity over ground, both in base_link axes (a parked car has zero velocity)."""
+        st = self.ego.state
+        c, s = math.cos(st.yaw), math.sin(st.yaw)
+        out = []
+        for o in self.ground_truth_objects("world"):
+            dx, dy = o.x - st.x, o.y - st.y
+            out.append(replace(o, x=c * dx + s * dy, y=-s * dx + c * dy, yaw=wrap_angle(o.yaw - st.yaw),
+                               vx=c * o.vx + s * o.vy, vy=-s * o.vx + c * o.vy))
         return out
 
     def lane_geometry(self) -> LaneGeometry:

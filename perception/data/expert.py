@@ -14,7 +14,6 @@ labels of a classical run.
 from __future__ import annotations
 
 import copy
-import math
 import zlib
 from dataclasses import dataclass
 
@@ -22,6 +21,7 @@ from adas.planner import AdasPlanner
 from adas.types import DriverSettings, EgoState, LaneInfo, LaneLine, ObjectClass, TrackedObject
 from safety.envelope import SafetyEnvelope, VehicleSnapshot
 from vehicle_sim.dynamics import EgoCommand
+from vehicle_sim.ecus import ecu_command
 from vehicle_sim.world import World
 
 #: the sim node's classes and line types (edgepilot_nodes.common.CLASS_IDS, sim_node.LINE_TYPES)
@@ -53,19 +53,13 @@ def ego_input(world: World) -> EgoState:
 
 
 def ground_truth_objects(world: World) -> list[TrackedObject]:
-    """The world's objects relative to the ego box centre, as the ADAS node gets /sim/ground_truth/objects."""
-    st = world.ego_state
-    c, s = math.cos(st.yaw), math.sin(st.yaw)
+    """The world's objects relative to the ego box centre, as the ADAS node gets /sim/ground_truth/objects (the
+    sim node publishes `objects_base_link`, the ADAS node moves them from the rear axle to the box centre)."""
     base_to_centre = world.car.wheelbase_m / 2.0
-    out = []
-    for o in world.ground_truth_objects("world"):
-        dx, dy = o.x - st.x, o.y - st.y
-        out.append(TrackedObject(
-            id=object_id(o.id), classification=_CLASSES.get(o.cls, ObjectClass(0)),
-            x_m=c * dx + s * dy - base_to_centre, y_m=-s * dx + c * dy,
-            vx_mps=c * o.vx + s * o.vy, vy_mps=-s * o.vx + c * o.vy, length_m=o.length, width_m=o.width,
-            yaw_rad=math.atan2(math.sin(o.yaw - st.yaw), math.cos(o.yaw - st.yaw)), confidence=1.0))
-    return out
+    return [TrackedObject(id=object_id(o.id), classification=_CLASSES.get(o.cls, ObjectClass(0)),
+                          x_m=o.x - base_to_centre, y_m=o.y, vx_mps=o.vx, vy_mps=o.vy, length_m=o.length,
+                          width_m=o.width, yaw_rad=o.yaw, confidence=1.0)
+            for o in world.objects_base_link()]
 
 
 def ground_truth_lanes(world: World) -> LaneInfo:
@@ -86,13 +80,8 @@ def _snapshot(world: World, t: float) -> VehicleSnapshot:
 
 
 def _command(bounded, settings: DriverSettings) -> EgoCommand:
-    """What the ECUs make of a bounded request (vehicle_sim.simulator.Simulator.step: a switched-off function's
-    axis is not controlled)."""
-    return EgoCommand(
-        accel_mps2=bounded.accel_mps2 if settings.acc_enabled else None,
-        steering_wheel_angle_deg=bounded.steering_wheel_angle_deg if settings.lka_enabled else None,
-        controls_active=bounded.controls_active and (settings.acc_enabled or settings.lka_enabled),
-        aeb_active=bounded.aeb_active and settings.aeb_enabled, aeb_decel_mps2=bounded.aeb_decel_mps2)
+    """What the vehicle's ECUs make of a bounded request, as in the simulator's step."""
+    return ecu_command(bounded, settings.acc_enabled, settings.lka_enabled, settings.aeb_enabled)
 
 
 def expert_rollout(world: World, planner: AdasPlanner, envelope: SafetyEnvelope, settings: DriverSettings,
@@ -109,11 +98,10 @@ def expert_rollout(world: World, planner: AdasPlanner, envelope: SafetyEnvelope,
     planner drove (a classical run), its state goes on as it is. The command reaches the plant one step later,
     as over CAN."""
     w, p, env = copy.deepcopy(world), copy.deepcopy(planner), copy.deepcopy(envelope)
+    last = env.last_output
     if shadowed:
-        p.acc.reset(env._out.accel_mps2 if env._out.controls_active else w.ego_state.ax)
-        p.lka.integral = 0.0
-        p.lka.angle_deg = w.ego_state.steering_wheel_angle_deg
-    p._acc_was_active = settings.acc_enabled        # a running ACC: no re-engagement edge inside the rollout
+        p.engage(last.accel_mps2 if last.controls_active else w.ego_state.ax,
+                 w.ego_state.steering_wheel_angle_deg, acc_running=settings.acc_enabled)
     dt = w.dt
     plan_every = max(1, int(round(1.0 / (rates.planner_hz * dt))))
     gt_every = max(1, int(round(1.0 / (rates.ground_truth_hz * dt))))
@@ -121,7 +109,7 @@ def expert_rollout(world: World, planner: AdasPlanner, envelope: SafetyEnvelope,
     poses: dict[int, tuple[float, float, float]] = {}
     objects, lanes = ground_truth_objects(w), ground_truth_lanes(w)
     request, request_t = None, None
-    applied = _command(env._out, settings)          # in force now: what the envelope last passed
+    applied = _command(last, settings)          # in force now: what the envelope last passed
     for i in range(steps):
         t = w.t
         if i % gt_every == 0 and i:
