@@ -5,11 +5,16 @@ Flat keys (acc_*, aeb_*, lka_*, path_*) so the same names work as ROS parameters
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 import yaml
+
+
+#: the most LKA may hold the car off its lane centre: a 1.8 m car in a 3.5 m lane still has 0.85 m to each line
+LKA_MAX_LANE_OFFSET_M = 1.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,12 @@ class AdasConfig:
     lka_max_rate_dps: float = 300.0          # request slew; the safety envelope limits again per speed
     lka_understeer_comp: bool = False        # add the CarParams understeer gradient (dynamic plants)
     lka_driver_torque_override_nm: float = 1.5
+    lka_lane_offset_m: float = 0.0           # where in the lane LKA holds the car: + left of the centre (|x| <= 1)
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.lka_lane_offset_m) and abs(self.lka_lane_offset_m) <= LKA_MAX_LANE_OFFSET_M):
+            raise ValueError(f"lka_lane_offset_m: {self.lka_lane_offset_m!r} is outside "
+                             f"[-{LKA_MAX_LANE_OFFSET_M}, {LKA_MAX_LANE_OFFSET_M}] m")
 
     @classmethod
     def from_yaml(cls, source: str | os.PathLike | Mapping[str, Any] | None) -> "AdasConfig":

@@ -6,6 +6,7 @@ the look-ahead point carries the lane curvature. A small integrator absorbs plan
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from adas.config import AdasConfig
@@ -66,6 +67,8 @@ class Lka:
             self.angle_deg = measured          # engage from where the wheel is
         self.state = state
 
+        if c.lka_lane_offset_m:            # hold a lane position off the centre: steer on the offset from it
+            lane = dataclasses.replace(lane, lateral_offset_m=lane.lateral_offset_m - c.lka_lane_offset_m)
         self.integral = clip(self.integral - c.lka_integral_gain * lane.lateral_offset_m * dt,
                              -c.lka_integral_max_1pm, c.lka_integral_max_1pm)
         curv = pure_pursuit_curvature(lane, lookahead_distance(ego.speed_mps, c)) + self.integral

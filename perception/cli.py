@@ -40,7 +40,7 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
                     width=args.width, height=args.height, cameras=cameras, max_objects=args.max_objects,
                     shard_size=args.shard_size, progress=not args.no_progress, scenarios=scenarios,
                     recoveries=args.recoveries, stop_and_go=args.stop_and_go, approach=args.approach,
-                    dagger=args.dagger)
+                    dagger=args.dagger, lane_offsets=args.lane_offsets)
     for split, info in meta["splits"].items():
         print(f"{split:6s} {info['frames']:7d} frames from {info['runs']} runs")
     dropped = ", ".join(f"{k}: {v}" for k, v in meta["dropped_runs"].items()) or "none"
@@ -81,6 +81,10 @@ def add_dataset_parser(perception_sub: argparse._SubParsersAction) -> argparse.A
     p.add_argument("--approach", type=float, default=0.0, metavar="P",
                    help="share of random scenarios (0..1, default 0) that start closing in on a slower lead "
                         "20-50 m ahead: frames of the expert braking for a lead from the first frame")
+    p.add_argument("--lane-offsets", type=float, default=0.0, metavar="P",
+                   help="share of random scenarios (0..1, default 0) in which the expert's LKA holds the car "
+                        "0.3-0.9 m off its lane centre: frames that show the cameras the car off-centre (their "
+                        "futures follow the offset: for perception training, not for a planner)")
     p.add_argument("--dagger", default=None, metavar="ONNX",
                    help="DAgger data: this exported driving model drives every run (as --driver e2e, AEB fallback "
                         "on), and each frame's future is the classical expert's 3 s rollout from the state the "
@@ -113,8 +117,13 @@ def _cmd_prune(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from perception.train import train
 
+    if args.init and args.resume:
+        raise SystemExit("--init starts a new run from a checkpoint's weights; --resume continues OUT/last.pt: "
+                         "give one of them")
+    if args.init and not Path(args.init).is_file():
+        raise SystemExit(f"--init {args.init}: no such checkpoint file")
     res = train(args.config, args.data, args.out, resume=args.resume, max_minutes=args.max_minutes,
-                epochs=args.epochs, device=args.device)
+                epochs=args.epochs, device=args.device, init=args.init)
     print(json.dumps({k: v for k, v in res.items() if k != "metrics"}, default=float))
     return 0
 
@@ -198,6 +207,9 @@ def add_model_parsers(perception_sub: argparse._SubParsersAction) -> None:
                    help="override the epoch count; with --resume on a finished run, extends it (warm restart)")
     p.add_argument("--device", default=None,
                    help="cpu, cuda, cuda:N or auto (overrides train.device; checkpoints are saved as CPU tensors)")
+    p.add_argument("--init", default=None,
+                   help="fine-tune: start from this checkpoint's architecture, rig and weights with a fresh "
+                        "optimizer and the config's loss/train settings (e.g. on new data)")
     p.set_defaults(func=_cmd_train)
     pr = perception_sub.add_parser("prune", help="structured pruning of the image backbone, then fine-tuning",
                                    description="Keep the KEEP fraction of each backbone stage's channels (ranked by "

@@ -100,6 +100,21 @@ def validation_loss(model: E2EDrivingModel, arrays: dict[str, np.ndarray], cfg: 
     return tot / max(1, n)
 
 
+def _check_same_rig(a: list[dict[str, Any]], b: list[dict[str, Any]], name_a: str, name_b: str) -> None:
+    """A model fine-tuned on a dataset must see the cameras it was built for (names, sizes, K, extrinsics): its
+    geometry buffers come from the rig, so other cameras would train it on the wrong rays without an error."""
+    def key(c):
+        return (c["name"], int(c["width"]), int(c["height"]))
+
+    if [key(c) for c in a] != [key(c) for c in b]:
+        raise ValueError(f"{name_a} has cameras {[key(c) for c in a]} (name, width, height), {name_b} "
+                         f"{[key(c) for c in b]}")
+    for ca, cb in zip(a, b):
+        for field_name in ("K", "T_cam_to_ego"):
+            if not np.allclose(np.asarray(ca[field_name], float), np.asarray(cb[field_name], float), atol=1e-6):
+                raise ValueError(f"{name_a} and {name_b} differ in camera {ca['name']!r} {field_name}")
+
+
 # ---------------------------------------------------------------------------------------------------------- train
 def train(config: str | Path | Config, data_dir: str | Path, out_dir: str | Path, resume: bool = False,
           max_minutes: float | None = None, progress: bool = True, epochs: int | None = None,
@@ -134,6 +149,8 @@ def train(config: str | Path | Config, data_dir: str | Path, out_dir: str | Path
         init_ckpt = init if isinstance(init, dict) else load_checkpoint(init)
         cfg.model = config_from_dict(init_ckpt["cfg"]).model
         rig = init_ckpt["rig"]
+        _check_same_rig(rig, rig_from_meta(meta), f"init checkpoint {init if not isinstance(init, dict) else ''}",
+                        f"dataset {data_dir}")
     if epochs is not None:
         if epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {epochs}")

@@ -288,9 +288,9 @@ def test_cut_in_becomes_lead_before_entering_lane():
 
 # ---------------------------------------------------------------- LKA
 def lka_drive(speed: float, radius: float, duration: float, straight: float = 50.0,
-              offset0: float = 0.0) -> tuple[list[float], list[LkaState]]:
+              offset0: float = 0.0, cfg: AdasConfig | None = None) -> tuple[list[float], list[LkaState]]:
     """Kinematic bicycle with 0.1 s steering lag on a straight followed by a left arc; returns |offset| trace."""
-    p = AdasPlanner(AdasConfig(), CP)
+    p = AdasPlanner(cfg or AdasConfig(), CP)
     x, y, psi, delta, cmd = 0.0, offset0, 0.0, 0.0, 0.0
     errs, states = [], []
     t, sub = 0.0, 0.01
@@ -328,6 +328,20 @@ def test_lka_recovers_from_offset_without_oscillation():
     errs, _ = lka_drive(25.0, 1e9, 15.0, straight=1e9, offset0=0.8)
     assert abs(errs[-1]) < 0.02
     assert min(errs) > -0.1          # at most a small overshoot, no ringing
+
+
+@pytest.mark.parametrize("offset", [-0.8, 0.5])
+def test_lka_holds_the_configured_lane_position_on_straights_and_curves(offset):
+    """lka_lane_offset_m: LKA holds that far left (+) of the centre, from a centred start, through a 500 m curve."""
+    errs, states = lka_drive(22.0, 500.0, 30.0, straight=150.0, cfg=AdasConfig(lka_lane_offset_m=offset))
+    per_s = int(1 / 0.01)
+    on_straight, in_curve = errs[5 * per_s:7 * per_s], errs[-3 * per_s:]     # settled on the straight, and late in the arc
+    assert max(abs(e - offset) for e in on_straight) < 0.05
+    assert max(abs(e - offset) for e in in_curve) < 0.1
+    assert all(st == LkaState.ACTIVE for st in states[per_s:])
+    for bad in (1.2, -1.5, math.nan):
+        with pytest.raises(ValueError, match="lka_lane_offset_m"):
+            AdasConfig(lka_lane_offset_m=bad)
 
 
 def test_lka_states():

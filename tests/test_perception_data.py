@@ -18,6 +18,7 @@ from vehicle_sim.road import Road
 from vehicle_sim.scenario import load_scenario
 
 TINY = dict(frames=12, width=64, height=32, workers=1, progress=False)
+SHIPPED_FP32 = Path(__file__).resolve().parents[1] / "perception" / "weights" / "e2e_fp32.onnx"
 
 
 def _hashes(root: Path) -> dict[str, str]:
@@ -93,6 +94,43 @@ def test_recovery_datasets_record_the_setting_and_old_settings_stay_resumable(tm
     a = open_dataset(out).load_split("train")
     speed, set_speed = a["ego"][:, 0], a["ego"][:, 4]
     assert np.all(speed < 0.95 * set_speed)       # the first seconds of a run: the ACC is bringing it back up
+
+
+def test_lane_offset_datasets_show_the_car_where_the_expert_holds_it(tmp_path):
+    """--lane-offsets P: in about P of the runs the expert's LKA holds 0.3-0.9 m off the centre; meta.json lists
+    each run's offset, and the ground-truth lane in the frames sits that far the other way from the car."""
+    from perception.data.scenario_gen import lane_offset
+    from perception.lanes import lane_centre
+
+    offsets = [lane_offset(seed, 0.5) for seed in range(200)]
+    drawn = [o for o in offsets if o]
+    assert 70 <= len(drawn) <= 130 and all(0.3 <= abs(o) <= 0.9 for o in drawn)
+    assert any(o > 0 for o in drawn) and any(o < 0 for o in drawn)
+    assert lane_offset(7, 0.5) == lane_offset(7, 0.5) and not any(lane_offset(s, 0.0) for s in range(50))
+    with pytest.raises(ValueError, match="lane_offsets must be in"):
+        lane_offset(1, 2.0)
+    with pytest.raises(ValueError, match="random scenarios only"):
+        gen.generate(tmp_path / "x", frames=4, scenarios=["cut_in"], progress=False, lane_offsets=0.5)
+    with pytest.raises(ValueError, match="use one of them"):
+        gen.generate(tmp_path / "y", frames=4, progress=False, lane_offsets=0.5, dagger=SHIPPED_FP32)
+    out = tmp_path / "off"
+    meta = gen.generate(out, frames=12, splits={"train": 1.0}, sample_hz=1.0, width=64, height=32,
+                        cameras=("front",), lane_offsets=1.0, progress=False)
+    assert meta["generator"]["lane_offsets"] == 1.0
+    info = meta["splits"]["train"]
+    assert len(info["lka_lane_offsets_m"]) == len(info["scenario_seeds"]) == info["runs"]
+    want = info["lka_lane_offsets_m"][0]
+    assert 0.3 <= abs(want) <= 0.9
+    a = open_dataset(out).load_split("train")
+    first = a["scenario_seed"] == info["scenario_seeds"][0]
+    b = meta["bev"]
+    seen = []
+    for m in a["bev_masks"][first][4:, 0]:               # after the first seconds: the LKA has moved the car over
+        lc = lane_centre(m > 0, (b["x_min"], b["x_max"], b["y_min"], b["y_max"]), b["resolution_m"])
+        if lc is not None:
+            seen.append(float(lc.y_at(np.array([5.0]))[0]))
+    assert len(seen) >= 3
+    assert abs(np.median(seen) + want) < 0.25             # the centre lies `want` to the other side of the car
 
 
 def test_stop_and_go_scenarios_stop_the_lead_or_start_standing():

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from perception.metrics import collision_rate, detection_map, l2_at, lane_iou
-from perception.model import E2EDrivingModel, apply_meta, count_flops, export_onnx, load_config, load_model
+from perception.model import (E2EDrivingModel, apply_meta, config_from_dict, count_flops, export_onnx, load_config,
+                              load_model)
 from perception.model.losses import total_loss
 from perception.model.matcher import hungarian_match
 from perception.model.network import bev_sampling_table, dummy_inputs, motion_prior
@@ -332,6 +333,40 @@ def test_depth_weighted_lift_reads_the_depth_bin_of_each_sample_point():
 
 
 # ---------------------------------------------------------------------------------------------------- devices
+def test_train_init_fine_tunes_from_a_checkpoint_on_the_same_cameras_only(tmp_path, capsys):
+    """`perception train --init CKPT`: a new run starts from the checkpoint's weights (not from scratch), and a
+    dataset with other cameras is refused by name (the model's geometry comes from its rig)."""
+    import argparse
+
+    from perception.cli import add_model_parsers
+    from perception.model import load_checkpoint
+
+    data = write_dataset(tmp_path / "data", {"train": 16, "val": 4})
+    train(TINY, data, tmp_path / "run", progress=False)
+    parser = argparse.ArgumentParser()
+    add_model_parsers(parser.add_subparsers(dest="cmd"))
+    base = ["train", "--config", str(TINY), "--epochs", "1"]
+    args = parser.parse_args(base + ["--data", str(data), "--out", str(tmp_path / "ft"),
+                                     "--init", str(tmp_path / "run" / "last.pt")])
+    assert args.func(args) == 0
+    run = load_checkpoint(tmp_path / "run" / "last.pt")
+    start, tuned = run["model"], load_checkpoint(tmp_path / "ft" / "last.pt")["model"]
+    # one epoch moves the weights from the start, far less than a fresh initialisation lies from it
+    fresh = E2EDrivingModel(config_from_dict(run["cfg"]), run["rig"]).state_dict()
+    name = "backbone.body.0.0.weight"
+    moved = (tuned[name] - start[name]).norm()
+    assert 0 < moved < 0.5 * (fresh[name] - start[name]).norm()
+    other = write_dataset(tmp_path / "other", {"train": 16, "val": 4}, width=48)
+    args = parser.parse_args(base + ["--data", str(other), "--out", str(tmp_path / "ft2"),
+                                     "--init", str(tmp_path / "run" / "last.pt")])
+    with pytest.raises(ValueError, match=r"cameras .*front.*32, 16.*front.*48, 16"):
+        args.func(args)
+    args = parser.parse_args(base + ["--data", str(data), "--out", str(tmp_path / "ft3"), "--init",
+                                     str(tmp_path / "missing.pt")])
+    with pytest.raises(SystemExit, match="missing.pt: no such checkpoint file"):
+        args.func(args)
+
+
 def test_train_device_names_are_checked():
     from perception.runtime import resolve_device
 

@@ -29,7 +29,7 @@ import yaml
 
 from ..features import ego_vector
 from .reader import CLASSES, COMMANDS, FORMAT_VERSION, OBJECT_FIELDS, validate_arrays
-from .scenario_gen import check_shares, random_scenario
+from .scenario_gen import check_shares, lane_offset, random_scenario
 from .visibility import box_visibility
 
 SPLIT_SEED_BASE = {"train": 0, "val": 1_000_000, "test": 2_000_000}
@@ -86,13 +86,15 @@ class GenConfig:
     approach: float = 0.0                  # random scenarios: share starting to close in on a slower lead
     dagger: str = ""                       # ONNX driving model: it drives, the expert labels its states (DAgger)
     dagger_sha256: str = ""                # that file's digest: a resumed dataset is driven by the same model
+    lane_offsets: float = 0.0              # random scenarios: share in which the expert's LKA holds an off-centre position
 
     def as_json(self) -> dict:
         d = asdict(self)
         d["splits"] = {k: v for k, v in self.splits}
         d["cameras"] = list(self.cameras)
         d["scenarios"] = None if self.scenarios is None else list(self.scenarios)
-        for opt in ("recoveries", "stop_and_go", "approach", "dagger", "dagger_sha256"):   # older datasets stay resumable (same JSON)
+        for opt in ("recoveries", "stop_and_go", "approach", "dagger", "dagger_sha256",
+                    "lane_offsets"):      # older datasets stay resumable (same JSON)
             if not getattr(self, opt):
                 d.pop(opt)
         return d
@@ -135,6 +137,11 @@ def scenario_source(cfg: GenConfig, seed: int) -> dict | str:
     if cfg.scenarios is None:
         return random_scenario(seed, cfg.recoveries, cfg.stop_and_go, cfg.approach)
     return cfg.scenarios[seed % len(cfg.scenarios)]
+
+
+def run_lane_offset(cfg: GenConfig, seed: int) -> float:
+    """The lane position the expert holds in a run (scenario_gen.lane_offset; 0 for library scenarios)."""
+    return lane_offset(seed, cfg.lane_offsets) if cfg.scenarios is None and cfg.lane_offsets else 0.0
 
 
 def scenario_duration(src: dict | str) -> tuple[float, float]:
@@ -285,9 +292,11 @@ def run_scenario(cfg: GenConfig, job: RunJob, cache_path: Path | None = None) ->
         else:
             scenario_arg = src
         driver = {"driver": "e2e", "model_path": Path(cfg.dagger)} if cfg.dagger else {}
+        offset = run_lane_offset(cfg, job.scenario_seed)
+        params = {"adas": {"lka_lane_offset_m": offset}} if offset else {}
         graph = build_lockstep_graph(RunRequest(scenario=scenario_arg, seed=job.scenario_seed,
                                                 out_dir=Path(tmp) / "out", cameras=False, log_level="warn",
-                                                **driver))
+                                                extra_params=params, **driver))
         try:
             sim = graph.sim.sim
             sim.cameras = [rig[c] for c in cfg.cameras]
@@ -403,6 +412,8 @@ def _meta(cfg: GenConfig, runs: dict[str, list[dict]], counts: dict[str, int]) -
                 dropped[r["status"]] = dropped.get(r["status"], 0) + 1
         splits[split] = {"frames": counts[split], "scenario_seeds": [r["scenario_seed"] for r in used],
                          "runs": len(used)}
+        if cfg.lane_offsets:
+            splits[split]["lka_lane_offsets_m"] = [run_lane_offset(cfg, r["scenario_seed"]) for r in used]
     return {
         "version": FORMAT_VERSION,
         "cameras": cameras,
@@ -440,7 +451,7 @@ def generate(out_dir: str | Path, frames: int, splits: dict[str, float] | None =
              cameras: tuple[str, ...] = ("front", "front_left", "front_right"), max_objects: int = 32,
              shard_size: int = 256, progress: bool = True, scenarios: list[str] | None = None,
              recoveries: float = 0.0, stop_and_go: float = 0.0, approach: float = 0.0,
-             dagger: str | Path | None = None) -> dict:
+             dagger: str | Path | None = None, lane_offsets: float = 0.0) -> dict:
     """Generate (or resume) a dataset in ``out_dir``; returns meta.json's content.
 
     ``scenarios``: None for random scenarios, or library names / YAML paths (run i uses entry
@@ -448,6 +459,8 @@ def generate(out_dir: str | Path, frames: int, splits: dict[str, float] | None =
     random scenarios in which the expert starts disturbed or a slowed lead pulls out (scenario_gen.add_recovery);
     ``stop_and_go``: the share with a lead stopping and driving off again (scenario_gen.add_stop_and_go);
     ``approach``: the share starting to close in on a slower lead (scenario_gen.add_approach).
+    ``lane_offsets``: the share in which the expert's LKA holds the car 0.3-0.9 m off its lane centre
+    (scenario_gen.lane_offset; their futures are that offset path: frames for perception, not for a planner).
     ``dagger``: an exported driving model (ONNX) drives every run as `--driver e2e` does, and each frame's future
     is the classical expert's rollout from the state the model reached (perception/data/expert.py), not where
     the model went; runs are kept whatever their outcome, as those states are what the data is for.
@@ -458,16 +471,20 @@ def generate(out_dir: str | Path, frames: int, splits: dict[str, float] | None =
     if sample_hz <= 0 or shard_size < 1 or max_objects < 1 or width < 8 or height < 8:
         raise ValueError(f"invalid generator settings: sample_hz={sample_hz}, shard_size={shard_size}, "
                          f"max_objects={max_objects}, width={width}, height={height}")
-    check_shares(recoveries=recoveries, stop_and_go=stop_and_go, approach=approach)
-    for name, share in (("recoveries", recoveries), ("stop_and_go", stop_and_go), ("approach", approach)):
+    check_shares(recoveries=recoveries, stop_and_go=stop_and_go, approach=approach, lane_offsets=lane_offsets)
+    for name, share in (("recoveries", recoveries), ("stop_and_go", stop_and_go), ("approach", approach),
+                        ("lane_offsets", lane_offsets)):
         if share and scenarios:
             raise ValueError(f"{name} apply to random scenarios only (leave --scenarios at 'random')")
+    if lane_offsets and dagger:
+        raise ValueError("lane_offsets move the expert off the lane centre, dagger labels the model's states with "
+                         "the expert's: the expert rollout would hold the offset too; use one of them")
     if dagger:
         _check_dagger_model(Path(dagger), tuple(cameras), int(width), int(height))
     cfg = GenConfig(int(frames), tuple(splits.items()), int(seed), float(sample_hz), int(width), int(height),
                     tuple(cameras), int(max_objects), int(shard_size), tuple(scenarios) if scenarios else None,
                     float(recoveries), float(stop_and_go), float(approach), str(dagger or ""),
-                    hashlib.sha256(Path(dagger).read_bytes()).hexdigest() if dagger else "")
+                    hashlib.sha256(Path(dagger).read_bytes()).hexdigest() if dagger else "", float(lane_offsets))
     counts = split_frame_counts(cfg.frames, splits)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

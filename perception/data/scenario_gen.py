@@ -87,6 +87,23 @@ def random_scenario(seed: int, recoveries: float = 0.0, stop_and_go: float = 0.0
     return scenario
 
 
+def lane_offset(seed: int, share: float) -> float:
+    """The lane position the expert's LKA holds in a run (`lka_lane_offset_m`, + left of the centre): 0 in most
+    runs; in a share of them 0.3-0.9 m to either side, drawn from the run's own stream (seed, 0x1A0F).
+
+    Why: the expert keeps the car within +-0.15 m (std) of the centre, so a network trained on its frames learns
+    to draw the lane around the car. Its lane centre then follows the car's true offset with a slope of only
+    ~0.25, and in closed loop the car sits 0.6-0.9 m outside the centre in curves while the model sees it
+    centred (perception/MODEL.md, "Lane blend"). Held offsets show the cameras the car off-centre in every frame
+    of the run, on straights and in curves. The futures are then the expert's offset path, so these frames
+    teach perception (lane and drivable masks, objects), not a planner."""
+    check_shares(lane_offsets=share)
+    rng = np.random.default_rng([int(seed), 0x1A0F])
+    if share <= 0.0 or rng.random() >= share:
+        return 0.0
+    return round(float(rng.choice([-1.0, 1.0]) * rng.uniform(0.3, 0.9)), 2)
+
+
 def add_approach(scenario: dict, seed: int) -> dict:
     """Start the run closing in on a slower lead 20-50 m ahead (inside the 50 m BEV range), 3-12 m/s slower than
     the ego and no slower than a stop within 4 m/s^2 allows; the expert (ACC, AEB) is seen braking from the first
