@@ -107,6 +107,8 @@ def test_lane_offset_datasets_show_the_car_where_the_expert_holds_it(tmp_path):
     assert 70 <= len(drawn) <= 130 and all(0.3 <= abs(o) <= 0.9 for o in drawn)
     assert any(o > 0 for o in drawn) and any(o < 0 for o in drawn)
     assert lane_offset(7, 0.5) == lane_offset(7, 0.5) and not any(lane_offset(s, 0.0) for s in range(50))
+    narrow = [abs(lane_offset(seed, 1.0, 3.2)) for seed in range(100)]   # 1.6 m - 0.9 m half car - 0.15 m margin
+    assert max(narrow) <= 0.55 and min(narrow) >= 0.3 and max(abs(o) for o in drawn) > 0.6
     with pytest.raises(ValueError, match="lane_offsets must be in"):
         lane_offset(1, 2.0)
     with pytest.raises(ValueError, match="random scenarios only"):

@@ -141,7 +141,9 @@ def scenario_source(cfg: GenConfig, seed: int) -> dict | str:
 
 def run_lane_offset(cfg: GenConfig, seed: int) -> float:
     """The lane position the expert holds in a run (scenario_gen.lane_offset; 0 for library scenarios)."""
-    return lane_offset(seed, cfg.lane_offsets) if cfg.scenarios is None and cfg.lane_offsets else 0.0
+    if cfg.scenarios is not None or not cfg.lane_offsets:
+        return 0.0
+    return lane_offset(seed, cfg.lane_offsets, float(scenario_source(cfg, seed)["road"]["lane_width_m"]))
 
 
 def scenario_duration(src: dict | str) -> tuple[float, float]:

@@ -87,9 +87,14 @@ def random_scenario(seed: int, recoveries: float = 0.0, stop_and_go: float = 0.0
     return scenario
 
 
-def lane_offset(seed: int, share: float) -> float:
+#: what a held lane offset leaves between the car's side and the lane line (LKA overshoot in curves)
+LANE_OFFSET_MARGIN_M = 0.15
+
+
+def lane_offset(seed: int, share: float, lane_width_m: float = 3.5) -> float:
     """The lane position the expert's LKA holds in a run (`lka_lane_offset_m`, + left of the centre): 0 in most
-    runs; in a share of them 0.3-0.9 m to either side, drawn from the run's own stream (seed, 0x1A0F).
+    runs; in a share of them 0.3-0.9 m to either side, drawn from the run's own stream (seed, 0x1A0F), and no
+    more than leaves 0.15 m between the car and the line (a 3.3 m lane: 0.6 m), so the car stays in its lane.
 
     Why: the expert keeps the car within +-0.15 m (std) of the centre, so a network trained on its frames learns
     to draw the lane around the car. Its lane centre then follows the car's true offset with a slope of only
@@ -101,7 +106,9 @@ def lane_offset(seed: int, share: float) -> float:
     rng = np.random.default_rng([int(seed), 0x1A0F])
     if share <= 0.0 or rng.random() >= share:
         return 0.0
-    return round(float(rng.choice([-1.0, 1.0]) * rng.uniform(0.3, 0.9)), 2)
+    side, size = float(rng.choice([-1.0, 1.0])), float(rng.uniform(0.3, 0.9))
+    room = lane_width_m / 2.0 - DEFAULT_CAR.width_m / 2.0 - LANE_OFFSET_MARGIN_M
+    return round(side * max(0.0, min(size, room)), 2)
 
 
 def add_approach(scenario: dict, seed: int) -> dict:
