@@ -243,7 +243,14 @@ def model_metadata(onnx_path: str | os.PathLike) -> dict[str, Any]:
 
     import onnx
 
-    m = onnx.load(str(onnx_path), load_external_data=False)
+    path = Path(onnx_path)
+    if not path.is_file():
+        hint = ""
+        if path.is_dir():
+            found = sorted(path.glob("*.onnx"))
+            hint = f" (a directory{': it holds ' + ', '.join(f.name for f in found) if found else ''})"
+        raise ValueError(f"{onnx_path}: no ONNX model file there{hint}")
+    m = onnx.load(str(path), load_external_data=False)
     props = {p.key: p.value for p in m.metadata_props}
     out = {}
     for key, name in (("edgepilot.model_config", "model_config"), ("edgepilot.rig", "rig"),

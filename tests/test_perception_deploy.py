@@ -1,6 +1,8 @@
 """Deployment: backend selection, the clear TensorRT message, ONNX checker/parity, INT8 within tolerance."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -90,6 +92,11 @@ def test_int8_file_keeps_the_metadata(exported, quantized):
     q, _, _ = quantized
     assert model_metadata(q.path) == model_metadata(report.path)
     assert model_metadata(q.path)["rig"] and model_metadata(q.path)["classes"]
+    # an export's --out directory given where the model file belongs: named, with the file it holds
+    with pytest.raises(ValueError, match=r"no ONNX model file there \(a directory: it holds .*\.onnx"):
+        model_metadata(Path(report.path).parent)
+    with pytest.raises(ValueError, match="missing.onnx: no ONNX model file there"):
+        model_metadata(Path(report.path).parent / "missing.onnx")
 
 
 def test_int8_recipe_quantizes_what_it_says(exported, quantized):
