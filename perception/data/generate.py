@@ -139,11 +139,13 @@ def scenario_source(cfg: GenConfig, seed: int) -> dict | str:
     return cfg.scenarios[seed % len(cfg.scenarios)]
 
 
-def run_lane_offset(cfg: GenConfig, seed: int) -> float:
-    """The lane position the expert holds in a run (scenario_gen.lane_offset; 0 for library scenarios)."""
+def run_lane_offset(cfg: GenConfig, seed: int, scenario: dict | None = None) -> float:
+    """The lane position the expert holds in a run (scenario_gen.lane_offset; 0 for library scenarios).
+    `scenario`: the run's random scenario when the caller has built it already."""
     if cfg.scenarios is not None or not cfg.lane_offsets:
         return 0.0
-    return lane_offset(seed, cfg.lane_offsets, float(scenario_source(cfg, seed)["road"]["lane_width_m"]))
+    scenario = scenario if scenario is not None else scenario_source(cfg, seed)
+    return lane_offset(seed, cfg.lane_offsets, float(scenario["road"]["lane_width_m"]))
 
 
 def scenario_duration(src: dict | str) -> tuple[float, float]:
@@ -294,7 +296,7 @@ def run_scenario(cfg: GenConfig, job: RunJob, cache_path: Path | None = None) ->
         else:
             scenario_arg = src
         driver = {"driver": "e2e", "model_path": Path(cfg.dagger)} if cfg.dagger else {}
-        offset = run_lane_offset(cfg, job.scenario_seed)
+        offset = run_lane_offset(cfg, job.scenario_seed, src if isinstance(src, dict) else None)
         params = {"adas": {"lka_lane_offset_m": offset}} if offset else {}
         graph = build_lockstep_graph(RunRequest(scenario=scenario_arg, seed=job.scenario_seed,
                                                 out_dir=Path(tmp) / "out", cameras=False, log_level="warn",
