@@ -149,8 +149,8 @@ def train(config: str | Path | Config, data_dir: str | Path, out_dir: str | Path
         init_ckpt = init if isinstance(init, dict) else load_checkpoint(init)
         cfg.model = config_from_dict(init_ckpt["cfg"]).model
         rig = init_ckpt["rig"]
-        _check_same_rig(rig, rig_from_meta(meta), f"init checkpoint {init if not isinstance(init, dict) else ''}",
-                        f"dataset {data_dir}")
+        source = "init checkpoint" + ("" if isinstance(init, dict) else f" {init}")
+        _check_same_rig(rig, rig_from_meta(meta), source, f"dataset {data_dir}")
     if epochs is not None:
         if epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {epochs}")

@@ -333,7 +333,7 @@ def test_depth_weighted_lift_reads_the_depth_bin_of_each_sample_point():
 
 
 # ---------------------------------------------------------------------------------------------------- devices
-def test_train_init_fine_tunes_from_a_checkpoint_on_the_same_cameras_only(tmp_path, capsys):
+def test_train_init_fine_tunes_from_a_checkpoint_on_the_same_cameras_only(tmp_path):
     """`perception train --init CKPT`: a new run starts from the checkpoint's weights (not from scratch), and a
     dataset with other cameras is refused by name (the model's geometry comes from its rig)."""
     import argparse
