@@ -8,6 +8,7 @@ world. The ego box centre is ``wheelbase/2`` ahead of it (equal front/rear overh
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
@@ -27,6 +28,16 @@ EGO_COLOR = (20, 90, 200)
 ASPHALT_RGB = (85, 85, 90)
 PAINT_RGB = (240, 240, 240)
 LANE_LOOKAHEAD_M = 80.0
+
+
+#: lane-line kinds as numbers on the ground-truth lane topic (edgepilot_interfaces LaneLine.type)
+LINE_TYPE_IDS = {"dashed": 0, "solid": 1, "none": 0}
+
+
+def actor_numeric_id(name: str) -> int:
+    """An actor's stable numeric id on the ground-truth object topic (same across runs and processes): the sim
+    node publishes it, and DAgger's expert rollout (perception/data/expert.py) must give its planner the same."""
+    return zlib.crc32(name.encode()) & 0x7FFFFFFF
 
 
 @dataclass

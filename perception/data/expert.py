@@ -14,7 +14,6 @@ labels of a classical run.
 from __future__ import annotations
 
 import copy
-import zlib
 from dataclasses import dataclass
 
 from adas.planner import AdasPlanner
@@ -22,17 +21,11 @@ from adas.types import DriverSettings, EgoState, LaneInfo, LaneLine, ObjectClass
 from safety.envelope import SafetyEnvelope, VehicleSnapshot
 from vehicle_sim.dynamics import EgoCommand
 from vehicle_sim.ecus import ecu_command
-from vehicle_sim.world import World
+from vehicle_sim.world import LINE_TYPE_IDS, World, actor_numeric_id
 
-#: the sim node's classes and line types (edgepilot_nodes.common.CLASS_IDS, sim_node.LINE_TYPES)
+#: the sim node's classes (edgepilot_nodes.common.CLASS_IDS) as the planner's object classes
 _CLASSES = {"car": ObjectClass.CAR, "truck": ObjectClass.TRUCK, "pedestrian": ObjectClass.PEDESTRIAN,
             "cyclist": ObjectClass.CYCLIST, "obstacle": ObjectClass.STATIC}
-_LINE_TYPES = {"dashed": 0, "solid": 1, "none": 0}
-
-
-def object_id(name: str) -> int:
-    """The sim node's numeric id of an actor (the copied planner's per-id filters carry on with it)."""
-    return zlib.crc32(name.encode()) & 0x7FFFFFFF
 
 
 @dataclass(frozen=True)
@@ -56,7 +49,7 @@ def ground_truth_objects(world: World) -> list[TrackedObject]:
     """The world's objects relative to the ego box centre, as the ADAS node gets /sim/ground_truth/objects (the
     sim node publishes `objects_base_link`, the ADAS node moves them from the rear axle to the box centre)."""
     base_to_centre = world.car.wheelbase_m / 2.0
-    return [TrackedObject(id=object_id(o.id), classification=_CLASSES.get(o.cls, ObjectClass(0)),
+    return [TrackedObject(id=actor_numeric_id(o.id), classification=_CLASSES.get(o.cls, ObjectClass(0)),
                           x_m=o.x - base_to_centre, y_m=o.y, vx_mps=o.vx, vy_mps=o.vy, length_m=o.length,
                           width_m=o.width, yaw_rad=o.yaw, confidence=1.0)
             for o in world.objects_base_link()]
@@ -65,7 +58,7 @@ def ground_truth_objects(world: World) -> list[TrackedObject]:
 def ground_truth_lanes(world: World) -> LaneInfo:
     """The world's lane geometry as the ADAS node gets /sim/ground_truth/lanes."""
     lg = world.lane_geometry()
-    lines = tuple(LaneLine(i, _LINE_TYPES.get(line.kind, 0), tuple((float(x), float(y)) for x, y in line.points))
+    lines = tuple(LaneLine(i, LINE_TYPE_IDS.get(line.kind, 0), tuple((float(x), float(y)) for x, y in line.points))
                   for i, line in enumerate(lg.lines))
     return LaneInfo(lane_width_m=lg.lane_width_m, lateral_offset_m=lg.lateral_offset_m,
                     heading_error_rad=lg.heading_error_rad, curvature_1pm=lg.curvature_1pm, lines=lines)

@@ -14,6 +14,7 @@ from edgepilot.ros.run_node import main_for
 from vehicle_sim import camera as cam
 from vehicle_sim.scenario import load_scenario
 from vehicle_sim.simulator import Simulator
+from vehicle_sim.world import LINE_TYPE_IDS, actor_numeric_id
 
 from .common import CLASS_IDS, drain, seconds
 
@@ -29,7 +30,6 @@ SimStatus = get_message("edgepilot_interfaces/msg/SimStatus")
 Trigger = get_service("std_srvs/srv/Trigger")
 SetBool = get_service("std_srvs/srv/SetBool")
 
-LINE_TYPES = {"dashed": 0, "solid": 1, "none": 0}
 STATUS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
                         durability=DurabilityPolicy.TRANSIENT_LOCAL, history=HistoryPolicy.KEEP_LAST)
 
@@ -160,7 +160,7 @@ class SimNode(Node):
         objs = self._stamp(ObjectArray(), "base_link")
         for o in self.sim.objects_base_link():
             d = DetectedObject()
-            d.id = _object_id(o.id)
+            d.id = actor_numeric_id(o.id)
             d.classification = CLASS_IDS.get(o.cls, 0)
             d.confidence = 1.0
             d.pose.position.x, d.pose.position.y, d.pose.position.z = float(o.x), float(o.y), float(o.z)
@@ -178,7 +178,7 @@ class SimNode(Node):
         for index, line in enumerate(lg.lines):
             ll = LaneLine()
             ll.lane_index = index
-            ll.type = LINE_TYPES.get(line.kind, 0)
+            ll.type = LINE_TYPE_IDS.get(line.kind, 0)
             ll.points = [Point(x=float(x), y=float(y), z=0.0) for x, y in line.points]
             lanes.lines.append(ll)
         self.lanes_pub.publish(lanes)
@@ -237,13 +237,6 @@ def _time_msg(t: float):
     from edgepilot.ros.clock import Time
 
     return Time(nanoseconds=int(round(t * 1e9))).to_msg()
-
-
-def _object_id(name: str) -> int:
-    """Stable numeric id for an actor id string (same across runs and processes)."""
-    import zlib
-
-    return zlib.crc32(name.encode()) & 0x7FFFFFFF
 
 
 main = main_for(SimNode)
