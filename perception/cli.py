@@ -122,6 +122,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
                          "give one of them")
     if args.init and not Path(args.init).is_file():
         raise SystemExit(f"--init {args.init}: no such checkpoint file")
+    missing = [d for d in args.data if not (Path(d) / "meta.json").is_file()]
+    if missing:
+        raise SystemExit(f"--data {missing[0]}: not a dataset (no meta.json); make one with "
+                         "`edgepilot perception dataset`")
     res = train(args.config, args.data, args.out, resume=args.resume, max_minutes=args.max_minutes,
                 epochs=args.epochs, device=args.device, init=args.init)
     print(json.dumps({k: v for k, v in res.items() if k != "metrics"}, default=float))
@@ -199,7 +203,9 @@ def add_model_parsers(perception_sub: argparse._SubParsersAction) -> None:
                                   description="Train with a progress bar, validation metrics per epoch, "
                                               "checkpoints (last.pt, best.pt) and resume; seeds fixed.")
     p.add_argument("--config", required=True, help="model/train YAML (perception/configs/default.yaml)")
-    p.add_argument("--data", required=True, help="dataset directory (meta.json + split shards)")
+    p.add_argument("--data", required=True, action="append",
+                   help="dataset directory (meta.json + split shards); repeat to train on several together "
+                        "(same camera rig and label format)")
     p.add_argument("--out", required=True, help="output directory (last.pt, best.pt, train_log.jsonl)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     p.add_argument("--max-minutes", type=float, default=None, help="wall-time budget; stops cleanly with a checkpoint")

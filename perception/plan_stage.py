@@ -167,20 +167,6 @@ def plan_metrics(model: E2EDrivingModel, a: dict[str, np.ndarray], batch: int = 
     return out
 
 
-def concat_splits(parts: list[dict[str, np.ndarray]], where: list[str]) -> dict[str, np.ndarray]:
-    """One split's arrays from several datasets, frames appended in the order given (ValueError naming the
-    dataset and key whose shape does not fit the first, e.g. another --max-objects)."""
-    if len(parts) == 1:
-        return parts[0]
-    keys = [k for k in parts[0] if all(k in p for p in parts)]
-    for k in keys:
-        for p, w in zip(parts[1:], where[1:]):
-            if p[k].shape[1:] != parts[0][k].shape[1:]:
-                raise ValueError(f"{w}: {k!r} has shape {list(p[k].shape[1:])} per frame, {where[0]} has "
-                                 f"{list(parts[0][k].shape[1:])}: the datasets cannot be trained on together")
-    return {k: np.concatenate([p[k] for p in parts]) for k in keys}
-
-
 def train_planner(checkpoint: str | Path | dict[str, Any], data_dir: str | Path | list[str | Path],
                   out_dir: str | Path, cfg: PlanStageConfig | None = None, progress: bool = True,
                   features: dict[str, dict[str, np.ndarray]] | None = None) -> dict[str, Any]:
@@ -206,7 +192,7 @@ def train_planner(checkpoint: str | Path | dict[str, Any], data_dir: str | Path 
     m = model.cfg
     dirs = [str(d) for d in (data_dir if isinstance(data_dir, (list, tuple)) else [data_dir])]
     if features is None:
-        from perception.train import load_split
+        from perception.train import concat_splits, load_split
 
         def split(name: str, labels_only: bool) -> dict[str, np.ndarray]:
             return concat_splits([load_split(d, name, keys=LABEL_KEYS) if labels_only else

@@ -56,6 +56,20 @@ def load_split(data_dir: str | Path, split: str, keys=ARRAY_KEYS, limit: int | N
     return {k: v[:limit] for k, v in out.items()} if limit is not None else out
 
 
+def concat_splits(parts: list[dict[str, np.ndarray]], where: list[str]) -> dict[str, np.ndarray]:
+    """One split's arrays from several datasets, frames appended in the order given (ValueError naming the
+    dataset and key whose shape does not fit the first, e.g. another --max-objects)."""
+    if len(parts) == 1:
+        return parts[0]
+    keys = [k for k in parts[0] if all(k in p for p in parts)]
+    for k in keys:
+        for p, w in zip(parts[1:], where[1:]):
+            if p[k].shape[1:] != parts[0][k].shape[1:]:
+                raise ValueError(f"{w}: {k!r} has shape {list(p[k].shape[1:])} per frame, {where[0]} has "
+                                 f"{list(parts[0][k].shape[1:])}: the datasets cannot be trained on together")
+    return {k: np.concatenate([p[k] for p in parts]) for k in keys}
+
+
 def to_batch(arrays: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, torch.Tensor]:
     return {k: torch.from_numpy(np.ascontiguousarray(arrays[k][idx])) for k in ARRAY_KEYS if k in arrays}
 
@@ -100,6 +114,16 @@ def validation_loss(model: E2EDrivingModel, arrays: dict[str, np.ndarray], cfg: 
     return tot / max(1, n)
 
 
+def _check_same_dataset_format(a: dict[str, Any], b: dict[str, Any], name_a: str, name_b: str) -> None:
+    """Datasets trained on together must share the rig and the label conventions (classes, BEV grid, route
+    commands, future horizon); ValueError naming the field that differs."""
+    _check_same_rig(rig_from_meta(a), rig_from_meta(b), f"dataset {name_a}", f"dataset {name_b}")
+    for key in ("classes", "bev", "bev_channels", "commands", "future"):
+        if a.get(key) != b.get(key):
+            raise ValueError(f"dataset {name_b}: meta.json {key!r} is {b.get(key)!r}, dataset {name_a} has "
+                             f"{a.get(key)!r}: the datasets cannot be trained on together")
+
+
 def _check_same_rig(a: list[dict[str, Any]], b: list[dict[str, Any]], name_a: str, name_b: str) -> None:
     """A model fine-tuned on a dataset must see the cameras it was built for (names, sizes, K, extrinsics): its
     geometry buffers come from the rig, so other cameras would train it on the wrong rays without an error."""
@@ -116,7 +140,7 @@ def _check_same_rig(a: list[dict[str, Any]], b: list[dict[str, Any]], name_a: st
 
 
 # ---------------------------------------------------------------------------------------------------------- train
-def train(config: str | Path | Config, data_dir: str | Path, out_dir: str | Path, resume: bool = False,
+def train(config: str | Path | Config, data_dir: str | Path | list[str | Path], out_dir: str | Path, resume: bool = False,
           max_minutes: float | None = None, progress: bool = True, epochs: int | None = None,
           init: str | Path | dict[str, Any] | None = None, device: str | None = None) -> dict[str, Any]:
     """Train (or resume) and return {"epoch", "step", "metrics", "best", "wall_time_s", "stopped_early"}.
@@ -128,6 +152,9 @@ def train(config: str | Path | Config, data_dir: str | Path, out_dir: str | Path
     optimizer and the config's loss/train settings (fine-tuning, e.g. after `perception.prune`).
     `device` overrides `train.device` (cpu, cuda, auto); checkpoints always hold CPU tensors, so a GPU-trained run
     loads and exports on a CPU-only machine.
+    `data_dir`: one dataset or a list of them, trained on together (their train splits appended, their val splits
+    too; the first one's meta goes into the checkpoint), e.g. the base dataset plus a `--lane-offsets` one so that
+    a fine-tune learns the new scenes without forgetting the old ones. They must come from the same camera rig.
     """
     from perception.metrics import evaluate
 
@@ -135,7 +162,12 @@ def train(config: str | Path | Config, data_dir: str | Path, out_dir: str | Path
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cfg = config if isinstance(config, Config) else load_config(config)
-    meta = load_meta(data_dir)
+    dirs = [str(d) for d in (data_dir if isinstance(data_dir, (list, tuple)) else [data_dir])]
+    if not dirs:
+        raise ValueError("train: no dataset given")
+    meta = load_meta(dirs[0])
+    for d in dirs[1:]:
+        _check_same_dataset_format(meta, load_meta(d), dirs[0], d)
     ckpt = None
     if resume and (out / "last.pt").exists():
         ckpt = load_checkpoint(out / "last.pt")
@@ -150,7 +182,7 @@ def train(config: str | Path | Config, data_dir: str | Path, out_dir: str | Path
         cfg.model = config_from_dict(init_ckpt["cfg"]).model
         rig = init_ckpt["rig"]
         source = "init checkpoint" + ("" if isinstance(init, dict) else f" {init}")
-        _check_same_rig(rig, rig_from_meta(meta), source, f"dataset {data_dir}")
+        _check_same_rig(rig, rig_from_meta(meta), source, f"dataset {dirs[0]}")
     if epochs is not None:
         if epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {epochs}")
@@ -171,14 +203,16 @@ def train(config: str | Path | Config, data_dir: str | Path, out_dir: str | Path
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])   # moves the moments onto the parameters' device
         start_epoch, step, best, prior_wall = ckpt["epoch"], ckpt["step"], ckpt.get("best_val_loss", best), ckpt["wall_time_s"]
-    train_arr = load_split(data_dir, "train")
-    val_arr = load_split(data_dir, "val", limit=tc.max_val_frames)
+    train_arr = concat_splits([load_split(d, "train") for d in dirs], dirs)
+    per_val = None if tc.max_val_frames is None else -(-tc.max_val_frames // len(dirs))   # each dataset validates
+    val_arr = concat_splits([load_split(d, "val", limit=per_val) for d in dirs], dirs)
     n = len(train_arr["ego"])
     steps_per = max(1, n // tc.batch_size)
     total_steps = steps_per * tc.epochs
     log = open(out / "train_log.jsonl", "a", encoding="utf-8")
     log.write(json.dumps({"event": "start", "resumed_from_epoch": start_epoch if ckpt else None, "step": step,
-                          "train_frames": n, "val_frames": len(val_arr["ego"]), "device": str(dev)}) + "\n")
+                          "train_frames": n, "val_frames": len(val_arr["ego"]), "device": str(dev),
+                          "data": dirs}) + "\n")
     metrics: dict[str, Any] = {}
     stopped = False
     epoch = start_epoch

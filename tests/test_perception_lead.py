@@ -181,7 +181,7 @@ def test_lead_response_benchmark_sweeps_the_lead_input(lead_model, capsys):
 
 
 def test_train_planner_takes_several_datasets(lead_model, tmp_path):
-    from perception.plan_stage import concat_splits
+    from perception.train import concat_splits
 
     data, base_ckpt, _, _ = lead_model
     other = write_dataset(tmp_path / "other", {"train": 16, "val": 8}, seed=5)

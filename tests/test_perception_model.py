@@ -367,6 +367,40 @@ def test_train_init_fine_tunes_from_a_checkpoint_on_the_same_cameras_only(tmp_pa
         args.func(args)
 
 
+def test_train_on_several_datasets_appends_their_splits_and_refuses_other_label_formats(tmp_path):
+    """`perception train --data A --data B`: both train splits train (the start line of train_log.jsonl counts
+    them), both val splits validate (max_val_frames shared between them); a dataset with other classes, or a
+    path without meta.json, is refused by name."""
+    import argparse
+    import json
+
+    from perception.cli import add_model_parsers
+
+    a = write_dataset(tmp_path / "a", {"train": 12, "val": 8}, seed=0)
+    b = write_dataset(tmp_path / "b", {"train": 8, "val": 8}, seed=5)
+    parser = argparse.ArgumentParser()
+    add_model_parsers(parser.add_subparsers(dest="cmd"))
+    base = ["train", "--config", str(TINY), "--epochs", "1"]
+    args = parser.parse_args(base + ["--data", str(a), "--data", str(b), "--out", str(tmp_path / "ab")])
+    assert args.func(args) == 0
+    start = json.loads((tmp_path / "ab" / "train_log.jsonl").read_text().splitlines()[0])
+    assert start["train_frames"] == 20 and start["val_frames"] == 8     # tiny.yaml: max_val_frames 8, 4 each
+    assert start["data"] == [str(a), str(b)]
+    one = train(TINY, a, tmp_path / "a_only", progress=False, epochs=1)
+    both = train(TINY, [a, b], tmp_path / "ab2", progress=False, epochs=1)
+    assert one["step"] == 3 and both["step"] == 5                   # batch 4: 12 // 4 against 20 // 4 steps
+    other = write_dataset(tmp_path / "c", {"train": 8, "val": 4})
+    meta = json.loads((other / "meta.json").read_text())
+    meta["classes"] = meta["classes"][::-1]
+    (other / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=rf"dataset {other}: meta.json 'classes' is .* dataset {a} has"):
+        train(TINY, [a, other], tmp_path / "ac", progress=False, epochs=1)
+    args = parser.parse_args(base + ["--data", str(a), "--data", str(tmp_path / "nope"), "--out",
+                                     str(tmp_path / "x")])
+    with pytest.raises(SystemExit, match="--data .*nope: not a dataset"):
+        args.func(args)
+
+
 def test_train_device_names_are_checked():
     from perception.runtime import resolve_device
 
