@@ -55,13 +55,9 @@ def objects_ahead_again(data: Path, frames: dict[str, np.ndarray], idx: np.ndarr
     progress = data / "progress.json"
     if not progress.is_file():
         raise SystemExit(f"--resim: {progress} is missing (the generator's config re-creates the runs)")
-    pc = json.loads(progress.read_text())["config"]
-    if pc.get("dagger"):
+    cfg = GenConfig.from_json(json.loads(progress.read_text())["config"])
+    if cfg.dagger:
         raise SystemExit(f"--resim: {data} is a DAgger dataset (a model drove it); its runs are not re-driven here")
-    pc["splits"] = tuple(pc["splits"].items())
-    pc["cameras"] = tuple(pc["cameras"])
-    pc["scenarios"] = None if pc.get("scenarios") is None else tuple(pc["scenarios"])
-    cfg = GenConfig(**pc)
     by_run: dict[int, list[int]] = collections.defaultdict(list)
     for i in idx:
         by_run[int(frames["scenario_seed"][i])].append(int(i))

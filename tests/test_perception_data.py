@@ -85,8 +85,11 @@ def test_recovery_datasets_record_the_setting_and_old_settings_stay_resumable(tm
     for opt in ("recoveries", "stop_and_go", "approach"):                 # every scene option the same way
         assert opt not in gen.GenConfig(**cfg).as_json()                  # as before the option existed
         assert gen.GenConfig(**cfg, **{opt: 0.3}).as_json()[opt] == 0.3
+        back = gen.GenConfig.from_json(gen.GenConfig(**cfg, **{opt: 0.3}).as_json())   # progress.json round trip
+        assert back == gen.GenConfig(**cfg, **{opt: 0.3})
         with pytest.raises(ValueError, match="random scenarios only"):
             gen.generate(tmp_path / "x", frames=4, scenarios=["cut_in"], progress=False, **{opt: 0.5})
+    assert gen.GenConfig.from_json(gen.GenConfig(**{**cfg, "scenarios": ("cut_in",)}).as_json()).scenarios == ("cut_in",)
     out = tmp_path / "rec"
     meta = gen.generate(out, frames=6, splits={"train": 1.0}, width=32, height=16, cameras=("front",),
                         recoveries=1.0, progress=False)

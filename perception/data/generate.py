@@ -99,6 +99,16 @@ class GenConfig:
                 d.pop(opt)
         return d
 
+    @classmethod
+    def from_json(cls, d: dict) -> "GenConfig":
+        """The inverse of `as_json` (progress.json's "config"): re-creates the runs of a dataset, e.g. to look
+        at what its frames left out."""
+        d = dict(d)
+        d["splits"] = tuple(d["splits"].items())
+        d["cameras"] = tuple(d["cameras"])
+        d["scenarios"] = None if d.get("scenarios") is None else tuple(d["scenarios"])
+        return cls(**d)
+
 
 @dataclass(frozen=True)
 class RunJob:
