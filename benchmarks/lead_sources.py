@@ -47,10 +47,7 @@ def truth_leads(frames: dict[str, np.ndarray]) -> np.ndarray:
 def objects_ahead_again(data: Path, frames: dict[str, np.ndarray], idx: np.ndarray,
                         half_width_m: float = 3.0) -> dict[int, list[tuple[str, float, float]]]:
     """Each listed frame's objects ahead in base_link (class, x, y), from its run driven again by the expert."""
-    import yaml
-
-    from edgepilot.runner import RunRequest, build_lockstep_graph
-    from perception.data.generate import GenConfig, run_lane_offset, scenario_source
+    from perception.data.generate import GenConfig, run_graph
 
     progress = data / "progress.json"
     if not progress.is_file():
@@ -63,16 +60,8 @@ def objects_ahead_again(data: Path, frames: dict[str, np.ndarray], idx: np.ndarr
         by_run[int(frames["scenario_seed"][i])].append(int(i))
     found: dict[int, list[tuple[str, float, float]]] = {}
     for seed, rows in sorted(by_run.items()):
-        src = scenario_source(cfg, seed)
-        offset = run_lane_offset(cfg, seed, src if isinstance(src, dict) else None)    # as the generator drove it
-        params = {"adas": {"lka_lane_offset_m": offset}} if offset else {}
         with tempfile.TemporaryDirectory(prefix="edgepilot_lead_") as tmp:
-            if isinstance(src, dict):
-                path = Path(tmp) / "scenario.yaml"
-                path.write_text(yaml.safe_dump(src, sort_keys=False))
-                src = str(path)
-            graph = build_lockstep_graph(RunRequest(scenario=src, seed=seed, out_dir=Path(tmp) / "out",
-                                                    cameras=False, log_level="warn", extra_params=params))
+            graph = run_graph(cfg, seed, Path(tmp))          # as the generator drove it
             try:
                 sim = graph.sim.sim
                 for i in sorted(rows, key=lambda j: frames["t"][j]):

@@ -272,13 +272,31 @@ def _write_json(path: Path, doc: dict) -> None:
 
 
 # --------------------------------------------------------------------------------------------- one run
+def run_graph(cfg: GenConfig, seed: int, tmp_dir: Path, src: dict | str | None = None):
+    """The lockstep graph of one dataset run as the generator drives it (its scenario, seed, lane offset and, for
+    DAgger, the model as driver; no camera rendering), with its files under ``tmp_dir``. The caller closes it.
+    `src`: the run's scenario when the caller has built it already."""
+    from edgepilot.runner import RunRequest, build_lockstep_graph
+
+    src = scenario_source(cfg, seed) if src is None else src
+    scenario_arg = src
+    if isinstance(src, dict):
+        path = tmp_dir / f"{src['name']}.yaml"
+        path.write_text(yaml.safe_dump(src, sort_keys=False))
+        scenario_arg = str(path)
+    driver = {"driver": "e2e", "model_path": Path(cfg.dagger)} if cfg.dagger else {}
+    offset = run_lane_offset(cfg, seed, src if isinstance(src, dict) else None)
+    params = {"adas": {"lka_lane_offset_m": offset}} if offset else {}
+    return build_lockstep_graph(RunRequest(scenario=scenario_arg, seed=seed, out_dir=tmp_dir / "out",
+                                           cameras=False, log_level="warn", extra_params=params, **driver))
+
+
 def run_scenario(cfg: GenConfig, job: RunJob, cache_path: Path | None = None) -> dict:
     """Run one scenario and sample up to ``job.max_frames`` frames. Returns {status, frames, arrays?}.
 
     status: ok | collision | lane_departure | ended (the scenario ended before its first sample).
     With ``cache_path`` the arrays go to that file (for worker processes) instead of the return value.
     """
-    from edgepilot.runner import RunRequest, build_lockstep_graph
     from vehicle_sim import camera as cam
 
     from .expert import expert_rollout
@@ -299,18 +317,7 @@ def run_scenario(cfg: GenConfig, job: RunJob, cache_path: Path | None = None) ->
     lighting = lighting_for(job.scenario_seed)
 
     with tempfile.TemporaryDirectory(prefix="edgepilot_gen_") as tmp:
-        if isinstance(src, dict):
-            path = Path(tmp) / f"{src['name']}.yaml"
-            path.write_text(yaml.safe_dump(src, sort_keys=False))
-            scenario_arg = str(path)
-        else:
-            scenario_arg = src
-        driver = {"driver": "e2e", "model_path": Path(cfg.dagger)} if cfg.dagger else {}
-        offset = run_lane_offset(cfg, job.scenario_seed, src if isinstance(src, dict) else None)
-        params = {"adas": {"lka_lane_offset_m": offset}} if offset else {}
-        graph = build_lockstep_graph(RunRequest(scenario=scenario_arg, seed=job.scenario_seed,
-                                                out_dir=Path(tmp) / "out", cameras=False, log_level="warn",
-                                                extra_params=params, **driver))
+        graph = run_graph(cfg, job.scenario_seed, Path(tmp), src)
         try:
             sim = graph.sim.sim
             sim.cameras = [rig[c] for c in cfg.cameras]
