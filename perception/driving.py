@@ -15,8 +15,11 @@ Design notes (closed loop, `--driver e2e`):
   the train/deploy input definition cannot drift apart.
 * The plan: ego (x, y) at `plan_dt`, 2 `plan_dt`, ... in base_link (rear axle, x forward, y left) at the time the
   images were taken. When frames come with their time stamps (`step(..., stamp_s=...)`, as on the car), the
-  detections are tracked across frames (`perception.tracking`: velocity from motion, which one image cannot show;
-  the AEB acts on these tracks when the sim's object list is not used). With `refine` the plan is also slowed
+  detections are tracked across frames (`perception.tracking`: velocity from motion, which one image cannot show).
+  Two trackers run on the same detections: `tracker` feeds the planner's `lead` input (the configuration its
+  planner was trained with) and `aeb_tracker` (`perception.tracking.AEB_TRACKER`, quicker to follow a braking
+  lead) gives `frame.tracks`, the tracks published for the AEB when the sim's object list is not used
+  (`aeb_tracker=None`: `frame.tracks` come from `tracker`). With `refine` the plan is also slowed
   along its own path to keep clear of the tracks (`perception.refine`, UniAD's post-optimisation step; off by
   default: measured on the test split it costs L2 and avoids no collision, see MODEL.md). With `lane_blend` the
   plan's lateral positions are moved towards the ego lane's centre fitted on the network's own lane-line mask
@@ -39,7 +42,7 @@ import numpy as np
 from .features import COMMANDS, EGO_DIM, LEAD_DIM, ego_vector, lead_vector, no_lead
 from .lanes import LaneTracker, blend_plan, lane_centre
 from .refine import RefineConfig, refine_plan
-from .tracking import MultiObjectTracker, Track, TrackerConfig
+from .tracking import AEB_TRACKER, MultiObjectTracker, Track, TrackerConfig
 
 #: Where the shipped models live (the lead drops the trained files here).
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -76,7 +79,7 @@ class DrivingFrame:
     latency_ms: float                # wall time of the inference call (not deterministic)
     ego: np.ndarray = field(default_factory=lambda: np.zeros(EGO_DIM, np.float32))   # what the network was fed
     plan_raw: np.ndarray | None = None   # the network's plan before refinement (None: same as `plan`)
-    tracks: list[Track] = field(default_factory=list)   # confirmed tracks (empty without stamps)
+    tracks: list[Track] = field(default_factory=list)   # confirmed AEB tracks (empty without stamps)
     refined_by: int = -1             # track_id of the track that slowed the plan most, -1 if none
     lane_blended: bool = False       # lateral positions moved to the lane centre fitted on lane_mask (lane_blend)
     lead: np.ndarray | None = None   # the `lead` input the planner was fed (models with one), else None
@@ -194,7 +197,8 @@ class E2EDriver:
     def __init__(self, model_path: str | os.PathLike = DEFAULT_MODEL, backend: str = "onnxruntime",
                  score_threshold: float = DEFAULT_SCORE_THRESHOLD, threads: int = 2,
                  metadata: Mapping[str, Any] | None = None, refine: RefineConfig | None = None,
-                 tracker: TrackerConfig = TrackerConfig(), lane_blend: float = 0.0) -> None:
+                 tracker: TrackerConfig = TrackerConfig(), lane_blend: float = 0.0,
+                 aeb_tracker: TrackerConfig | None = AEB_TRACKER) -> None:
         from .runtime import model_metadata, open_backend
 
         if not 0.0 <= lane_blend <= 1.0:
@@ -224,7 +228,8 @@ class E2EDriver:
         options = {"threads": threads} if backend == "onnxruntime" else {}
         self.backend = open_backend(backend, path, **options)
         self.refine = refine if refine is not None and refine.enabled else None
-        self.tracker = MultiObjectTracker(tracker)
+        self.tracker = MultiObjectTracker(tracker)             # the planner's `lead` input (as it was trained)
+        self.aeb_tracker = MultiObjectTracker(aeb_tracker) if aeb_tracker is not None else None   # frame.tracks
         self.lane_blend = float(lane_blend)
         self.lane_tracker: LaneTracker | None = None
 
@@ -284,8 +289,11 @@ class E2EDriver:
         if stamp_s is None:
             return frame
         boxes = np.array([[d.x, d.y, d.length, d.width, d.yaw, d.vx, d.vy] for d in dets]).reshape(-1, 7)
-        frame.tracks = self.tracker.update(float(stamp_s), float(ego[0]), float(ego[2]), boxes,
-                                           np.array([d.class_id for d in dets]), np.array([d.score for d in dets]))
+        classes, scores = np.array([d.class_id for d in dets]), np.array([d.score for d in dets])
+        frame.tracks = self.tracker.update(float(stamp_s), float(ego[0]), float(ego[2]), boxes, classes, scores)
+        if self.aeb_tracker is not None:
+            frame.tracks = self.aeb_tracker.update(float(stamp_s), float(ego[0]), float(ego[2]), boxes, classes,
+                                                   scores)
         if self.refine is not None and frame.tracks:
             res = refine_plan(plan, times, MultiObjectTracker.as_boxes(frame.tracks), None, self.refine)
             if res.constrained:

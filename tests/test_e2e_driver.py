@@ -297,6 +297,30 @@ def test_without_the_fallback_the_aeb_brakes_on_the_models_own_tracks(tmp_path):
     assert res[True]["e2e_model_aeb"] is True and res[True]["e2e_fallback_aeb"] is False
 
 
+def test_the_aeb_tracker_stops_for_a_braking_lead_that_the_planner_tracker_reads_too_late(tmp_path):
+    """CCRb (lead at 50 km/h, 12 m ahead, brakes at 2 m/s^2), ACC off, no fallback: the AEB brakes on the model's
+    tracks. With the AEB tracker (perception.tracking.AEB_TRACKER, the default) the car stops behind the lead;
+    with the planner's smoother tracker in its place the tracked closing speed lags and the car hits it (measured:
+    48.8 km/h)."""
+    import yaml as _yaml
+
+    from edgepilot.runner import RunRequest, run_lockstep
+    from perception.tracking import TrackerConfig
+    from vehicle_sim.ncap import find_point, scenario_dict
+
+    path = tmp_path / "ccrb.yaml"
+    path.write_text(_yaml.safe_dump(scenario_dict(find_point("ccrb_2mps2_12m")), sort_keys=False))
+    slow = TrackerConfig()
+    params = {"aeb": {}, "planner_tracker": {"perception": {
+        "aeb_tracker_accel_noise_mps2": slow.accel_noise_mps2, "aeb_tracker_meas_noise_m": slow.meas_noise_m,
+        "aeb_tracker_meas_noise_per_m": slow.meas_noise_per_m}}}
+    res = {k: run_lockstep(RunRequest(scenario=str(path), driver="e2e", seed=0, out_dir=tmp_path / k,
+                                      log_level="warn", e2e_fallback_aeb=False, extra_params=p))
+           for k, p in params.items()}
+    assert not res["aeb"]["collision"], res["aeb"]["reasons"]
+    assert res["planner_tracker"]["collision"] and res["planner_tracker"]["impact_speed_kph"] > 40.0
+
+
 def test_lane_blend_moves_the_plan_to_the_fitted_lane_in_closed_loop(tmp_path):
     """The tracked lane blend (on by default) keeps the car in its lane through the slow-down after the cut-in,
     where the network's own lateral plan drifts out of it (measured: 0.6 m of departure at 14 s, 3.7 m at 18 s)."""

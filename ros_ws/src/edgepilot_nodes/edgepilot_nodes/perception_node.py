@@ -4,8 +4,8 @@ Thin adapter over perception.driving.E2EDriver. Inputs: /sensing/camera/<cam>/im
 rig stored in the model (and camera_info, checked once against that rig), /vehicle/state and
 /vehicle/adas_settings (the ego input: speed, accel, yaw rate, steering, ACC set speed). Outputs, stamped with
 the images' time in base_link: /perception/e2e/objects (ObjectArray: this frame's detections),
-/perception/e2e/tracks (ObjectArray: confirmed tracks, id = track id, velocity from the tracker; the AEB watches
-these when the sim's object list is not used as fallback) and /perception/e2e/trajectory (nav_msgs/Path; each
+/perception/e2e/tracks (ObjectArray: confirmed tracks of the AEB tracker, `aeb_tracker_*` parameters, id = track
+id, velocity from the tracker; the AEB watches these when the sim's object list is not used as fallback) and /perception/e2e/trajectory (nav_msgs/Path; each
 pose's stamp is the time the plan reaches it; with `plan_refine`, slowed along its path to keep clear of the
 tracks), which the adas node follows with `driver:=e2e`.
 
@@ -24,6 +24,7 @@ from edgepilot.ros import Node, get_message, qos_profile_sensor_data
 from edgepilot.ros.run_node import main_for
 from perception.driving import DEFAULT_MODEL, E2EDriver, ego_from_vehicle
 from perception.refine import RefineConfig
+from perception.tracking import AEB_TRACKER, TrackerConfig
 
 from .common import CLASS_IDS, seconds
 
@@ -79,12 +80,18 @@ class PerceptionNode(Node):
         plan_refine = bool(self.declare_parameter("plan_refine", False).value)
         time_gap = float(self.declare_parameter("plan_refine_time_gap_s", 0.0).value)
         lane_blend = float(self.declare_parameter("plan_lane_blend", 1.0).value)
+        aeb_tracker = TrackerConfig(
+            accel_noise_mps2=float(self.declare_parameter("aeb_tracker_accel_noise_mps2",
+                                                          AEB_TRACKER.accel_noise_mps2).value),
+            meas_noise_m=float(self.declare_parameter("aeb_tracker_meas_noise_m", AEB_TRACKER.meas_noise_m).value),
+            meas_noise_per_m=float(self.declare_parameter("aeb_tracker_meas_noise_per_m",
+                                                          AEB_TRACKER.meas_noise_per_m).value))
         if rate_hz <= 0.0:
             raise ValueError(f"rate_hz must be > 0, got {rate_hz}")
         self.min_period_ns = int(round(1e9 / rate_hz)) - 1_000_000    # 1 ms slack for stamp jitter
         refine = RefineConfig(time_gap_s=time_gap) if plan_refine else None
         self.driver = E2EDriver(Path(model_path), backend=backend, score_threshold=score, threads=threads,
-                                refine=refine, lane_blend=lane_blend)
+                                refine=refine, lane_blend=lane_blend, aeb_tracker=aeb_tracker)
         self.state = None
         self.state_t = -1e9
         self.settings = None
