@@ -111,22 +111,18 @@ def ego_poses(plan: np.ndarray) -> np.ndarray:
     return out
 
 
-def collision_rate(plan: np.ndarray, objects: np.ndarray, num_objects: np.ndarray | None = None,
+def collision_hits(plan: np.ndarray, objects: np.ndarray, num_objects: np.ndarray | None = None,
                    valid: np.ndarray | None = None, dt: float = 0.5, objects_future: np.ndarray | None = None,
-                   objects_future_valid: np.ndarray | None = None) -> float:
-    """% of planned trajectories whose ego box overlaps a GT box (dataset rows: class, x, y, l, w, yaw, vx, vy, z)
-    at the waypoint time, at any (valid) waypoint. The GT box is where the object really was then
-    (`objects_future` [N, M, T, 3] x, y, yaw, as UniAD uses the future occupancy) when given, else moved with its
-    constant velocity."""
+                   objects_future_valid: np.ndarray | None = None) -> list[tuple[int, int, int]]:
+    """(frame, waypoint, object) of the first overlap of each planned trajectory that hits a GT box (arguments as
+    `collision_rate`); frames without a hit are left out. Why separate: a rate says how often, this says which
+    frames and what was hit (benchmarks/open_loop_collisions.py)."""
     plan = np.asarray(plan)
-    n = len(plan)
-    if n == 0:
-        return float("nan")
-    hits = 0
-    for i in range(n):
+    hits = []
+    for i in range(len(plan)):
         m = objects.shape[1] if num_objects is None else int(num_objects[i])
         objs = np.asarray(objects[i, :m], np.float64)
-        hit = False
+        hit = None
         for k, (ex, ey, eyaw) in enumerate(ego_poses(plan[i])):
             if valid is not None and not valid[i, k]:
                 continue
@@ -141,12 +137,27 @@ def collision_rate(plan: np.ndarray, objects: np.ndarray, num_objects: np.ndarra
                 if np.hypot(ox - ex, oy - ey) > 0.5 * (np.hypot(o[3], o[4]) + np.hypot(EGO_LENGTH_M, EGO_WIDTH_M)):
                     continue
                 if sat_overlap(ego, box_corners(ox, oy, oyaw, o[3], o[4]))[0]:
-                    hit = True
+                    hit = (i, k, j)
                     break
-            if hit:
+            if hit is not None:
                 break
-        hits += hit
-    return 100.0 * hits / n
+        if hit is not None:
+            hits.append(hit)
+    return hits
+
+
+def collision_rate(plan: np.ndarray, objects: np.ndarray, num_objects: np.ndarray | None = None,
+                   valid: np.ndarray | None = None, dt: float = 0.5, objects_future: np.ndarray | None = None,
+                   objects_future_valid: np.ndarray | None = None) -> float:
+    """% of planned trajectories whose ego box overlaps a GT box (dataset rows: class, x, y, l, w, yaw, vx, vy, z)
+    at the waypoint time, at any (valid) waypoint. The GT box is where the object really was then
+    (`objects_future` [N, M, T, 3] x, y, yaw, as UniAD uses the future occupancy) when given, else moved with its
+    constant velocity."""
+    n = len(plan)
+    if n == 0:
+        return float("nan")
+    return 100.0 * len(collision_hits(plan, objects, num_objects, valid, dt, objects_future,
+                                      objects_future_valid)) / n
 
 
 def lane_iou(pred_mask: np.ndarray, gt_mask: np.ndarray) -> np.ndarray:
@@ -209,6 +220,34 @@ def gt_for_detection(arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
     return out
 
 
+def predict_split(fn: PredictFn, arrays: dict[str, np.ndarray], mcfg: Any, batch_size: int = 16,
+                  classes: Sequence[str] = CLASSES) -> tuple[list, np.ndarray, np.ndarray, np.ndarray | None]:
+    """The model over a split as `evaluate` scores it: (detections per frame, plans [N, T, 2], BEV masks
+    [N, C, H, W] bool, the tracked `lead` inputs [N, LEAD_DIM] or None for a model without that input)."""
+    n = len(arrays["ego"])
+    preds, plans, segs, leads = [], [], [], None
+    if getattr(mcfg, "plan_lead", False) and n:
+        from perception.driving import tracked_first_pass
+
+        out, leads = tracked_first_pass(fn, arrays, list(classes), mcfg.bev_range, mcfg.vel_scale, batch_size,
+                                        "evaluate")
+        preds = detections_from_outputs(out["det_logits"], out["det_boxes"], mcfg)
+        segs.append(out["seg_logits"] > 0)
+        for s in range(0, n, batch_size):
+            sl = slice(s, min(n, s + batch_size))
+            plans.append(fn(arrays["images"][sl], arrays["ego"][sl], arrays["command"][sl], lead=leads[sl])["plan"])
+    else:
+        for s in range(0, n, batch_size):
+            sl = slice(s, min(n, s + batch_size))
+            out = fn(arrays["images"][sl], arrays["ego"][sl], arrays["command"][sl])
+            preds += detections_from_outputs(out["det_logits"], out["det_boxes"], mcfg)
+            plans.append(out["plan"])
+            segs.append(out["seg_logits"] > 0)
+    plan = np.concatenate(plans) if plans else np.zeros((0, 6, 2))
+    seg = np.concatenate(segs) if segs else np.zeros((0,) + tuple(arrays["bev_masks"].shape[1:]), bool)
+    return preds, plan, seg, leads
+
+
 def evaluate(model_or_predict_fn: Any, arrays: dict[str, np.ndarray], mcfg: Any = None, batch_size: int = 16,
              classes: Sequence[str] = CLASSES) -> dict[str, Any]:
     """Run the model over a split (dataset arrays, see DATASET.md) and compute every metric.
@@ -227,27 +266,9 @@ def evaluate(model_or_predict_fn: Any, arrays: dict[str, np.ndarray], mcfg: Any 
     if mcfg is None:
         raise ValueError("evaluate: pass mcfg (the ModelConfig) with a predict function")
     n = len(arrays["ego"])
-    preds, plans, segs = [], [], []
-    if getattr(mcfg, "plan_lead", False) and n:
-        from perception.driving import tracked_first_pass
-
-        out, leads = tracked_first_pass(fn, arrays, list(classes), mcfg.bev_range, mcfg.vel_scale, batch_size,
-                                        "evaluate")
-        preds = detections_from_outputs(out["det_logits"], out["det_boxes"], mcfg)
-        segs.append(out["seg_logits"] > 0)
-        for s in range(0, n, batch_size):
-            sl = slice(s, min(n, s + batch_size))
-            plans.append(fn(arrays["images"][sl], arrays["ego"][sl], arrays["command"][sl], lead=leads[sl])["plan"])
-    else:
-        for s in range(0, n, batch_size):
-            sl = slice(s, min(n, s + batch_size))
-            out = fn(arrays["images"][sl], arrays["ego"][sl], arrays["command"][sl])
-            preds += detections_from_outputs(out["det_logits"], out["det_boxes"], mcfg)
-            plans.append(out["plan"])
-            segs.append(out["seg_logits"] > 0)
+    preds, plan, seg, _ = predict_split(fn, arrays, mcfg, batch_size, classes)
     gts = gt_for_detection(arrays)
     det = detection_map(preds, gts, classes=classes)
-    plan = np.concatenate(plans) if plans else np.zeros((0, 6, 2))
     res: dict[str, Any] = {"mAP": det["mAP"], "AP": det["AP"], "frames": n,
                            "AP_per_threshold": {c: {f"{t:g}m": v for t, v in d.items()}
                                                 for c, d in det["AP_per_threshold"].items() if c in det["AP"]}}
@@ -255,6 +276,6 @@ def evaluate(model_or_predict_fn: Any, arrays: dict[str, np.ndarray], mcfg: Any 
     res["collision_rate"] = collision_rate(plan, arrays["objects"], arrays["num_objects"], arrays["future_valid"],
                                            mcfg.future_dt, arrays.get("objects_future"),
                                            arrays.get("objects_future_valid"))
-    iou = lane_iou(np.concatenate(segs), arrays["bev_masks"])
+    iou = lane_iou(seg, arrays["bev_masks"])
     res["lane_iou"], res["drivable_iou"] = float(iou[0]), float(iou[1])
     return res

@@ -97,6 +97,34 @@ def test_collision_rate_overlap_and_disjoint():
     assert collision_rate(np.repeat(plan, 2, 0), np.repeat(obj, 2, 0), np.array([1, 0])) == 50.0
 
 
+def test_collision_hits_name_the_frame_waypoint_and_object_and_the_benchmark_reads_the_cause():
+    import importlib.util
+
+    from perception.metrics import collision_hits
+
+    plan = np.stack([np.arange(1, 7) * 2.0, np.zeros(6)], 1)[None].repeat(3, 0)   # straight ahead, 4 m/s
+    obj = np.zeros((3, 2, 9), np.float32)
+    obj[:, 1] = [0, 8.0, 0.0, 4.5, 1.9, 0.0, 0.0, 0.0, 1.5]     # object 1 parked in the path ...
+    obj[1, 1, 2] = 5.0                                           # ... except in frame 1: one lane over
+    obj[:, 0] = [0, 40.0, 0.0, 4.5, 1.9, 0.0, 0.0, 0.0, 1.5]     # object 0 far ahead: never reached
+    hits = collision_hits(plan, obj, np.array([2, 2, 2]))
+    # the ego box (its front 3.75 m ahead of the waypoint) touches the box rear (5.75 m) at 0.5 s, overlaps at 1.0 s
+    assert hits == [(0, 1, 1), (2, 1, 1)]
+    assert collision_rate(plan, obj, np.array([2, 2, 2])) == pytest.approx(200.0 / 3)
+    spec = importlib.util.spec_from_file_location(
+        "open_loop_collisions", Path(__file__).resolve().parents[1] / "benchmarks" / "open_loop_collisions.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    expert = np.stack([np.arange(1, 7) * 0.5, np.zeros(6)], 1)
+    assert mod.cause(plan[0], expert, 1, expert_hits=True) == "expert"
+    assert mod.cause(plan[0], expert, 1, expert_hits=False) == "ahead"
+    assert mod.cause(-plan[0], expert, 1, expert_hits=False) == "reverses"
+    side = expert.copy()
+    side[:, 1] = 1.0
+    assert mod.cause(expert, side, 1, expert_hits=False) == "lateral"
+    assert mod.cause(expert, expert, 1, expert_hits=False) == "other"
+
+
 def test_collision_rate_uses_where_objects_really_went():
     plan = np.stack([np.arange(1, 7) * 2.0, np.zeros(6)], 1)[None]  # straight ahead, 4 m/s
     obj = np.zeros((1, 1, 9), np.float32)
