@@ -290,10 +290,9 @@ class E2EDriver:
             return frame
         boxes = np.array([[d.x, d.y, d.length, d.width, d.yaw, d.vx, d.vy] for d in dets]).reshape(-1, 7)
         classes, scores = np.array([d.class_id for d in dets]), np.array([d.score for d in dets])
-        frame.tracks = self.tracker.update(float(stamp_s), float(ego[0]), float(ego[2]), boxes, classes, scores)
-        if self.aeb_tracker is not None:
-            frame.tracks = self.aeb_tracker.update(float(stamp_s), float(ego[0]), float(ego[2]), boxes, classes,
-                                                   scores)
+        for mot in (self.tracker, self.aeb_tracker):
+            if mot is not None:      # the last one's confirmed tracks are the frame's: the AEB's when it has one
+                frame.tracks = mot.update(float(stamp_s), float(ego[0]), float(ego[2]), boxes, classes, scores)
         if self.refine is not None and frame.tracks:
             res = refine_plan(plan, times, MultiObjectTracker.as_boxes(frame.tracks), None, self.refine)
             if res.constrained:

@@ -49,7 +49,7 @@ class TrackerConfig:
 #: The tracker whose tracks the e2e AEB brakes on (`perception.driving.E2EDriver(aeb_tracker=...)`). Why not the
 #: default: an AEB needs the closing speed of a lead that brakes now, and the default's white-noise acceleration
 #: (2 m/s^2) with range-proportional measurement noise (1.4 m std at 20 m) averages over so many frames that a lead
-#: braking at 2 m/s^2 showed 2.5 m/s too fast two seconds later (Euro NCAP CCRb, 50 km/h, 12 m: measured, see
+#: braking at 2 m/s^2 was tracked 2 m/s too fast two seconds later (Euro NCAP CCRb, 50 km/h, 12 m: measured, see
 #: perception/MODEL.md "AEB tracker"). Detections of one object move by well under 1 m between frames at 10 Hz, so
 #: this one trusts them more and lets the velocity change faster. The planner's `lead` input keeps the default:
 #: its planner was trained on what that tracker gives.

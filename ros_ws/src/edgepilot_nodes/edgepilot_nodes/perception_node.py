@@ -80,12 +80,12 @@ class PerceptionNode(Node):
         plan_refine = bool(self.declare_parameter("plan_refine", False).value)
         time_gap = float(self.declare_parameter("plan_refine_time_gap_s", 0.0).value)
         lane_blend = float(self.declare_parameter("plan_lane_blend", 1.0).value)
-        aeb_tracker = TrackerConfig(
-            accel_noise_mps2=float(self.declare_parameter("aeb_tracker_accel_noise_mps2",
-                                                          AEB_TRACKER.accel_noise_mps2).value),
-            meas_noise_m=float(self.declare_parameter("aeb_tracker_meas_noise_m", AEB_TRACKER.meas_noise_m).value),
-            meas_noise_per_m=float(self.declare_parameter("aeb_tracker_meas_noise_per_m",
-                                                          AEB_TRACKER.meas_noise_per_m).value))
+        aeb = {name: float(self.declare_parameter(f"aeb_tracker_{name}", getattr(AEB_TRACKER, name)).value)
+               for name in ("accel_noise_mps2", "meas_noise_m", "meas_noise_per_m")}
+        try:
+            aeb_tracker = TrackerConfig(**aeb)
+        except ValueError as exc:
+            raise ValueError(f"perception parameters aeb_tracker_*: {exc}") from None
         if rate_hz <= 0.0:
             raise ValueError(f"rate_hz must be > 0, got {rate_hz}")
         self.min_period_ns = int(round(1e9 / rate_hz)) - 1_000_000    # 1 ms slack for stamp jitter
