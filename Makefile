@@ -23,8 +23,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# The benchmarks that run on their own (each prints a table). The studies in benchmarks/ that take a dataset or a
+# checkpoint (closed_loop_trace, lane_blend_eval, lead_response, lead_sources, open_loop_collisions,
+# plan_error_breakdown) are run by hand with the commands in perception/MODEL.md.
+BENCHES := sim_bench camera_bench can_bench dds_bench ros_bench perception_bench cockpit_bench ha_intents_probe \
+	endpoint_eval vad_noise_eval int8_profile
+
 bench: $(STAMP)
-	for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	for b in $(BENCHES); do echo "== benchmarks/$$b.py"; $(PY) benchmarks/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) out build *.egg-info .pytest_cache
