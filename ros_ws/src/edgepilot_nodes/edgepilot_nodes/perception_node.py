@@ -5,9 +5,9 @@ rig stored in the model (and camera_info, checked once against that rig), /vehic
 /vehicle/adas_settings (the ego input: speed, accel, yaw rate, steering, ACC set speed). Outputs, stamped with
 the images' time in base_link: /perception/e2e/objects (ObjectArray: this frame's detections),
 /perception/e2e/tracks (ObjectArray: confirmed tracks of the AEB tracker, `aeb_tracker_*` parameters, id = track
-id, velocity from the tracker; the AEB watches these when the sim's object list is not used as fallback) and /perception/e2e/trajectory (nav_msgs/Path; each
-pose's stamp is the time the plan reaches it; with `plan_refine`, slowed along its path to keep clear of the
-tracks), which the adas node follows with `driver:=e2e`.
+id, velocity from the tracker; the AEB watches these when the sim's object list is not used as fallback) and
+/perception/e2e/trajectory (nav_msgs/Path; each pose's stamp is the time the plan reaches it; with `plan_refine`,
+slowed along its path to keep clear of the tracks), which the adas node follows with `driver:=e2e`.
 
 Rate: the network runs on each complete, synchronized camera set (all cameras with the same stamp), at most
 `rate_hz` times a second. Running on arrival rather than on a free-running timer adds no phase delay between
