@@ -174,3 +174,25 @@ def test_closed_loop_trace_lanes_shows_the_tracked_lane_of_a_centred_car() -> No
     bad = subprocess.run([sys.executable, script, "obstacle:kph=60,kind=box", "--driver", "classical", "--lanes"],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode != 0 and "--lanes needs the e2e driver" in bad.stderr
+
+
+def test_closed_loop_trace_of_an_ncap_test_shows_what_the_aeb_tracks() -> None:
+    """closed_loop_trace.py on a Euro NCAP id without the fallback, --tracks: the AEB's track of the lead reads the
+    lead's true speed (50 km/h) before it brakes, and the car slows behind it; --tracks needs the e2e driver."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = str(Path(__file__).resolve().parents[1] / "benchmarks" / "closed_loop_trace.py")
+    out = subprocess.run([sys.executable, script, "ccrb_2mps2_12m", "--no-fallback", "--tracks", "--every", "1.0"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].endswith("| trk x m trk km/h lead km/h")
+    rows = [line.split() for line in lines[1:]]
+    trk_x, trk_kph, lead_kph = (float(v) for v in rows[0][-3:])
+    assert lead_kph == 50.0 and abs(trk_kph - 50.0) < 10.0 and 15.0 < trk_x < 22.0   # the lead 12 m ahead
+    assert float(rows[-1][1]) < 20.0                                                # the AEB slowed the car
+    bad = subprocess.run([sys.executable, script, "ccrb_2mps2_12m", "--driver", "classical", "--tracks"],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "--tracks needs the e2e driver" in bad.stderr
