@@ -312,14 +312,19 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path, split: str
                             ego_scale=tuple(cfg.model.ego_scale), dt=cfg.model.future_dt)
         b = evaluate_ego_mlp(mlp, arrays, cfg.model.future_dt)
         res.update({f"baseline_{k}": v for k, v in b.items()})
+    elif baseline:
+        res["baseline_skipped"] = f"{data_dir} has no train split to fit the ego-status MLP baseline on"
     return res
 
 
 def format_table(res: dict[str, Any]) -> str:
     rows = [("mAP (0.5/1/2/4 m)", res["mAP"])] + [(f"  AP {k}", v) for k, v in res.get("AP", {}).items()]
     rows += [(k, res[k]) for k in ("L2_1s", "L2_2s", "L2_3s", "collision_rate", "lane_iou", "drivable_iou")]
-    rows += [(k, v) for k, v in res.items() if k.startswith("baseline_")]
-    return "\n".join(f"{k:<24} {v:8.4f}" for k, v in rows)
+    rows += [(k, v) for k, v in res.items() if k.startswith("baseline_") and k != "baseline_skipped"]
+    lines = [f"{k:<24} {v:8.4f}" for k, v in rows]
+    if "baseline_skipped" in res:
+        lines.append(f"(baseline not run: {res['baseline_skipped']})")
+    return "\n".join(lines)
 
 
 # -------------------------------------------------------------------------------------------------------- release

@@ -302,7 +302,16 @@ def test_eval_cli_prints_json_last(tmp_path, capsys):
     assert args.func(args) == 0
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert {"mAP", "L2_1s", "L2_2s", "L2_3s", "collision_rate", "lane_iou", "baseline_L2_3s",
-            "baseline_collision_rate"} <= set(last)
+            "baseline_collision_rate"} <= set(last) and "baseline_skipped" not in last
+    # a test-only dataset (no train split to fit the baseline on) says so in the table and the JSON
+    import shutil
+    shutil.rmtree(data / "train")
+    args = parser.parse_args(["eval", "--checkpoint", str(tmp_path / "run" / "last.pt"), "--data", str(data), "--json"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    last = json.loads(out[-1])
+    assert "baseline_L2_3s" not in last and "has no train split" in last["baseline_skipped"]
+    assert any(line.startswith("(baseline not run:") for line in out[:-1])
 
 
 # ---------------------------------------------------------------------------------------------------- pruning
