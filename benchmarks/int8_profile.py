@@ -74,23 +74,29 @@ def export_fp32(model, path: Path) -> Path:
 
 
 def load_frames(data: str | None, model, calib_n: int, held_n: int):
+    """(calibration frames, held-out frames, where they came from). Frames carry their run and time (`t`,
+    `scenario_seed`): a model that plans on the tracked lead is fed the lead its tracker finds in them."""
     if data:
+        from perception.quantize import LEAD_CALIBRATION_BLOCK, spread_indices
         from perception.train import load_split
 
-        keys = ("images", "ego", "command")
+        keys = ("images", "ego", "command", "t", "scenario_seed")
         calib = load_split(data, "train", keys=keys, limit=max(calib_n * 4, calib_n))
-        idx = np.linspace(0, len(calib["ego"]) - 1, calib_n).astype(int)   # spread over runs, not one scene
+        # spread over runs, not one scene; a lead-input model gets blocks of consecutive frames (as `export`)
+        idx = spread_indices(len(calib["ego"]), calib_n, LEAD_CALIBRATION_BLOCK if model.cfg.plan_lead else 1)
         calib = {k: v[idx] for k, v in calib.items()}
         held_split = "val" if (Path(data) / "val").exists() else "test"
         held = load_split(data, held_split, keys=keys, limit=held_n)
-        return calib, held, f"simulator frames: {calib_n} train (calibration), {len(held['ego'])} {held_split}"
+        return calib, held, f"simulator frames: {len(idx)} train (calibration), {len(held['ego'])} {held_split}"
     m = model.cfg
     rng = np.random.default_rng(0)
     n = calib_n + held_n
     imgs = rng.integers(0, 256, (n, m.num_cameras, m.image_hw[0], m.image_hw[1], 3), dtype=np.uint8)
     ego = np.tile(np.array([[8.0, 0.3, 0.05, 0.1, 8.0]], np.float32), (n, 1))
     cmd = np.zeros(n, np.int64)
-    f = {"images": imgs, "ego": ego, "command": cmd}
+    f = {"images": imgs, "ego": ego, "command": cmd,            # one 10 Hz run each (for a lead-input model)
+         "t": np.r_[np.arange(calib_n), np.arange(held_n)] * 0.1,
+         "scenario_seed": np.r_[np.zeros(calib_n), np.ones(held_n)].astype(np.int64)}
     return ({k: v[:calib_n] for k, v in f.items()}, {k: v[calib_n:] for k, v in f.items()},
             "RANDOM bytes (no --data): timing only, errors are not meaningful")
 
