@@ -287,9 +287,18 @@ def add_model_parsers(perception_sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_release(args: argparse.Namespace) -> int:
-    from perception.release import release
+    import sys
 
-    res = release(args.checkpoint, args.data, args.out, split=args.split, suite=args.suite)
+    from perception.release import rebuild_onnx, release
+
+    if args.onnx_only:
+        res = rebuild_onnx(args.data, args.out, split=args.split, suite=args.suite)
+    elif not args.checkpoint:
+        print("error: --checkpoint is required (or --onnx-only to re-export the shipped one)",
+              file=sys.stderr)
+        return 2
+    else:
+        res = release(args.checkpoint, args.data, args.out, split=args.split, suite=args.suite)
     rows = [(name, r) for name, r in res.items() if isinstance(r, dict) and "L2_3s" in r]
     print(f"{'':<20} {'mAP':>7} {'L2_1s':>7} {'L2_2s':>7} {'L2_3s':>7} {'coll.%':>7}")
     for name, r in rows:
@@ -313,7 +322,10 @@ def add_release_parser(perception_sub: argparse._SubParsersAction) -> None:
                                               "evaluate all three plus the ego-status baseline on a split, then "
                                               "drive the FP32 model through the driving suite; writes e2e.pt, "
                                               "e2e_fp32.onnx, e2e_int8.onnx and metrics.json.")
-    r.add_argument("--checkpoint", required=True)
+    r.add_argument("--checkpoint", help="training run checkpoint to release (not with --onnx-only)")
+    r.add_argument("--onnx-only", action="store_true",
+                   help="re-export the ONNX files from the checkpoint already in --out after a graph change, and "
+                        "replace their entries in metrics.json (the checkpoint, torch and baseline entries stay)")
     r.add_argument("--data", required=True, help="dataset: train split calibrates INT8, --split is evaluated")
     r.add_argument("--split", default="test")
     r.add_argument("--out", default=str(WEIGHTS_DIR), help="output directory (default: the shipped weights)")

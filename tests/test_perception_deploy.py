@@ -280,3 +280,43 @@ def test_torch_backend_device_options_are_checked(exported, tmp_path):
         assert np.isfinite(fp16[k]).all()
     # No elementwise FP16 bound here: on this untrained tiny model FP16 moves det logits by up to 0.5 (H100, measured);
     # FP16 accuracy is measured on the trained model by benchmarks/perception_bench.py (mAP, L2, IoU per backend).
+
+
+def test_release_then_onnx_only_rebuild_keeps_the_checkpoint_and_its_metrics(tmp_path, capsys):
+    """`perception release` writes the shipped files; `release --onnx-only` re-exports the ONNX files from that
+    checkpoint (a graph change) and replaces only their entries in metrics.json."""
+    import json
+
+    from edgepilot.cli import main
+    from perception.train import train
+    from perception_fixtures import write_dataset
+    from test_perception_model import TINY
+
+    data = write_dataset(tmp_path / "data", {"train": 16, "val": 4, "test": 6})
+    train(TINY, data, tmp_path / "run", max_minutes=1e-6, progress=False)
+    out = tmp_path / "weights"
+    assert main(["perception", "release", "--checkpoint", str(tmp_path / "run" / "last.pt"), "--data", str(data),
+                 "--out", str(out), "--no-suite"]) == 0
+    first = json.loads((out / "metrics.json").read_text())
+    assert {"torch", "onnxruntime_fp32", "onnxruntime_int8", "ego_mlp_baseline"} <= set(first)
+    ckpt = (out / "e2e.pt").read_bytes()
+    (out / "e2e_fp32.onnx").write_bytes(b"stale")              # what a graph change leaves behind
+    (out / "e2e_int8.onnx").unlink()
+    assert main(["perception", "release", "--onnx-only", "--data", str(data), "--out", str(out), "--no-suite"]) == 0
+    again = json.loads((out / "metrics.json").read_text())
+    assert (out / "e2e.pt").read_bytes() == ckpt
+    assert again["torch"] == first["torch"] and again["ego_mlp_baseline"] == first["ego_mlp_baseline"]
+    assert again["onnxruntime_fp32"]["mAP"] == pytest.approx(first["onnxruntime_fp32"]["mAP"], abs=1e-6)
+    assert again["model"]["sizes_bytes"]["fp32"] == (out / "e2e_fp32.onnx").stat().st_size > 1000
+    assert again["onnx_rebuilt"]["data"]["splits"] == {"train": 16, "val": 4, "test": 6}
+    assert again["onnx_rebuilt"]["suite_rerun"] is False
+    # the split must be the one metrics.json was measured on
+    other = write_dataset(tmp_path / "other", {"train": 16, "test": 5})
+    capsys.readouterr()
+    onnx_bytes = (out / "e2e_fp32.onnx").read_bytes()
+    assert main(["perception", "release", "--onnx-only", "--data", str(other), "--out", str(out), "--no-suite"]) != 0
+    assert "has 5 frames, metrics.json was measured on 6" in capsys.readouterr().err
+    assert json.loads((out / "metrics.json").read_text()) == again          # nothing written
+    assert (out / "e2e_fp32.onnx").read_bytes() == onnx_bytes
+    assert main(["perception", "release", "--data", str(data), "--out", str(out)]) == 2
+    assert "--checkpoint is required" in capsys.readouterr().err
