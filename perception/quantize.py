@@ -576,6 +576,7 @@ def make_session(path: str | Path, threads: int = 2, *, fixed_batch: int | None 
     o.intra_op_num_threads = threads
     o.inter_op_num_threads = 1
     o.enable_profiling = profile
+    o.add_session_config_entry("session.set_denormal_as_zero", "1")      # as the runtime (see OnnxRuntimeBackend)
     if profile:   # the chrome-trace JSON goes to a temporary directory, not the working directory
         import tempfile
 

@@ -175,6 +175,32 @@ def test_forward_shapes_tiny():
     assert count_flops(model) > 0
 
 
+def test_keys_and_values_from_the_shared_samples_equal_projecting_then_sampling():
+    """The BEV layers project keys/values from one shared sampling of the camera tokens (plus a ones channel);
+    that must be exactly the sampling of the projected tokens, also where no camera sees a point (weights 0)."""
+    model, _ = tiny_model()
+    model.eval()
+    torch.manual_seed(1)
+    cross = model.bev_layers[0].cross
+    torch.nn.init.normal_(cross.kv.bias)                       # a bias that matters (unseen points: 0, not b)
+    tokens = torch.randn(2, model.cfg.num_cameras * model.feat_hw[0] * model.feat_hw[1], model.cfg.dim)
+    want = model.sample(cross.kv(tokens))                                         # [B, Nq, S, 2d]
+    samples = model.sample(torch.cat([tokens, torch.ones_like(tokens[..., :1])], dim=-1))
+    w = torch.cat([cross.kv.weight, cross.kv.bias[:, None]], dim=1)
+    got = torch.nn.functional.linear(samples, w)
+    unseen = model.samp_w.reshape(*want.shape[1:3], 4).sum(-1) == 0
+    assert unseen.any() and (~unseen).any()
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    assert torch.all(got[:, unseen] == 0)
+    # and the layer uses it: the cross-attention output follows the keys/values computed from the samples
+    q = torch.randn(2, model.samp_mask.shape[0], model.cfg.dim)
+    k_pos = (model.samp_slot[None] + model.samp_camera(model.samp_cam))[None]
+    out = cross(q, samples, k_pos, model.samp_mask)
+    with torch.no_grad():
+        cross.kv.bias.add_(1.0)
+    assert not torch.allclose(cross(q, samples, k_pos, model.samp_mask), out)
+
+
 def test_bev_sampling_table_looks_through_the_right_camera():
     from perception.data.generate import _meta  # noqa: F401  (the generator's rig is the simulator's)
     from perception.model.network import bev_sampling_table, bev_cell_centres

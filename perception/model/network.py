@@ -311,8 +311,12 @@ class EgoStatusMLP(nn.Module):
 
 class SampledCrossAttention(nn.Module):
     """Each BEV query attends over its own S sampled camera features (BEVFormer spatial cross-attention with
-    fixed points). Keys and values are projected on the camera tokens *before* sampling (sampling is linear, so
-    this is exact and ~5x cheaper than projecting the [Nq, S] samples). Plain MatMul/Gather/Softmax in ONNX."""
+    fixed points). It takes the samples of the camera tokens with a ones channel appended (`samples` [B, Nq, S,
+    d+1]: sum w*token and sum w, the bilinear weights, 0 where no camera sees the point) and projects keys and values
+    from them: W(sum w*token) + b*(sum w) is exactly sum w*(W token + b), the projection of the samples. So the
+    model samples once for all layers, on d+1 channels, instead of once per layer on the 2d projected channels:
+    the Gather/Mul/Add of sampling were half of ONNX Runtime's time, and the projections become MatMuls that
+    INT8 quantizes. Plain MatMul/Gather/Softmax in ONNX."""
 
     def __init__(self, dim: int, heads: int, depth: bool = False) -> None:
         super().__init__()
@@ -327,14 +331,16 @@ class SampledCrossAttention(nn.Module):
             self.v_depth = nn.Parameter(torch.zeros(dim))
             self.logit_depth = nn.Parameter(torch.zeros(heads))
 
-    def forward(self, q: torch.Tensor, mem: torch.Tensor, k_pos: torch.Tensor, mask: torch.Tensor,
-                sample: Any, depth_p: torch.Tensor | None = None) -> torch.Tensor:
-        """depth_p [B, Nq, S]: probability the camera sees something at each sample point's depth (or None)."""
+    def forward(self, q: torch.Tensor, samples: torch.Tensor, k_pos: torch.Tensor, mask: torch.Tensor,
+                depth_p: torch.Tensor | None = None) -> torch.Tensor:
+        """samples [B, Nq, S, d+1] (see the class); depth_p [B, Nq, S]: probability the camera sees something at
+        each sample point's depth (or None)."""
         b, nq, d = q.shape
-        kv = sample(self.kv(mem))                                                              # [B, Nq, S, 2d]
-        s = kv.shape[2]
-        k = (kv[..., :d] + self.k_pos(k_pos)).reshape(b, nq, s, self.heads, self.hd)
-        v = kv[..., d:]
+        s = samples.shape[2]
+        w = torch.cat([self.kv.weight, self.kv.bias[:, None]], dim=1)                          # [2d, d+1]
+        dim = self.kv.in_features      # (a Python int, not q's shape: the ONNX export folds w's slices to constants)
+        k = (F.linear(samples, w[:dim]) + self.k_pos(k_pos)).reshape(b, nq, s, self.heads, self.hd)
+        v = F.linear(samples, w[dim:])                                                         # [B, Nq, S, d]
         if depth_p is not None:
             v = v * (self.v_base + self.v_depth * depth_p[..., None])
         v = v.reshape(b, nq, s, self.heads, self.hd)
@@ -361,10 +367,10 @@ class BevLayer(nn.Module):
                                   nn.Conv2d(dim, dim, 3, 1, 1))
         self.ffn = nn.Sequential(nn.Linear(dim, dim * ffn_mult), nn.GELU(), nn.Linear(dim * ffn_mult, dim))
 
-    def forward(self, x: torch.Tensor, pos: torch.Tensor, mem: torch.Tensor, k_pos: torch.Tensor,
-                mask: torch.Tensor, sample: Any, depth_p: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, pos: torch.Tensor, samples: torch.Tensor, k_pos: torch.Tensor,
+                mask: torch.Tensor, depth_p: torch.Tensor | None = None) -> torch.Tensor:
         b, nq, d = x.shape
-        x = x + self.cross(self.n1(x) + pos, mem, k_pos, mask, sample, depth_p)
+        x = x + self.cross(self.n1(x) + pos, samples, k_pos, mask, depth_p)
         g = x.transpose(1, 2).reshape(b, d, self.bev_hw[0], self.bev_hw[1])
         x = x + self.conv(g).reshape(b, d, nq).transpose(1, 2)
         return x + self.ffn(self.n2(x))
@@ -512,7 +518,7 @@ class E2EDrivingModel(nn.Module):
         One Gather per bilinear neighbour times its weight: the same sum as one Gather of 4x the rows, a 5-D reshape
         and a ReduceSum, but 1.1-1.25x faster end to end in ONNX Runtime on this CPU (benchmarks/int8_profile.py
         measured both)."""
-        b, _, d = tokens.shape   # (any channel count: the attention samples projected keys and values)
+        b, _, d = tokens.shape   # (any channel count: the attention samples the tokens and a ones channel)
         nq = self.samp_mask.shape[0]
         idx = self.samp_idx.reshape(nq * self.n_samples, 4)
         w = self.samp_w.reshape(nq * self.n_samples, 4, 1)
@@ -585,8 +591,9 @@ class E2EDrivingModel(nn.Module):
         k_pos = (self.samp_slot[None] + self.samp_camera(self.samp_cam))[None]    # [1, Nq, S, d]
         bev_pos = self.bev_pe(fourier(self.bev_xy))[None]
         x = self.bev_query[None].expand(b, -1, -1)
+        samples = self.sample(torch.cat([mem, torch.ones_like(mem[..., :1])], dim=-1))   # [B, Nq, S, d+1]
         for layer in self.bev_layers:
-            x = layer(x, bev_pos, mem, k_pos, self.samp_mask, self.sample, depth_p)
+            x = layer(x, bev_pos, samples, k_pos, self.samp_mask, depth_p)
         bev = self.bev_norm(x)  # [B, Nq, d]
         grid = bev.transpose(1, 2).reshape(b, m.dim, hq, wq)
         # dense heads
@@ -606,7 +613,12 @@ class E2EDrivingModel(nn.Module):
         q_heat = torch.gather(heat_t, 1, gidx.expand(-1, -1, heat_t.shape[-1]))
         q_box = torch.gather(dense_boxes, 1, gidx.expand(-1, -1, 8))
         det_pos = self.det_pe(torch.cat([fourier(q_box[..., 0:2].detach()), q_box[..., 2:].detach()], dim=-1))
-        d2 = ((q_box[..., None, 0:2].detach() - self.bev_xy[None, None]) * self.bev_cells).pow(2).sum(-1)  # [B, Q, Nq]
+        # x and y apart: broadcasting [B, Q, 1, 2] against [Nq, 2] runs an innermost loop of 2 in ONNX Runtime
+        # (0.35 ms of the frame); [B, Q, 1] against [Nq] is contiguous. The same sum.
+        qb = q_box.detach()
+        dx = (qb[..., 0:1] - self.bev_xy[:, 0]) * self.bev_cells[0]
+        dy = (qb[..., 1:2] - self.bev_xy[:, 1]) * self.bev_cells[1]
+        d2 = dx * dx + dy * dy                                                    # [B, Q, Nq]
         det_bias = -torch.clamp(d2 / (2.0 * m.det_sigma_cells ** 2), max=BIAS_CAP)
         det_bias = det_bias[:, None]                                              # [B, 1, Q, Nq]: all heads
         q = self.det_in(q_feat)
