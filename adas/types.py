@@ -53,8 +53,9 @@ class TrackedObject:
     the ROS node subtracts the base_link -> ego box centre offset if its frame differs.
     vx_mps / vy_mps: velocity over ground (absolute), expressed in the ego frame, so a parked car has
     (0, 0) whatever the ego does. ax_mps2: longitudinal acceleration over ground if the tracker knows it;
-    None lets the planner differentiate vx per id (DetectedObject carries no acceleration).
-    Maps to DetectedObject: pose.position.x/y, yaw from pose.orientation, size.x/y, velocity.x/y.
+    None lets the planner differentiate vx per id.
+    Maps to DetectedObject: pose.position.x/y, yaw from pose.orientation, size.x/y, velocity.x/y, acceleration.x
+    (when has_acceleration).
     """
     id: int
     classification: ObjectClass

@@ -13,7 +13,7 @@ driver blends its plan onto (the perception node's `perception.lanes.LaneTracker
 at the car and 20 m ahead. A car centred in its lane sees the centre at 0; a car 1 m left of centre (offset +1)
 should see it at -1. --no-fallback: the AEB brakes on the model's own tracks (as `ncap run --no-fallback`).
 --tracks adds what that AEB sees: the nearest confirmed track ahead within 1.8 m of the car's axis (x in
-base_link, i.e. from the rear axle, and its speed over ground) next to the true speed of the nearest actor ahead
+base_link, i.e. from the rear axle, its speed over ground and, from a constant-acceleration tracker, its acceleration) next to the true speed of the nearest actor ahead
 in the lane; a track speed that lags the actor's is an AEB that brakes late.
 """
 from __future__ import annotations
@@ -84,7 +84,7 @@ def main() -> int:
                 raise SystemExit(f"{flag} needs the e2e driver (no perception node in this run)")
         print(f"{'t s':>5s} {'km/h':>6s} {'wheel °':>8s} {'offset m':>8s} {'head rad':>8s} {'k 1/m':>8s} "
               f"{'gap m':>6s}  plan x@1/2/3 s | y@1/2/3 s" + ("  | lane y@0 y@20" if args.lanes else "")
-              + ("  | trk x m trk km/h lead km/h" if args.tracks else ""))
+              + ("  | trk x m trk km/h trk ax lead km/h" if args.tracks else ""))
         t = 0.0
         try:
             while graph.sim.result is None and t < graph.sim.sim.scenario.duration_s:
@@ -106,9 +106,10 @@ def main() -> int:
                 if args.tracks:
                     drv = perception.driver
                     mot = drv.aeb_tracker if drv.aeb_tracker is not None else drv.tracker
-                    trk = min(((tr.x[0], tr.x[2]) for tr in mot.confirmed() if tr.x[0] > 0 and abs(tr.x[1]) < 1.8),
-                              default=None)
-                    cols += " | " + (f"{trk[0]:6.1f} {trk[1] * 3.6:7.1f}" if trk is not None else "     -       -") \
+                    trk = min(((tr.x[0], tr.x[2], (tr.accel or (float("nan"),))[0]) for tr in mot.confirmed()
+                               if tr.x[0] > 0 and abs(tr.x[1]) < 1.8), default=None)
+                    cols += " | " + (f"{trk[0]:6.1f} {trk[1] * 3.6:7.1f} {trk[2]:6.1f}" if trk is not None
+                                     else "     -       -      -") \
                         + (f" {ahead[0][1] * 3.6:8.1f}" if ahead else "        -")
                 print(f"{t:5.1f} {e.speed * 3.6:6.1f} {e.steering_wheel_angle_deg:8.2f} {lane.lateral_offset_m:8.2f} "
                       f"{lane.heading_error_rad:8.3f} {lane.curvature_1pm:8.4f} {gap}  {cols}", flush=True)

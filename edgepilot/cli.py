@@ -81,7 +81,8 @@ def _cmd_ncap_run(args: argparse.Namespace) -> int:
     report = run_ncap(protocol=args.protocol, driver=args.driver, seed=args.seed, workers=args.workers,
                       out_dir=Path(args.out) if args.out else None, speeds=args.speeds,
                       e2e_fallback_aeb=args.fallback, e2e_model_aeb=args.model_aeb,
-                      model_path=Path(args.model) if args.model else None)
+                      model_path=Path(args.model) if args.model else None,
+                      extra_params=_params(args.param, "lockstep"))
     print(report["table"])
     if args.json:
         print(json.dumps({k: v for k, v in report.items() if k != "table"}, sort_keys=True))
@@ -199,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speeds", default=None,
                    help="comma-separated VUT speeds in km/h to run a subset of the grid (default: all)")
     p.add_argument("--out", default=None, help="write each run's report and plot under this directory")
+    p.add_argument("--param", action="append", default=[], metavar="NODE.NAME=VALUE",
+                   help="override a node parameter in every run (repeatable), e.g. "
+                        "perception.aeb_tracker_accel_state=true")
     p.add_argument("--json", action="store_true",
                    help="print the results as one JSON object on the last line of standard output")
     p.set_defaults(func=_cmd_ncap_run)

@@ -330,18 +330,17 @@ def run_generated(scenario: dict, req: RunRequest, build_only: bool = False) -> 
 
 
 def _ncap_point(args: tuple) -> dict:
-    point, driver, seed, out_dir, fallback, model_aeb, model_path = args
+    point, req = args
     from vehicle_sim.ncap import scenario_dict
 
-    return run_generated(scenario_dict(point), RunRequest(
-        scenario="", driver=driver, seed=seed, out_dir=Path(out_dir) if out_dir else None, log_level="warn",
-        e2e_fallback_aeb=fallback, e2e_model_aeb=model_aeb, model_path=model_path))
+    return run_generated(scenario_dict(point), req)
 
 
 def run_ncap(protocol: str = "ccrs", driver: str = "classical", seed: int = 0, workers: int | None = None,
              out_dir: Path | None = None, speeds: str | None = None, e2e_fallback_aeb: bool = True,
-             model_path: Path | None = None, e2e_model_aeb: bool = True) -> dict:
-    """Run a protocol grid (independent lockstep runs over worker processes) and score it."""
+             model_path: Path | None = None, e2e_model_aeb: bool = True, extra_params: dict | None = None) -> dict:
+    """Run a protocol grid (independent lockstep runs over worker processes) and score it. `extra_params`:
+    {node: {name: value}} node parameter overrides in every run (as `run_suite`)."""
     from vehicle_sim import ncap
 
     _check_driver(driver)
@@ -359,8 +358,12 @@ def run_ncap(protocol: str = "ccrs", driver: str = "classical", seed: int = 0, w
     if not points:
         raise ValueError(f"no test points in protocol {protocol!r} for speeds {speeds!r}")
     workers = workers or os.cpu_count() or 1
-    jobs = [(p, driver, seed, str(out_dir) if out_dir else None, e2e_fallback_aeb, e2e_model_aeb, model_path)
+    jobs = [(p, RunRequest(scenario="", driver=driver, seed=seed, out_dir=Path(out_dir) if out_dir else None,
+                           log_level="warn", e2e_fallback_aeb=e2e_fallback_aeb, e2e_model_aeb=e2e_model_aeb,
+                           model_path=model_path, extra_params=dict(extra_params or {})))
             for p in points]
+    if extra_params:     # a misspelt override fails here, once, before any worker starts
+        run_generated(ncap.scenario_dict(points[0]), replace(jobs[0][1], out_dir=None), build_only=True)
     if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             results = list(pool.map(_ncap_point, jobs))
@@ -386,6 +389,9 @@ def run_ncap(protocol: str = "ccrs", driver: str = "classical", seed: int = 0, w
     report["score"] = report["scores"][protocols[0]] if len(protocols) == 1 else \
         round(sum(report["scores"].values()) / len(report["scores"]), 4)
     who = f"driver: {driver}" + (", " + aeb_source(e2e_fallback_aeb, e2e_model_aeb) if driver == "e2e" else "")
+    if extra_params:
+        who += ", params " + ", ".join(f"{n}.{k}={v}" for n, ps in extra_params.items() for k, v in ps.items())
+        report["params"] = extra_params
     report["table"] = "\n\n".join(tables) + f"\n\nscore: {report['score']}  ({who})"
     return report
 

@@ -8,7 +8,8 @@ multi_object_tracker). This is the classical one:
 
 * state per track: position and velocity over ground (x, y, vx, vy) in base_link of the latest frame;
   constant-velocity prediction with white-noise acceleration, then moved into the new base_link by the ego's own
-  motion (speed and yaw rate, constant turn over the frame interval);
+  motion (speed and yaw rate, constant turn over the frame interval); optionally (`accel_state`) constant
+  acceleration with white-noise jerk, so that a track also says how hard its object brakes;
 * measurement: the detection centre, noise growing with range (a pixel spans more metres further away);
 * association: greedy on the Mahalanobis distance inside a 99 % gate, highest-scoring detection first;
 * a new track takes the network's velocity as its first guess with a large variance, is confirmed after
@@ -33,9 +34,22 @@ class TrackerConfig:
     confirm_hits: int = 3
     max_misses: int = 3
     max_dt_s: float = 1.0                 # a longer gap between frames resets the tracker
+    #: constant-acceleration model (state x, y, vx, vy, ax, ay; white-noise jerk `jerk_noise_mps3`) instead of
+    #: constant velocity (white-noise acceleration `accel_noise_mps2`): the track then knows how hard its object
+    #: brakes, which an AEB needs when the lead brakes hard (Euro NCAP CCRb); `Track.accel` reads it out
+    accel_state: bool = False
+    jerk_noise_mps3: float = 5.0
+    init_accel_std_mps2: float = 4.0      # a new track's acceleration: 0 with this std
+    #: a track reports its acceleration only after this many associated frames: until its velocity has
+    #: converged from the network's first guess, that convergence reads as acceleration
+    accel_report_hits: int = 15
+    #: ... and only within this range: further out the detection centre is too noisy (the measurement noise
+    #: grows with range) for a second derivative, and a far car's velocity converging reads as braking
+    accel_report_range_m: float = 25.0
 
     def __post_init__(self) -> None:
-        for name in ("accel_noise_mps2", "meas_noise_m", "init_vel_std_mps", "max_dt_s"):
+        for name in ("accel_noise_mps2", "meas_noise_m", "init_vel_std_mps", "max_dt_s", "jerk_noise_mps3",
+                     "init_accel_std_mps2", "accel_report_range_m"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise ValueError(f"TrackerConfig.{name} must be a finite number > 0, got {v!r}")
@@ -59,14 +73,25 @@ AEB_TRACKER = TrackerConfig(accel_noise_mps2=12.0, meas_noise_m=0.3, meas_noise_
 @dataclass
 class Track:
     track_id: int
-    x: np.ndarray                          # [4] x, y, vx, vy
-    P: np.ndarray                          # [4, 4]
+    x: np.ndarray                          # [4] x, y, vx, vy (constant acceleration: [6] ..., ax, ay)
+    P: np.ndarray                          # [4, 4] ([6, 6])
     cls: int
     size: tuple[float, float]              # length, width
     yaw: float
     score: float
     hits: int = 1
     misses: int = 0
+
+    report_after: int = 0                  # hits before `accel` is reported (TrackerConfig.accel_report_hits)
+    report_range_m: float = math.inf       # range within which it is (TrackerConfig.accel_report_range_m)
+
+    @property
+    def accel(self) -> tuple[float, float] | None:
+        """(ax, ay) over ground in base_link axes, m/s^2; None for a constant-velocity track, a young one or a far
+        one (see TrackerConfig.accel_report_hits / accel_report_range_m)."""
+        if len(self.x) != 6 or self.hits < self.report_after or math.hypot(self.x[0], self.x[1]) > self.report_range_m:
+            return None
+        return float(self.x[4]), float(self.x[5])
 
 
 @dataclass
@@ -81,18 +106,25 @@ class MultiObjectTracker:
     def reset(self) -> None:
         self.tracks, self.stamp_s = [], None
 
+    @property
+    def state_dim(self) -> int:
+        return 6 if self.cfg.accel_state else 4
+
     def _predict(self, dt: float, speed: float, yaw_rate: float) -> None:
         th = yaw_rate * dt
         c, s = math.cos(-th), math.sin(-th)
         R = np.array([[c, -s], [s, c]])
         d = speed * dt * np.array([math.cos(th / 2), math.sin(th / 2)])     # ego displacement, old frame
-        F = np.eye(4)
-        F[0, 2] = F[1, 3] = dt
-        G = np.zeros((4, 4))
-        G[:2, :2] = G[2:, 2:] = R
-        q = self.cfg.accel_noise_mps2 ** 2
-        Q1 = q * np.array([[dt ** 4 / 4, dt ** 3 / 2], [dt ** 3 / 2, dt ** 2]])
-        Q = np.kron(Q1, np.eye(2))
+        if self.cfg.accel_state:       # white-noise jerk; state blocks (x, y), (vx, vy), (ax, ay)
+            F1 = np.array([[1.0, dt, dt * dt / 2], [0.0, 1.0, dt], [0.0, 0.0, 1.0]])
+            Q1 = self.cfg.jerk_noise_mps3 ** 2 * np.array([[dt ** 5 / 20, dt ** 4 / 8, dt ** 3 / 6],
+                                                          [dt ** 4 / 8, dt ** 3 / 3, dt ** 2 / 2],
+                                                          [dt ** 3 / 6, dt ** 2 / 2, dt]])
+        else:                          # white-noise acceleration; blocks (x, y), (vx, vy)
+            F1 = np.array([[1.0, dt], [0.0, 1.0]])
+            Q1 = self.cfg.accel_noise_mps2 ** 2 * np.array([[dt ** 4 / 4, dt ** 3 / 2], [dt ** 3 / 2, dt ** 2]])
+        F, Q = np.kron(F1, np.eye(2)), np.kron(Q1, np.eye(2))
+        G = np.kron(np.eye(len(F1)), R)   # every block turns into the new base_link
         for t in self.tracks:
             x = F @ t.x
             x[:2] -= d
@@ -114,7 +146,7 @@ class MultiObjectTracker:
             else:
                 self._predict(dt, speed, yaw_rate)
         self.stamp_s = stamp_s
-        H = np.zeros((2, 4))
+        H = np.zeros((2, self.state_dim))
         H[0, 0] = H[1, 1] = 1.0
         # measurement variance per detection: the noise grows with range
         var = (self.cfg.meas_noise_m + self.cfg.meas_noise_per_m * np.hypot(boxes[:, 0], boxes[:, 1])) ** 2
@@ -137,7 +169,7 @@ class MultiObjectTracker:
             S = H @ t.P @ H.T + np.eye(2) * var[j]
             K = t.P @ H.T @ np.linalg.inv(S)
             t.x = t.x + K @ (boxes[j, :2] - t.x[:2])
-            t.P = (np.eye(4) - K @ H) @ t.P
+            t.P = (np.eye(self.state_dim) - K @ H) @ t.P
             t.cls, t.size, t.yaw, t.score = int(classes[j]), (float(boxes[j, 2]), float(boxes[j, 3])), \
                 float(boxes[j, 4]), float(scores[j])
             t.hits += 1
@@ -149,10 +181,15 @@ class MultiObjectTracker:
         for j in range(len(boxes)):
             if j in used_d:
                 continue
-            P = np.diag([var[j], var[j], self.cfg.init_vel_std_mps ** 2, self.cfg.init_vel_std_mps ** 2])
-            self.tracks.append(Track(self.next_id, boxes[j, [0, 1, 5, 6]].copy(), P, int(classes[j]),
+            p = [var[j], var[j], self.cfg.init_vel_std_mps ** 2, self.cfg.init_vel_std_mps ** 2]
+            x0 = boxes[j, [0, 1, 5, 6]]
+            if self.cfg.accel_state:
+                p += [self.cfg.init_accel_std_mps2 ** 2] * 2
+                x0 = np.r_[x0, 0.0, 0.0]
+            self.tracks.append(Track(self.next_id, x0.copy(), np.diag(p), int(classes[j]),
                                      (float(boxes[j, 2]), float(boxes[j, 3])), float(boxes[j, 4]),
-                                     float(scores[j])))
+                                     float(scores[j]), report_after=int(self.cfg.accel_report_hits),
+                                     report_range_m=float(self.cfg.accel_report_range_m)))
             self.next_id += 1
         return self.confirmed()
 

@@ -106,3 +106,18 @@ def test_sim_publishes_camera_images_and_info():
         listener.destroy_node()
         sim.destroy_node()
         ex.context.shutdown()
+
+
+def test_track_acceleration_travels_in_the_object_message_only_where_it_is_estimated():
+    """perception -> /perception/e2e/tracks -> adas: a constant-acceleration track's acceleration reaches the AEB's
+    objects; a track without one (constant-velocity tracker, a young or far track) and the sim's object list leave
+    ax unknown (None: the planner differentiates the velocity of ground-truth objects as before)."""
+    from edgepilot_nodes.adas_node import objects_from_msg
+    from edgepilot_nodes.perception_node import _object_array
+
+    rows = [(7, "car", 0.9, 12.0, 0.1, 0.0, 4.5, 1.8, 10.0, 0.0), (8, "truck", 0.8, 40.0, 3.5, 0.0, 9.0, 2.5, 20.0, 0.0)]
+    msg = _object_array(1_000_000_000, rows, [(-5.5, 0.2), None])
+    assert [o.has_acceleration for o in msg.objects] == [True, False]
+    objs = objects_from_msg(msg, base_to_centre_m=1.4)
+    assert objs[0].ax_mps2 == pytest.approx(-5.5) and objs[1].ax_mps2 is None
+    assert objects_from_msg(_object_array(0, rows), 1.4)[0].ax_mps2 is None      # no accels given: none claimed

@@ -49,6 +49,11 @@ def ego_from_msg(msg) -> EgoState:
         brake_pressed=msg.brake_pressed)
 
 
+def _longitudinal_accel(o) -> float | None:
+    """The object's acceleration along the ego's x axis when the publisher estimates it, else None."""
+    return float(o.acceleration.x) if o.has_acceleration else None
+
+
 def objects_from_msg(msg, base_to_centre_m: float) -> list[TrackedObject]:
     """ObjectArray in base_link (rear axle) -> planner objects relative to the ego box centre."""
     out = []
@@ -62,7 +67,7 @@ def objects_from_msg(msg, base_to_centre_m: float) -> list[TrackedObject]:
         out.append(TrackedObject(
             id=int(o.id), classification=cls, x_m=o.pose.position.x - base_to_centre_m, y_m=o.pose.position.y,
             vx_mps=o.velocity.x, vy_mps=o.velocity.y, length_m=o.size.x, width_m=o.size.y, yaw_rad=yaw,
-            confidence=o.confidence))
+            confidence=o.confidence, ax_mps2=_longitudinal_accel(o)))
     return out
 
 
@@ -132,9 +137,10 @@ class AdasNode(Node):
         self.objects_t = seconds(self)
 
     def on_model_objects(self, msg) -> None:
-        # the model's tracker is constant-velocity: say so (ax = 0) rather than let the planner differentiate
-        # its velocities, whose frame-to-frame noise reads as hard braking of the lead and triggers the AEB
-        self.model_objects = [dataclasses.replace(o, ax_mps2=0.0)
+        # the tracker's acceleration where it estimates one; from a constant-velocity tracker ax = 0, rather than
+        # let the planner differentiate its velocities, whose frame-to-frame noise reads as hard braking of the
+        # lead and triggers the AEB
+        self.model_objects = [o if o.ax_mps2 is not None else dataclasses.replace(o, ax_mps2=0.0)
                               for o in objects_from_msg(msg, self.base_to_centre_m)]
         self.model_objects_t = seconds(self)
 

@@ -49,12 +49,14 @@ def _time_msg(ns: int):
     return Time(nanoseconds=int(ns)).to_msg()
 
 
-def _object_array(stamp_ns: int, rows) -> ObjectArray:
-    """ObjectArray in base_link from (id, class name, score, x, y, yaw, length, width, vx, vy) rows."""
+def _object_array(stamp_ns: int, rows, accels=None) -> ObjectArray:
+    """ObjectArray in base_link from (id, class name, score, x, y, yaw, length, width, vx, vy) rows; `accels`: per
+    row (ax, ay) or None (not estimated)."""
     msg = ObjectArray()
     msg.header.stamp = _time_msg(stamp_ns)
     msg.header.frame_id = "base_link"
-    for oid, cls, score, x, y, yaw, length, width, vx, vy in rows:
+    accels = accels if accels is not None else [None] * len(rows)
+    for (oid, cls, score, x, y, yaw, length, width, vx, vy), acc in zip(rows, accels):
         o = DetectedObject()
         o.id = int(oid)
         o.classification = CLASS_IDS.get(cls, 0)
@@ -63,6 +65,9 @@ def _object_array(stamp_ns: int, rows) -> ObjectArray:
         o.pose.orientation.z, o.pose.orientation.w = math.sin(yaw / 2), math.cos(yaw / 2)
         o.size.x, o.size.y = float(length), float(width)
         o.velocity.x, o.velocity.y = float(vx), float(vy)
+        if acc is not None:
+            o.has_acceleration = True
+            o.acceleration.x, o.acceleration.y = float(acc[0]), float(acc[1])
         msg.objects.append(o)
     return msg
 
@@ -80,8 +85,12 @@ class PerceptionNode(Node):
         plan_refine = bool(self.declare_parameter("plan_refine", False).value)
         time_gap = float(self.declare_parameter("plan_refine_time_gap_s", 0.0).value)
         lane_blend = float(self.declare_parameter("plan_lane_blend", 1.0).value)
-        aeb = {name: float(self.declare_parameter(f"aeb_tracker_{name}", getattr(AEB_TRACKER, name)).value)
-               for name in ("accel_noise_mps2", "meas_noise_m", "meas_noise_per_m")}
+        aeb: dict = {name: float(self.declare_parameter(f"aeb_tracker_{name}", getattr(AEB_TRACKER, name)).value)
+               for name in ("accel_noise_mps2", "meas_noise_m", "meas_noise_per_m", "jerk_noise_mps3",
+                            "init_accel_std_mps2", "accel_report_range_m")}
+        aeb["accel_state"] = bool(self.declare_parameter("aeb_tracker_accel_state", AEB_TRACKER.accel_state).value)
+        aeb["accel_report_hits"] = int(self.declare_parameter("aeb_tracker_accel_report_hits",
+                                                              AEB_TRACKER.accel_report_hits).value)
         try:
             aeb_tracker = TrackerConfig(**aeb)
         except ValueError as exc:
@@ -193,9 +202,11 @@ class PerceptionNode(Node):
         self.tracks_pub.publish(self._tracks_msg(frame, stamp_ns))
 
     def _tracks_msg(self, frame, stamp_ns: int):
-        """Confirmed tracks: id = track id, velocity from the tracker (what the e2e AEB acts on)."""
+        """Confirmed tracks: id = track id, velocity (and acceleration, with a constant-acceleration tracker) from
+        the tracker (what the e2e AEB acts on)."""
         return _object_array(stamp_ns, [(t.track_id, self.driver.classes[t.cls], t.score, t.x[0], t.x[1], t.yaw,
-                                          t.size[0], t.size[1], t.x[2], t.x[3]) for t in frame.tracks])
+                                          t.size[0], t.size[1], t.x[2], t.x[3]) for t in frame.tracks],
+                             [t.accel for t in frame.tracks])
 
     def _objects_msg(self, frame, stamp_ns: int):
         """This frame's detections: id = DETR query, velocity from the network."""
