@@ -58,6 +58,8 @@ class TrackerConfig:
         if int(self.confirm_hits) < 1 or int(self.max_misses) < 0:
             raise ValueError(f"TrackerConfig: confirm_hits must be >= 1 and max_misses >= 0, got "
                              f"{self.confirm_hits} and {self.max_misses}")
+        if int(self.accel_report_hits) < 0:
+            raise ValueError(f"TrackerConfig.accel_report_hits must be >= 0, got {self.accel_report_hits}")
 
 
 #: The tracker whose tracks the e2e AEB brakes on (`perception.driving.E2EDriver(aeb_tracker=...)`). Why not the

@@ -67,3 +67,6 @@ def test_param_overrides_reach_the_node_and_typos_are_clear_errors(tmp_path):
     assert out.returncode == 2 and "adas.e2e_modle_aeb: no such node parameter" in out.stderr
     out = _run("scenario", "run", "acc_following", "--param", "perception.plan_lane_blend=0", "--out", str(tmp_path))
     assert out.returncode == 2 and "perception.plan_lane_blend: no such node parameter" in out.stderr
+    # ncap run takes them too, checked once before the grid starts
+    out = _run("ncap", "run", "--protocol", "ccrb", "--workers", "1", "--param", "adas.e2e_modle_aeb=false")
+    assert out.returncode == 2 and "adas.e2e_modle_aeb: no such node parameter" in out.stderr

@@ -256,3 +256,5 @@ def test_acceleration_is_reported_only_for_settled_tracks_within_range():
     assert near.accel is not None
     with pytest.raises(ValueError, match="jerk_noise_mps3"):
         TrackerConfig(accel_state=True, jerk_noise_mps3=0.0)
+    with pytest.raises(ValueError, match="accel_report_hits"):
+        TrackerConfig(accel_report_hits=-1)
