@@ -188,11 +188,19 @@ def test_closed_loop_trace_of_an_ncap_test_shows_what_the_aeb_tracks() -> None:
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert lines[0].endswith("| trk x m trk km/h lead km/h")
+    assert lines[0].endswith("| trk x m trk km/h trk ax lead km/h")
     rows = [line.split() for line in lines[1:]]
-    trk_x, trk_kph, lead_kph = (float(v) for v in rows[0][-3:])
+    trk_x, trk_kph, trk_ax, lead_kph = (float(v) for v in rows[0][-4:])
     assert lead_kph == 50.0 and abs(trk_kph - 50.0) < 10.0 and 15.0 < trk_x < 22.0   # the lead 12 m ahead
+    assert math.isnan(trk_ax)                               # the shipped AEB tracker estimates no acceleration
     assert float(rows[-1][1]) < 20.0                                                # the AEB slowed the car
+    # with the constant-acceleration option the column says how hard the lead brakes (2 m/s^2 from t = 2 s)
+    ca = subprocess.run([sys.executable, script, "ccrb_2mps2_12m", "--no-fallback", "--tracks", "--every", "1.0",
+                         "--param", "perception.aeb_tracker_accel_state=true"], capture_output=True, text=True,
+                        timeout=300)
+    assert ca.returncode == 0, ca.stderr
+    axes = [float(r[-2]) for r in (line.split() for line in ca.stdout.splitlines()[1:]) if r[-2] != "-"]
+    assert axes and all(math.isfinite(a) for a in axes[2:]) and min(axes[2:]) < -1.0, axes
     bad = subprocess.run([sys.executable, script, "ccrb_2mps2_12m", "--driver", "classical", "--tracks"],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode != 0 and "--tracks needs the e2e driver" in bad.stderr
