@@ -13,8 +13,9 @@ driver blends its plan onto (the perception node's `perception.lanes.LaneTracker
 at the car and 20 m ahead. A car centred in its lane sees the centre at 0; a car 1 m left of centre (offset +1)
 should see it at -1. --no-fallback: the AEB brakes on the model's own tracks (as `ncap run --no-fallback`).
 --tracks adds what that AEB sees: the nearest confirmed track ahead within 1.8 m of the car's axis (x in
-base_link, i.e. from the rear axle, its speed over ground and, from a constant-acceleration tracker, its acceleration) next to the true speed of the nearest actor ahead
-in the lane; a track speed that lags the actor's is an AEB that brakes late.
+base_link, i.e. from the rear axle, its speed over ground and, from a constant-acceleration tracker, its
+acceleration) next to the true speed of the nearest actor ahead in the lane; a track speed that lags the actor's
+is an AEB that brakes late.
 """
 from __future__ import annotations
 
@@ -65,7 +66,8 @@ def main() -> int:
     ap.add_argument("--no-fallback", dest="fallback", action="store_false",
                     help="e2e driver: the AEB brakes on the model's own tracks, not the sim's object list")
     ap.add_argument("--tracks", action="store_true",
-                    help="add the nearest AEB track ahead (x, km/h) and the true speed of the actor ahead")
+                    help="add the nearest AEB track ahead (x, km/h, acceleration) and the true speed of the actor "
+                         "ahead")
     args = ap.parse_args()
 
     from edgepilot.cli import _params

@@ -329,6 +329,14 @@ def run_generated(scenario: dict, req: RunRequest, build_only: bool = False) -> 
         return run_lockstep(req)
 
 
+def _who(driver: str, e2e_fallback_aeb: bool, e2e_model_aeb: bool, extra_params: dict | None) -> str:
+    """The driver, the e2e AEB's source and any parameter overrides, as the NCAP and suite tables name them."""
+    who = f"driver: {driver}" + (", " + aeb_source(e2e_fallback_aeb, e2e_model_aeb) if driver == "e2e" else "")
+    if extra_params:
+        who += ", params " + ", ".join(f"{n}.{k}={v}" for n, ps in extra_params.items() for k, v in ps.items())
+    return who
+
+
 def _ncap_point(args: tuple) -> dict:
     point, req = args
     from vehicle_sim.ncap import scenario_dict
@@ -388,9 +396,8 @@ def run_ncap(protocol: str = "ccrs", driver: str = "classical", seed: int = 0, w
         })
     report["score"] = report["scores"][protocols[0]] if len(protocols) == 1 else \
         round(sum(report["scores"].values()) / len(report["scores"]), 4)
-    who = f"driver: {driver}" + (", " + aeb_source(e2e_fallback_aeb, e2e_model_aeb) if driver == "e2e" else "")
+    who = _who(driver, e2e_fallback_aeb, e2e_model_aeb, extra_params)
     if extra_params:
-        who += ", params " + ", ".join(f"{n}.{k}={v}" for n, ps in extra_params.items() for k, v in ps.items())
         report["params"] = extra_params
     report["table"] = "\n\n".join(tables) + f"\n\nscore: {report['score']}  ({who})"
     return report
@@ -451,9 +458,7 @@ def run_suite(families: str = "all", driver: str = "classical", seed: int = 0, w
     else:
         for job in jobs:
             done(_suite_point(job))
-    who = f"driver: {driver}" + (", " + aeb_source(e2e_fallback_aeb, e2e_model_aeb) if driver == "e2e" else "")
-    if extra_params:
-        who += ", params " + ", ".join(f"{n}.{k}={v}" for n, ps in extra_params.items() for k, v in ps.items())
+    who = _who(driver, e2e_fallback_aeb, e2e_model_aeb, extra_params)
     summary = suite.summarize(rows)
     return {"families": families, "seed": seed, **info, "params": extra_params or {}, "rows": rows,
             "summary": summary, "table": suite.format_table(rows) + f"\n\n({who}, seed {seed})"}

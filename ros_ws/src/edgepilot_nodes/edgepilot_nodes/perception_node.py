@@ -86,8 +86,8 @@ class PerceptionNode(Node):
         time_gap = float(self.declare_parameter("plan_refine_time_gap_s", 0.0).value)
         lane_blend = float(self.declare_parameter("plan_lane_blend", 1.0).value)
         aeb: dict = {name: float(self.declare_parameter(f"aeb_tracker_{name}", getattr(AEB_TRACKER, name)).value)
-               for name in ("accel_noise_mps2", "meas_noise_m", "meas_noise_per_m", "jerk_noise_mps3",
-                            "init_accel_std_mps2", "accel_report_range_m")}
+                     for name in ("accel_noise_mps2", "meas_noise_m", "meas_noise_per_m", "jerk_noise_mps3",
+                                  "init_accel_std_mps2", "accel_report_range_m")}
         aeb["accel_state"] = bool(self.declare_parameter("aeb_tracker_accel_state", AEB_TRACKER.accel_state).value)
         aeb["accel_report_hits"] = int(self.declare_parameter("aeb_tracker_accel_report_hits",
                                                               AEB_TRACKER.accel_report_hits).value)
