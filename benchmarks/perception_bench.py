@@ -1,13 +1,14 @@
 """Driving model per multi-camera frame at batch 1: torch eager, ONNX Runtime FP32 and ONNX Runtime INT8.
 
     python benchmarks/perception_bench.py [--checkpoint best.pt] [--data DIR] [--runs 300] [--threads 2]
-        [--recipe conv-nostem] [--calibration minmax] [--methods] [--no-spin]
+        [--recipe conv-nostem] [--calibration minmax] [--methods] [--no-spin] [--untrained [--config YAML]]
 
 One run prints one table: p50/p99 latency (the three backends measured interleaved, so a loaded CPU slows
-them alike), parameters, FLOPs, model file sizes and, with --data and --checkpoint, the accuracy of each backend
-on the --split (default test) via perception.metrics.evaluate; the INT8 model is calibrated on train-split
-frames (format v1 or v2 datasets). Without --checkpoint an untrained default.yaml model on the simulator rig is
-timed (latency does not depend on the weights). --methods adds the minmax/entropy/percentile calibration
+them alike), parameters, FLOPs, model file sizes and the accuracy of each backend on the --split (default test)
+via perception.metrics.evaluate; the INT8 model is calibrated on train-split frames (format v1 or v2 datasets).
+Defaults: the shipped checkpoint (perception/weights/e2e.pt) on the evaluation dataset of `perception eval`
+(its test split, generated once: perception.data.generate.ensure_eval_dataset). --untrained times an untrained
+--config model on the simulator rig instead (latency does not depend on the weights; no accuracy). --methods adds the minmax/entropy/percentile calibration
 comparison (output error vs FP32 on held-out frames, and the metrics with a checkpoint). The last line is one
 JSON object. ONNX Runtime sessions are opened as perception.runtime.OnnxRuntimeBackend opens them
 (ORT_ENABLE_ALL, sequential, --threads intra-op threads); --no-spin turns thread-pool spinning off (ONNX
@@ -79,9 +80,11 @@ def _add_gpu_backends(backends: dict, sizes: dict, model, onnx_path, out: Path, 
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", default=None)
+    ap.add_argument("--checkpoint", default=None, help="default: the shipped perception/weights/e2e.pt")
+    ap.add_argument("--untrained", action="store_true", help="time an untrained --config model (no accuracy)")
     ap.add_argument("--config", default=str(ROOT / "perception" / "configs" / "default.yaml"))
-    ap.add_argument("--data", default=None, help="dataset: calibration (train) and accuracy (--split) frames")
+    ap.add_argument("--data", default=None, help="dataset: calibration (train) and accuracy (--split) frames "
+                                                 "(default: the evaluation dataset; none with --untrained)")
     ap.add_argument("--split", default="test")
     ap.add_argument("--eval-frames", type=int, default=None, help="limit the accuracy frames (default: all)")
     ap.add_argument("--runs", type=int, default=300, help="timed runs per backend (interleaved in rounds of 5)")
@@ -109,6 +112,14 @@ def main(argv=None) -> dict:
 
     torch.set_num_threads(a.threads)
     recipe = a.recipe or DEFAULT_RECIPE
+    if a.untrained and a.checkpoint:
+        ap.error("--untrained times a --config model: leave out --checkpoint")
+    if not a.untrained:
+        a.checkpoint = a.checkpoint or str(ROOT / "perception" / "weights" / "e2e.pt")
+        if not a.data:
+            from perception.data.generate import ensure_eval_dataset
+
+            a.data = str(ensure_eval_dataset())
     if a.checkpoint:
         model = load_model(a.checkpoint)
     else:

@@ -5,6 +5,9 @@ to the camera model shows how much the perception actually contributes.
 """
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import torch
 from torch import nn
@@ -61,6 +64,33 @@ def train_ego_mlp(train_arrays: dict[str, np.ndarray], seed: int = 0, epochs: in
             opt.step()
             sched.step()
     return model.eval()
+
+
+def save_ego_mlp(model: EgoMLP, path: str | Path, info: dict[str, Any]) -> Path:
+    """Write the baseline with what rebuilds it (sizes, prior, ego scale) and `info` (its training data and command):
+    the shipped model's baseline ships next to it, so `perception eval` compares both without the training split."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    hidden = model.net[0].out_features
+    torch.save({"format": "edgepilot.ego_mlp.v1", "steps": model.steps, "dt": float(model.times[0]),
+                "hidden": hidden, "num_commands": model.num_commands, "prior": model.prior,
+                "ego_scale": model.ego_scale.tolist(), "state_dict": model.state_dict(), "info": dict(info)}, path)
+    return path
+
+
+def load_ego_mlp(path: str | Path) -> tuple[EgoMLP, dict[str, Any]]:
+    """(the baseline, its `info`) from save_ego_mlp's file; a clear error for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"ego-status baseline not found: {path}")
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(blob, dict) or blob.get("format") != "edgepilot.ego_mlp.v1":
+        raise ValueError(f"{path}: not an ego-status baseline file (expected format 'edgepilot.ego_mlp.v1', "
+                         f"written by `edgepilot perception baseline`)")
+    model = EgoMLP(steps=int(blob["steps"]), dt=float(blob["dt"]), hidden=int(blob["hidden"]),
+                   num_commands=int(blob["num_commands"]), ego_scale=tuple(blob["ego_scale"]), prior=str(blob["prior"]))
+    model.load_state_dict(blob["state_dict"])
+    return model.eval(), dict(blob.get("info", {}))
 
 
 def evaluate_ego_mlp(model: EgoMLP, arrays: dict[str, np.ndarray], dt: float = 0.5) -> dict[str, float]:

@@ -145,31 +145,118 @@ def _cmd_train_planner(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    import sys
+
+    from perception.data.generate import ensure_eval_dataset
+    from perception.driving import WEIGHTS_DIR
+    from perception.runtime import BackendUnavailable
     from perception.train import evaluate_checkpoint, format_table
 
-    res = evaluate_checkpoint(args.checkpoint, args.data, args.split, args.backend)
+    checkpoint, model_file = args.checkpoint, args.model
+    if args.backend == "torch":
+        if model_file:
+            raise ValueError(f"--model {model_file}: --backend torch runs a checkpoint (--checkpoint); "
+                             f"use --backend onnxruntime or tensorrt for an exported file")
+        checkpoint = checkpoint or str(WEIGHTS_DIR / "e2e.pt")
+    elif model_file and checkpoint:
+        raise ValueError("give --checkpoint (exported to a temporary ONNX file) or --model (an exported file), "
+                         "not both")
+    elif not checkpoint:
+        model_file = model_file or str(WEIGHTS_DIR / "e2e_fp32.onnx")
+    if args.fp16 and args.backend != "tensorrt":
+        raise ValueError("--fp16 builds an FP16 TensorRT engine: it needs --backend tensorrt")
+    scored = Path(model_file or checkpoint)
+    if not scored.is_file():
+        raise FileNotFoundError(f"no model file at {scored}")
+    shipped = scored.resolve().parent == WEIGHTS_DIR.resolve()
+    shipped_baseline = WEIGHTS_DIR / "baseline_mlp.pt"
+    baseline = {"fit": True, "none": False}.get(args.baseline, args.baseline)
+    if baseline == "auto":    # the shipped model against the baseline fitted on its own training data
+        baseline = str(shipped_baseline) if shipped and shipped_baseline.is_file() else True
+    if args.backend == "tensorrt":
+        from perception.runtime import _require_tensorrt
+
+        try:
+            _require_tensorrt()
+        except BackendUnavailable as exc:
+            print(f"edgepilot: error: --backend tensorrt: {exc}", file=sys.stderr)
+            return 2
+    data = args.data or ensure_eval_dataset(progress=not args.json)
+    res = evaluate_checkpoint(checkpoint if model_file is None else None, data, args.split, args.backend,
+                              baseline=baseline, model_file=model_file, fp16=args.fp16)
+    res["data"] = str(data)
     print(format_table(res))
     if args.json:
         print(json.dumps(res, default=float))
     return 0
 
 
+def _cmd_baseline(args: argparse.Namespace) -> int:
+    from perception.baseline import evaluate_ego_mlp, save_ego_mlp, train_ego_mlp
+    from perception.driving import WEIGHTS_DIR
+    from perception.model import config_from_dict, load_checkpoint
+    from perception.train import LABEL_KEYS, load_split
+
+    checkpoint = args.checkpoint or str(WEIGHTS_DIR / "e2e.pt")
+    cfg = config_from_dict(load_checkpoint(checkpoint)["cfg"])
+    if not (Path(args.data) / "train").is_dir():
+        raise ValueError(f"{args.data}: no train split to fit the ego-status baseline on")
+    mlp = train_ego_mlp(load_split(args.data, "train", keys=LABEL_KEYS), seed=cfg.train.seed,
+                        epochs=cfg.train.baseline_epochs, prior=cfg.model.plan_prior,
+                        ego_scale=tuple(cfg.model.ego_scale), dt=cfg.model.future_dt)
+    meta = json.loads((Path(args.data) / "meta.json").read_text())
+    gen = meta.get("generator", {})
+    recipe = ", ".join(f"{k} {gen[k]}" for k in ("scenarios", "frames", "splits", "seed", "recoveries",
+                                                 "lane_offsets", "dagger") if gen.get(k) or (k == "seed" and k in gen))
+    info = {"data": f"the train split ({meta['splits']['train']['frames']} frames) of a dataset generated with "
+                    f"{recipe or 'unrecorded settings'}",
+            "settings_from": Path(checkpoint).name, "seed": cfg.train.seed, "epochs": cfg.train.baseline_epochs}
+    out = save_ego_mlp(mlp, args.out, info)
+    res = {"baseline": str(out), **info}
+    if (Path(args.data) / "test").is_dir():
+        res["test"] = evaluate_ego_mlp(mlp, load_split(args.data, "test", keys=LABEL_KEYS), cfg.model.future_dt)
+    print(json.dumps(res, default=float))
+    return 0
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     import sys
-
-    import numpy as np
 
     from perception.export import build_tensorrt_engine, export_onnx, quantize_int8
     from perception.model import load_model
 
-    if args.format == "onnx-int8" and not args.data:
-        print("error: --format onnx-int8 needs --data DIR: INT8 calibration uses simulator frames "
-              "(the dataset's train split)", file=sys.stderr)
-        return 2
+    if args.format == "tensorrt":
+        from perception.runtime import BackendUnavailable, _require_tensorrt
+
+        try:                   # say so before exporting anything
+            _require_tensorrt()
+        except BackendUnavailable as exc:
+            print(f"edgepilot: error: --format tensorrt: {exc}", file=sys.stderr)
+            return 2
+    if not args.checkpoint:
+        from perception.driving import WEIGHTS_DIR
+
+        args.checkpoint = str(WEIGHTS_DIR / "e2e.pt")
+    model = load_model(args.checkpoint)
+    if args.data:
+        from perception.model import rig_from_meta
+        from perception.train import _check_same_rig, load_meta
+
+        _check_same_rig(model.rig, rig_from_meta(load_meta(args.data)), f"checkpoint {args.checkpoint}",
+                        f"dataset {args.data}")
+    elif args.format == "onnx-int8":    # INT8 calibration uses simulator frames: the evaluation dataset's train split
+        from perception.data.generate import ensure_eval_dataset, eval_dataset_cameras
+
+        cams = [(c["name"], int(c["width"]), int(c["height"])) for c in model.rig]
+        if cams != eval_dataset_cameras():
+            print(f"edgepilot: error: --format onnx-int8 needs --data DIR: INT8 calibration uses simulator frames "
+                  f"of the model's cameras {cams} (the default evaluation dataset has {eval_dataset_cameras()})",
+                  file=sys.stderr)
+            return 2
+        args.data = str(ensure_eval_dataset())
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     sample = calib = held = None
-    model = load_model(args.checkpoint)
     if args.data:
         from perception.quantize import LEAD_CALIBRATION_BLOCK, spread_indices
         from perception.train import load_split
@@ -255,22 +342,44 @@ def add_model_parsers(perception_sub: argparse._SubParsersAction) -> None:
     e = perception_sub.add_parser("eval", help="evaluate a checkpoint (mAP, L2, collision rate, lane IoU)",
                                   description="Metrics on a split, with the ego-status MLP baseline in the same "
                                               "table; --json prints one JSON object as the last line.")
-    e.add_argument("--checkpoint", required=True)
-    e.add_argument("--data", required=True)
+    e.add_argument("--checkpoint", help="torch checkpoint to score (default with --backend torch: the shipped "
+                                        "perception/weights/e2e.pt); with --backend onnxruntime it is exported to a "
+                                        "temporary ONNX file first")
+    e.add_argument("--model", help="exported ONNX model to score with --backend onnxruntime|tensorrt (default: the "
+                                   "shipped perception/weights/e2e_fp32.onnx; the INT8 one is e2e_int8.onnx)")
+    e.add_argument("--data", help="dataset directory (default: the evaluation dataset, the shipped model's test "
+                                  "split, generated once into $EDGEPILOT_PERCEPTION_DATA or "
+                                  "~/.cache/edgepilot/perception-eval-seed0)")
     e.add_argument("--split", default="test")
-    e.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"])
+    e.add_argument("--backend", default="torch", choices=["torch", "onnxruntime", "tensorrt"],
+                   help="torch (checkpoint), onnxruntime (CPU, or CUDA/TensorRT providers when present), tensorrt "
+                        "(an engine built from the ONNX model; needs TensorRT and an NVIDIA GPU)")
+    e.add_argument("--fp16", action="store_true", help="with --backend tensorrt: an FP16 engine")
+    e.add_argument("--baseline", default="auto",
+                   help="ego-status MLP baseline: auto (the shipped perception/weights/baseline_mlp.pt for a shipped "
+                        "model, else fitted on --data's train split), fit, none, or a baseline file")
     e.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     e.set_defaults(func=_cmd_eval)
+    b = perception_sub.add_parser("baseline", help="fit the ego-status MLP baseline on a dataset's train split",
+                                  description="The 'Is Ego Status All You Need?' baseline (ego status + command "
+                                              "-> waypoints), fitted with a model's training settings; `eval` "
+                                              "compares the shipped model with the shipped baseline file.")
+    b.add_argument("--data", required=True, help="dataset whose train split it is fitted on")
+    b.add_argument("--checkpoint", help="take seed, epochs, motion prior and ego scale from this checkpoint "
+                                        "(default: the shipped perception/weights/e2e.pt)")
+    b.add_argument("--out", required=True, help="file to write (the shipped one: perception/weights/baseline_mlp.pt)")
+    b.set_defaults(func=_cmd_baseline)
     x = perception_sub.add_parser("export", help="export to ONNX, INT8 ONNX or a TensorRT engine",
                                   description="ONNX export checked with onnx.checker and compared with torch; "
                                               "INT8 by static QDQ calibrated on simulator frames, quantizing "
                                               "only the ops that run faster in INT8 on the target CPU "
                                               "(--recipe); TensorRT engines where a GPU with TensorRT is "
                                               "present.")
-    x.add_argument("--checkpoint", required=True)
+    x.add_argument("--checkpoint", help="checkpoint to export (default: the shipped perception/weights/e2e.pt)")
     x.add_argument("--format", default="onnx", choices=["onnx", "onnx-int8", "tensorrt"])
     x.add_argument("--fp16", action="store_true", help="TensorRT: build in FP16")
-    x.add_argument("--data", default=None, help="dataset for parity checks and INT8 calibration")
+    x.add_argument("--data", default=None, help="dataset for parity checks and INT8 calibration (default for "
+                                                "onnx-int8: the evaluation dataset of `perception eval`)")
     from perception.quantize import CALIBRATION_METHODS, DEFAULT_CALIBRATION, DEFAULT_RECIPE, RECIPES
 
     x.add_argument("--calibration", default=DEFAULT_CALIBRATION, choices=list(CALIBRATION_METHODS),

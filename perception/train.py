@@ -139,6 +139,20 @@ def _check_same_rig(a: list[dict[str, Any]], b: list[dict[str, Any]], name_a: st
                 raise ValueError(f"{name_a} and {name_b} differ in camera {ca['name']!r} {field_name}")
 
 
+def _check_model_fits_data(mcfg: Any, data_meta: dict[str, Any], name_model: str, name_data: str) -> None:
+    """A model scored on a dataset must share its label conventions (BEV grid, classes, horizon, commands), or the
+    metrics compare arrays of other shapes; ValueError naming the field."""
+    import copy
+
+    want = apply_meta(Config(model=copy.deepcopy(mcfg)), data_meta).model
+    for name in ("num_cameras", "image_hw", "bev_range", "seg_hw", "num_classes", "future_steps", "future_dt",
+                 "num_commands"):
+        have, need = np.asarray(getattr(mcfg, name), float), np.asarray(getattr(want, name), float)
+        if have.shape != need.shape or not np.allclose(have, need):
+            raise ValueError(f"{name_data}: its meta.json gives {name} = {getattr(want, name)}, {name_model} was "
+                             f"trained for {getattr(mcfg, name)}")
+
+
 # ---------------------------------------------------------------------------------------------------------- train
 def train(config: str | Path | Config, data_dir: str | Path | list[str | Path], out_dir: str | Path, resume: bool = False,
           max_minutes: float | None = None, progress: bool = True, epochs: int | None = None,
@@ -285,43 +299,115 @@ def onnx_predict_fn(model: E2EDrivingModel, path: str | Path, threads: int = 2):
     return OnnxRuntimeBackend(Path(path), threads=threads).run
 
 
-def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path, split: str = "test", backend: str = "torch",
-                        baseline: bool = True) -> dict[str, Any]:
-    """Metrics of a checkpoint on a split, plus the ego-MLP baseline (trained on the train split) when available."""
+def evaluate_checkpoint(checkpoint: str | Path | None, data_dir: str | Path, split: str = "test",
+                        backend: str = "torch", baseline: bool | str | Path = True,
+                        model_file: str | Path | None = None, fp16: bool = False) -> dict[str, Any]:
+    """Metrics of a model on a split, plus the ego-status MLP baseline.
+
+    What is scored: `checkpoint` in torch (`backend="torch"`), or exported to a temporary ONNX file and run in ONNX
+    Runtime (`backend="onnxruntime"`); or, with `model_file` (an exported .onnx such as the shipped FP32/INT8
+    files), that file in ONNX Runtime or, for `backend="tensorrt"`, an engine built from it (`fp16`: FP16 engine;
+    needs TensorRT and a GPU, else BackendUnavailable). `baseline`: True fits the MLP on the dataset's train split
+    (skipped, with the reason, when there is none), a path loads a saved one (`perception.baseline.save_ego_mlp`),
+    False leaves it out."""
     import tempfile
 
-    from perception.baseline import evaluate_ego_mlp, train_ego_mlp
+    from perception.baseline import evaluate_ego_mlp, load_ego_mlp, train_ego_mlp
     from perception.metrics import evaluate
 
-    ckpt = load_checkpoint(checkpoint)
-    model = load_model(ckpt)
-    cfg = config_from_dict(ckpt["cfg"])
-    torch.set_num_threads(cfg.train.num_threads)
-    arrays = load_split(data_dir, split)
-    if backend == "torch":
-        res = evaluate(model, arrays)
-    elif backend in ("onnx", "onnxruntime"):
-        with tempfile.TemporaryDirectory() as td:
-            res = evaluate(onnx_predict_fn(model, Path(td) / "model.onnx"), arrays, mcfg=model.cfg)
+    if backend not in ("torch", "onnxruntime", "tensorrt"):
+        raise ValueError(f"unknown backend {backend!r} (torch, onnxruntime, tensorrt)")
+    data_meta = load_meta(data_dir)
+    if model_file is None:
+        if checkpoint is None:
+            raise ValueError("evaluate_checkpoint: give a checkpoint or a model file")
+        if backend == "tensorrt":
+            raise ValueError("--backend tensorrt scores an exported model: pass the ONNX file (--model) it is built from")
+        ckpt = load_checkpoint(checkpoint)
+        model = load_model(ckpt)
+        cfg = config_from_dict(ckpt["cfg"])
+        _check_same_rig(model.rig, rig_from_meta(data_meta), f"checkpoint {checkpoint}", f"dataset {data_dir}")
+        _check_model_fits_data(model.cfg, data_meta, f"checkpoint {checkpoint}", f"dataset {data_dir}")
+        torch.set_num_threads(cfg.train.num_threads)
+        arrays = load_split(data_dir, split)
+        if backend == "torch":
+            res = evaluate(model, arrays)
+        else:
+            with tempfile.TemporaryDirectory() as td:
+                res = evaluate(onnx_predict_fn(model, Path(td) / "model.onnx"), arrays, mcfg=model.cfg)
+        res.update({"split": split, "backend": backend, "checkpoint": str(checkpoint),
+                    "checkpoint_epoch": ckpt["epoch"]})
     else:
-        raise ValueError(f"unknown backend {backend!r} (torch, onnxruntime)")
-    res.update({"split": split, "backend": backend, "checkpoint_epoch": ckpt["epoch"]})
-    if baseline and (Path(data_dir) / "train").exists():
+        if backend == "torch":
+            raise ValueError(f"--backend torch runs a checkpoint, not the exported {model_file}: use --checkpoint, "
+                             f"or --backend onnxruntime|tensorrt for the file")
+        res = _evaluate_file(Path(model_file), data_dir, data_meta, split, backend, fp16)
+        cfg = Config()
+        cfg.model = res.pop("_mcfg")
+    if baseline is True and (Path(data_dir) / "train").exists():
         mlp = train_ego_mlp(load_split(data_dir, "train", keys=LABEL_KEYS), seed=cfg.train.seed,
                             epochs=cfg.train.baseline_epochs, prior=cfg.model.plan_prior,
                             ego_scale=tuple(cfg.model.ego_scale), dt=cfg.model.future_dt)
-        b = evaluate_ego_mlp(mlp, arrays, cfg.model.future_dt)
-        res.update({f"baseline_{k}": v for k, v in b.items()})
-    elif baseline:
+        source = f"fitted on {data_dir}/train"
+    elif baseline is True:
         res["baseline_skipped"] = f"{data_dir} has no train split to fit the ego-status MLP baseline on"
+        return res
+    elif baseline is False or baseline is None:
+        return res
+    else:
+        mlp, info = load_ego_mlp(baseline)
+        source = f"{baseline}" + (f" (fitted on {info['data']})" if info.get("data") else "")
+    b = evaluate_ego_mlp(mlp, load_split(data_dir, split, keys=LABEL_KEYS), float(mlp.times[0]))
+    res.update({f"baseline_{k}": v for k, v in b.items()})
+    res["baseline_source"] = source
+    return res
+
+
+def _evaluate_file(path: Path, data_dir: str | Path, data_meta: dict[str, Any], split: str, backend: str,
+                   fp16: bool) -> dict[str, Any]:
+    """An exported model file scored as the car runs it (ONNX Runtime, or a TensorRT engine built from it)."""
+    import tempfile
+
+    from perception.metrics import evaluate
+    from perception.runtime import OnnxRuntimeBackend, _require_tensorrt, model_metadata, open_backend
+
+    if path.suffix != ".onnx":
+        raise ValueError(f"{path}: expected an exported .onnx model (TensorRT engines are built from one: pass the "
+                         f"ONNX file with --backend tensorrt)")
+    meta = model_metadata(path)
+    mcfg = config_from_dict({"model": meta["model_config"]}).model
+    _check_same_rig(list(meta["rig"]), rig_from_meta(data_meta), f"model {path}", f"dataset {data_dir}")
+    _check_model_fits_data(mcfg, data_meta, f"model {path}", f"dataset {data_dir}")
+    if list(meta["classes"]) != list(data_meta.get("classes", meta["classes"])):
+        raise ValueError(f"model {path} has classes {meta['classes']}, dataset {data_dir} {data_meta.get('classes')}")
+    arrays = load_split(data_dir, split)
+    if backend == "onnxruntime":
+        res = evaluate(OnnxRuntimeBackend(path).run, arrays, mcfg=mcfg)
+    else:
+        _require_tensorrt()                     # the clear message before any build
+        from perception.export import build_tensorrt_engine
+
+        import onnx
+
+        graph = onnx.load(str(path), load_external_data=False).graph
+        int8 = any(n.op_type == "QuantizeLinear" for n in graph.node)       # explicit Q/DQ: an INT8 engine
+        with tempfile.TemporaryDirectory() as td:
+            engine = build_tensorrt_engine(path, Path(td) / "model.engine", fp16=fp16, int8=int8).path
+            res = evaluate(open_backend("tensorrt", engine).run, arrays, mcfg=mcfg)
+    res.update({"split": split, "backend": backend + ("-fp16" if backend == "tensorrt" and fp16 else ""),
+                "model": str(path), "_mcfg": mcfg})
     return res
 
 
 def format_table(res: dict[str, Any]) -> str:
     rows = [("mAP (0.5/1/2/4 m)", res["mAP"])] + [(f"  AP {k}", v) for k, v in res.get("AP", {}).items()]
     rows += [(k, res[k]) for k in ("L2_1s", "L2_2s", "L2_3s", "collision_rate", "lane_iou", "drivable_iou")]
-    rows += [(k, v) for k, v in res.items() if k.startswith("baseline_") and k != "baseline_skipped"]
-    lines = [f"{k:<24} {v:8.4f}" for k, v in rows]
+    rows += [(k, v) for k, v in res.items() if k.startswith("baseline_") and isinstance(v, (int, float))]
+    scored = res.get("model") or res.get("checkpoint")
+    lines = [f"{scored} ({res.get('backend')}, {res.get('split')} split, {res.get('frames')} frames)"] if scored else []
+    lines += [f"{k:<24} {v:8.4f}" for k, v in rows]
+    if "baseline_source" in res:
+        lines.append(f"(baseline: {res['baseline_source']})")
     if "baseline_skipped" in res:
         lines.append(f"(baseline not run: {res['baseline_skipped']})")
     return "\n".join(lines)

@@ -17,7 +17,7 @@ BEV = {"x_min": -10.0, "x_max": 50.0, "y_min": -16.0, "y_max": 16.0, "resolution
 
 
 def make_meta(width: int = 32, height: int = 16, cameras: int = 2, max_objects: int = 6,
-              splits: dict[str, int] | None = None) -> dict:
+              splits: dict[str, int] | None = None, bev_resolution_m: float = BEV["resolution_m"]) -> dict:
     rig = default_rig(width, height)[:cameras]
     cams = []
     for s in rig:
@@ -25,7 +25,7 @@ def make_meta(width: int = 32, height: int = 16, cameras: int = 2, max_objects: 
         cams.append({"name": s.name, "width": width, "height": height, "K": info.K.tolist(),
                      "T_cam_to_ego": info.T_cam_to_ego.tolist()})
     splits = splits or {}
-    return {"version": 2, "cameras": cams, "bev": dict(BEV), "classes": list(CLASSES), "max_objects": max_objects,
+    return {"version": 2, "cameras": cams, "bev": {**BEV, "resolution_m": bev_resolution_m}, "classes": list(CLASSES), "max_objects": max_objects,
             "future": {"horizon_s": 3.0, "rate_hz": 2.0, "steps": 6}, "commands": list(COMMANDS),
             "splits": {k: {"frames": n, "scenario_seeds": [i for i in range(1)]} for k, n in splits.items()}}
 

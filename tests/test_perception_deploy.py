@@ -1,6 +1,7 @@
 """Deployment: backend selection, the clear TensorRT message, ONNX checker/parity, INT8 within tolerance."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -254,7 +255,12 @@ def test_export_cli_writes_checked_onnx_and_int8(tmp_path, capsys):
         main(["perception", "export", "--checkpoint", "x.pt", "--format", "tflite"])
     assert main(["perception", "export", "--checkpoint", str(tmp_path / "run" / "last.pt"), "--format",
                  "onnx-int8", "--out", str(tmp_path / "m2")]) == 2   # no calibration data: clear error
-    assert "needs --data" in capsys.readouterr().err
+    err = capsys.readouterr().err      # (the default evaluation dataset is of other cameras: not generated)
+    assert "needs --data DIR" in err and "('front', 32, 16)" in err and "('front', 256, 128)" in err
+    other = write_dataset(tmp_path / "other", {"train": 2}, width=48, height=24)
+    assert main(["perception", "export", "--checkpoint", str(tmp_path / "run" / "last.pt"), "--format", "onnx-int8",
+                 "--data", str(other), "--out", str(tmp_path / "m3")]) == 2
+    assert re.search(r"checkpoint .*last.pt has cameras .*32, 16.*dataset .*other.*48, 24", capsys.readouterr().err)
 
 
 def test_torch_backend_device_options_are_checked(exported, tmp_path):

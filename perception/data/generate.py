@@ -616,3 +616,47 @@ def _write_shards(out: Path, cfg: GenConfig, runs: dict[str, list[dict]]) -> Non
                 flush(cfg.shard_size)
         if buffered > 0:
             flush(buffered)
+
+
+#: The dataset `perception eval` and `perception export --format onnx-int8` use when given no --data. Its test
+#: split is the shipped model's test split frame for frame (a split's runs depend only on its own seeds: the
+#: 9600-frame training dataset of the model card holds the same 600 test frames), its train split the INT8
+#: calibration frames of the shipped e2e_int8.onnx. Same as `edgepilot perception dataset --scenarios random
+#: --frames 856 --splits train=256,test=600 --seed 0`.
+EVAL_DATASET: dict = {"frames": 856, "splits": {"train": 256.0, "test": 600.0}, "seed": 0}
+EVAL_DATA_ENV = "EDGEPILOT_PERCEPTION_DATA"
+
+
+def eval_dataset_cameras() -> list[tuple[str, int, int]]:
+    """(name, width, height) of its cameras: generate()'s defaults, the shipped model's rig."""
+    import inspect
+
+    params = inspect.signature(generate).parameters
+    w, h = int(params["width"].default), int(params["height"].default)
+    return [(str(name), w, h) for name in params["cameras"].default]
+
+
+def default_eval_dir() -> Path:
+    """Where that dataset lives: $EDGEPILOT_PERCEPTION_DATA, else ~/.cache/edgepilot/perception-eval-seed0."""
+    env = os.environ.get(EVAL_DATA_ENV, "").strip()
+    return Path(env) if env else Path.home() / ".cache" / "edgepilot" / "perception-eval-seed0"
+
+
+def ensure_eval_dataset(out_dir: str | Path | None = None, workers: int = 2, progress: bool = True) -> Path:
+    """The evaluation dataset, generated the first time (about 3 min on 2 cores; resumable, like any dataset) and
+    reused after; a folder generated with other settings is an error naming it, never overwritten."""
+    out = Path(out_dir) if out_dir is not None else default_eval_dir()
+    if not (out / "meta.json").is_file():
+        import sys
+
+        print(f"generating the evaluation dataset in {out} (once; {EVAL_DATASET['frames']} simulator frames, about "
+              f"3 min on 2 cores): edgepilot perception dataset --scenarios random --frames "
+              f"{EVAL_DATASET['frames']} --splits train=256,test=600 --seed {EVAL_DATASET['seed']} --out {out}",
+              file=sys.stderr, flush=True)
+    try:
+        generate(out, frames=EVAL_DATASET["frames"], splits=dict(EVAL_DATASET["splits"]), seed=EVAL_DATASET["seed"],
+                 workers=workers, progress=progress)
+    except ValueError as exc:
+        raise ValueError(f"evaluation dataset {out}: {exc} (set {EVAL_DATA_ENV} or pass --data to use another "
+                         f"folder)") from None
+    return out
