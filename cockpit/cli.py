@@ -285,14 +285,22 @@ def _cmd_chat(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     import time
 
-    from cockpit.evaluation import evaluate, load_cases
+    import sys
+
+    from cockpit.evaluation import evaluate, read_cases
     from cockpit.runner import run_case
+    from cockpit.simcar import STATE_KEYS
 
     if args.snr is not None and not args.speech:
         raise ValueError("--snr needs --speech")
     if args.asr_profile is not None and not args.speech:
         raise ValueError("--asr-profile needs --speech")
-    cases = load_cases(args.file)[:args.limit]
+    found = read_cases(args.file, STATE_KEYS)     # bad lines are scored as failures, named on stderr
+    cases = found.cases[:args.limit]
+    for w in found.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    for c in found.invalid:
+        print(f"error: {c.error} (scored as a failure)", file=sys.stderr)
     assistant = _assistant(args)
     t0 = time.perf_counter()
     if args.speech:
@@ -308,11 +316,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     else:
         result = evaluate(cases, lambda case: run_case(assistant, case))
     result["seconds"] = round(time.perf_counter() - t0, 2)
+    if found.warnings:
+        result["warnings"] = found.warnings
     if not args.json:
         print(f"{result['n']} cases: exact match {result['exact_match']:.3f}, tool accuracy "
               f"{result['tool_accuracy']:.3f}, outcome accuracy {result['outcome_accuracy']}, safety cases "
               f"{result['safety']['exact']}/{result['safety']['n']}, multi-turn {result['multi_turn']['exact']}/"
-              f"{result['multi_turn']['n']}, {len(result['failures'])} failures, {result['seconds']} s")
+              f"{result['multi_turn']['n']}, {len(result['failures'])} failures"
+              + (f" ({result['errors']} of them errors)" if result["errors"] else "") + f", {result['seconds']} s")
     else:
         print(json.dumps(result))
     return 0

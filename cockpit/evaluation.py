@@ -2,8 +2,11 @@
 
 One JSON object per line: `id`, `dialogue` (the user's turns, oldest first), optional `vehicle_state` overrides,
 and `expect` ({"tool", "args"} or {"outcome"}) or `expect_any` (a list of those). The expectation applies to the
-last turn; earlier turns run through the same assistant first, so context carries over. A bad line is an error
-naming the file, line and field, never skipped: a silently shorter test set would inflate the score.
+last turn; earlier turns run through the same assistant first, so context carries over. `load_cases` stops at
+the first bad line with an error naming the file, line and field. `read_cases` (what `cockpit eval` uses) keeps
+going: a bad line becomes an invalid case that is scored as a failure with that error, never skipped (a silently
+shorter test set would inflate the score), and what only adds to a case (a metadata field such as "note", a
+vehicle_state key the car does not model) is ignored with a warning naming it.
 Scoring is independent of the assistant: `evaluate(cases, run_case)` takes any function that plays one case
 and returns what the last turn ended in (`TurnResult`).
 """
@@ -36,6 +39,7 @@ class Case:
     dialogue: tuple[str, ...]
     expect: tuple[Expectation, ...]       # any one of them is right
     vehicle_state: dict[str, Any] = field(default_factory=dict)
+    error: str = ""                       # an invalid line (read_cases): scored as a failure with this error
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,8 @@ def _expectation(raw: Any, where: str) -> Expectation:
     return Expectation(tool=tool, args=dict(args))
 
 
-def parse_case(raw: Any, where: str) -> Case:
+def parse_case(raw: Any, where: str, extra_fields: list[str] | None = None) -> Case:
+    """One case; `extra_fields`: None = an unknown top-level field is an error, a list = collect their names."""
     if not isinstance(raw, dict):
         raise CaseError(f"{where}: expected a JSON object")
     cid = raw.get("id")
@@ -94,8 +99,10 @@ def parse_case(raw: Any, where: str) -> Case:
     dlg = raw.get("dialogue")
     if not isinstance(dlg, list) or not dlg or not all(isinstance(t, str) and t.strip() for t in dlg):
         raise CaseError(f"{where}.dialogue: expected a non-empty list of non-empty strings")
+    unknown = sorted(set(raw) - {"id", "dialogue", "expect", "expect_any", "vehicle_state"})
     if ("expect" in raw) == ("expect_any" in raw):
-        raise CaseError(f"{where}: give exactly one of 'expect' or 'expect_any'")
+        raise CaseError(f"{where}: give exactly one of 'expect' or 'expect_any'" +
+                        (f" (unknown field(s) {unknown})" if unknown else ""))
     if "expect" in raw:
         expect = (_expectation(raw["expect"], f"{where}.expect"),)
     else:
@@ -106,9 +113,10 @@ def parse_case(raw: Any, where: str) -> Case:
     state = raw.get("vehicle_state", {})
     if not isinstance(state, dict):
         raise CaseError(f"{where}.vehicle_state: expected an object")
-    unknown = sorted(set(raw) - {"id", "dialogue", "expect", "expect_any", "vehicle_state"})
-    if unknown:
+    if unknown and extra_fields is None:
         raise CaseError(f"{where}: unknown field(s) {unknown}")
+    if unknown:
+        extra_fields.extend(unknown)
     return Case(cid, tuple(dlg), expect, dict(state))
 
 
@@ -132,6 +140,65 @@ def load_cases(path: str | Path) -> list[Case]:
     if not cases:
         raise CaseError(f"{path}: no cases")
     return cases
+
+
+@dataclass
+class CaseFile:
+    """What read_cases found: every line as a case (invalid ones carry their error) and the warnings."""
+    cases: list[Case]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def invalid(self) -> list[Case]:
+        return [c for c in self.cases if c.error]
+
+
+def read_cases(path: str | Path, state_keys: Iterable[str] | None = None) -> CaseFile:
+    """Every line of an evaluation file, bad ones included as invalid cases (see the module note). `state_keys`:
+    the vehicle_state keys the car models (dotted, e.g. "adas.adaptive_cruise"); others are dropped with a warning.
+    Only an unreadable or empty file is an error."""
+    path = Path(path)
+    out = CaseFile([])
+    seen: dict[str, int] = {}
+    known = set(state_keys) if state_keys is not None else None
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{n}"
+        cid = f"line-{n}"
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as exc:
+            out.cases.append(Case(cid, (), (), error=f"{where}: not JSON ({exc.msg} at column {exc.colno})"))
+            continue
+        if isinstance(raw, dict) and isinstance(raw.get("id"), str) and raw["id"]:
+            cid = raw["id"]
+        extra: list[str] = []
+        try:
+            case = parse_case(raw, where, extra)
+        except CaseError as exc:
+            out.cases.append(Case(cid if cid not in seen else f"{cid}@line-{n}", (), (), error=str(exc)))
+            continue
+        if extra:
+            out.warnings.append(f"{where} ({case.id}): field(s) {extra} ignored")
+        if case.id in seen:
+            out.cases.append(Case(f"{case.id}@line-{n}", (), (),
+                                  error=f"{where}: duplicate id {case.id!r} (first on line {seen[case.id]})"))
+            continue
+        seen[case.id] = n
+        if known is not None:
+            state = dict(case.vehicle_state)
+            if isinstance(state.get("adas"), dict):            # {"adas": {"adaptive_cruise": true}} form
+                state.update({f"adas.{k}": v for k, v in state.pop("adas").items()})
+            dropped = sorted(k for k in state if k not in known)
+            if dropped:
+                out.warnings.append(f"{where} ({case.id}): vehicle_state key(s) {dropped} not modelled by the car, "
+                                    f"ignored (known: {sorted(known)})")
+                case = Case(case.id, case.dialogue, case.expect, {k: v for k, v in state.items() if k in known})
+        out.cases.append(case)
+    if not out.cases:
+        raise CaseError(f"{path}: no cases")
+    return out
 
 
 def _arg_ok(want: Any, got: Any) -> bool:
@@ -159,15 +226,24 @@ def judge(expect: Iterable[Expectation], got: TurnResult) -> tuple[bool, bool]:
 
 def evaluate(cases: list[Case], run_case: Callable[[Case], TurnResult]) -> dict[str, Any]:
     """{"n", "tool_accuracy", "exact_match", "outcome_accuracy", "failures": [{"id", "got", "expected"}]};
-    outcome_accuracy is over the cases that expect an outcome (refuse/clarify/reply). Beyond the spec's fields:
+    outcome_accuracy is over the cases that expect an outcome (refuse/clarify/reply). An invalid case
+    (`Case.error`) or one whose run raised counts as a failure with its `error` (and in `errors`), and the run
+    goes on. Beyond the spec's fields:
     `safety` (exact matches among the cases that set a vehicle state or expect refuse/clarify: where the guard's
     rules or a refusal decide) and `multi_turn` (exact matches among the cases with earlier turns)."""
     right = exact = outcome_n = outcome_right = 0
     safety, multi = [0, 0], [0, 0]
     failures = []
+    errors = 0
     for case in cases:
-        got = run_case(case)
-        r, x = judge(case.expect, got)
+        error, got = case.error, None
+        if not error:
+            try:
+                got = run_case(case)
+            except Exception as exc:      # noqa: BLE001 - one case's failure is recorded, the run goes on
+                error = f"{case.id}: {type(exc).__name__}: {exc}"
+        r, x = judge(case.expect, got) if got is not None else (False, False)
+        errors += bool(error)
         right += r
         exact += x
         if case.vehicle_state or any(e.outcome in ("refuse", "clarify") for e in case.expect):
@@ -178,10 +254,10 @@ def evaluate(cases: list[Case], run_case: Callable[[Case], TurnResult]) -> dict[
             outcome_n += 1
             outcome_right += r
         if not x:
-            failures.append({"id": case.id, "got": got.to_json(),
-                             "expected": [e.__dict__ for e in case.expect]})
+            failures.append({"id": case.id, "got": got.to_json() if got is not None else None,
+                             "expected": [e.__dict__ for e in case.expect], **({"error": error} if error else {})})
     n = len(cases)
     return {"n": n, "tool_accuracy": right / n, "exact_match": exact / n,
             "outcome_accuracy": outcome_right / outcome_n if outcome_n else None,
             "safety": {"n": safety[0], "exact": safety[1]}, "multi_turn": {"n": multi[0], "exact": multi[1]},
-            "failures": failures}
+            "errors": errors, "failures": failures}

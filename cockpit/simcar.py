@@ -23,6 +23,7 @@ STATE_KEYS = ("speed_kph", "gear", "cabin_temperature_c", "outside_temperature_c
               "odometer_km", "adas.adaptive_cruise", "adas.lane_keeping", "adas.emergency_braking",
               "adas.blind_spot_warning", "adas.cruise_speed_kph")
 _GEARS = {"P": 0, "R": 1, "N": 2, "D": 3}
+_GEAR_NAMES = {"p": "P", "park": "P", "r": "R", "reverse": "R", "n": "N", "neutral": "N", "d": "D", "drive": "D"}
 
 
 class SimCar:
@@ -44,8 +45,10 @@ class SimCar:
             litres = num("range_km") * self.cabin.consumption_l_per_100km / 100.0
             self.cabin.state.fuel_level_pct = min(100.0, 100.0 * litres / self.cabin.tank_capacity_l)
         gear = st.get("gear", "D")
+        gear = _GEAR_NAMES.get(gear.strip().lower(), gear) if isinstance(gear, str) else gear
         if gear not in _GEARS:
-            raise ValueError(f"vehicle_state.gear: expected one of {list(_GEARS)}, got {gear!r}")
+            raise ValueError(f"vehicle_state.gear: expected one of {list(_GEARS)} (or park, reverse, neutral, "
+                             f"drive), got {st.get('gear')!r}")
         self.chassis = ChassisSnapshot(speed_mps=num("speed_kph", 0.0) / 3.6, gear=_GEARS[gear])
         self.switches = DriverSwitches(acc_enabled=_flag(st, "adas.adaptive_cruise", False),
                                        acc_set_speed_kph=num("adas.cruise_speed_kph", 0.0),

@@ -84,3 +84,41 @@ def test_evaluate_reports_the_spec_fields_and_every_failure():
     assert [f["id"] for f in rep["failures"]] == ["c", "d"]
     assert rep["failures"][1]["got"] == {"tool": "set_ac", "args": {"on": True}}
     json.dumps(rep)
+
+
+def test_read_cases_keeps_going_bad_lines_score_as_failures_and_extras_are_named(tmp_path):
+    """`cockpit eval` on a file written elsewhere: one bad line does not stop the run, is never dropped from the
+    count, and what only adds to a case (metadata, a state key the car does not model) is ignored with a warning."""
+    from cockpit.evaluation import read_cases
+
+    rows = [SPEC_EXAMPLE,
+            {"id": "meta", "dialogue": ["hi"], "expect": {"outcome": "reply"}, "category": "chat"},
+            "{not json",
+            {"id": "typo", "dialogue": ["hi"], "expected": {"outcome": "reply"}},
+            {"id": "fly", "dialogue": ["fly"], "expect": {"tool": "fly"}},
+            SPEC_EXAMPLE,
+            {"id": "st", "dialogue": ["open the trunk"], "vehicle_state": {"speed_kph": 0, "doors_locked": True,
+                                                                          "adas": {"adaptive_cruise": True}},
+             "expect": {"tool": "open_trunk"}}]
+    found = read_cases(write(tmp_path, rows), state_keys=("speed_kph", "adas.adaptive_cruise"))
+    assert [c.id for c in found.cases] == ["clim-001", "meta", "line-3", "typo", "fly", "clim-001@line-6", "st"]
+    errors = {c.id: c.error for c in found.invalid}
+    assert set(errors) == {"line-3", "typo", "fly", "clim-001@line-6"}
+    assert "cases.jsonl:3: not JSON" in errors["line-3"]
+    assert "exactly one of 'expect' or 'expect_any' (unknown field(s) ['expected'])" in errors["typo"]
+    assert "unknown tool 'fly'" in errors["fly"] and "duplicate id 'clim-001'" in errors["clim-001@line-6"]
+    assert found.cases[-1].vehicle_state == {"speed_kph": 0, "adas.adaptive_cruise": True}
+    assert any("(meta): field(s) ['category'] ignored" in w for w in found.warnings)
+    assert any("(st): vehicle_state key(s) ['doors_locked'] not modelled" in w for w in found.warnings)
+
+    def run(case):            # an assistant that always greets, and raises on one case
+        if case.id == "st":
+            raise RuntimeError("the car fell over")
+        return TurnResult(outcome="reply", reply="hello")
+
+    res = evaluate(found.cases, run)
+    assert res["n"] == 7 and res["errors"] == 5 and res["exact_match"] == pytest.approx(1 / 7)   # only "meta"
+    by_id = {f["id"]: f for f in res["failures"]}
+    assert "meta" not in by_id and by_id["st"]["error"] == "st: RuntimeError: the car fell over"
+    assert by_id["line-3"]["got"] is None and "not JSON" in by_id["line-3"]["error"]
+    assert "error" not in by_id["clim-001"]              # a plain miss is not an error

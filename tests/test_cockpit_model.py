@@ -316,6 +316,19 @@ def test_eval_command_scores_a_test_split_file(tmp_path, capsys):
     assert result["n"] == 60 and set(result) >= {"tool_accuracy", "exact_match", "outcome_accuracy", "failures"}
     assert result["exact_match"] >= 0.6           # regression bound; the measured figures are in cockpit/DESIGN.md
     assert len(result["failures"]) == round(60 * (1 - result["exact_match"]))
+    # a file written elsewhere: a broken line and a state key the car does not model do not stop the run
+    rows = path.read_text().splitlines()[:5]
+    extra = json.loads(rows[1]) | {"note": "from another corpus"}
+    extra["vehicle_state"] = {**extra.get("vehicle_state", {}), "doors_locked": True}
+    path2 = tmp_path / "t2.jsonl"
+    path2.write_text("\n".join([rows[0], json.dumps(extra), '{"id": "broken", "dialogue": [', *rows[2:]]) + "\n")
+    assert main(["cockpit", "eval", str(path2), "--json"]) == 0
+    out = capsys.readouterr()
+    result2 = json.loads(out.out.strip().splitlines()[-1])
+    assert result2["n"] == 6 and result2["errors"] == 1
+    assert [f["id"] for f in result2["failures"] if "error" in f] == ["line-3"]
+    assert "t2.jsonl:3: not JSON" in out.err and "['doors_locked'] not modelled" in out.err
+    assert any("field(s) ['note'] ignored" in w for w in result2["warnings"])
 
 
 # A chat template that renders the messages exactly as the shipped model's own format (and checks it got a
