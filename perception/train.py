@@ -406,6 +406,9 @@ def format_table(res: dict[str, Any]) -> str:
     scored = res.get("model") or res.get("checkpoint")
     lines = [f"{scored} ({res.get('backend')}, {res.get('split')} split, {res.get('frames')} frames)"] if scored else []
     lines += [f"{k:<24} {v:8.4f}" for k, v in rows]
+    if res.get("mAP_by_range"):
+        lines.append("mAP by range             " + ", ".join(f"{k} {v['mAP']:.3f} ({v['objects']} objects)"
+                                                          for k, v in res["mAP_by_range"].items()))
     if "baseline_source" in res:
         lines.append(f"(baseline: {res['baseline_source']})")
     if "baseline_skipped" in res:

@@ -61,6 +61,20 @@ def test_map_perfect_is_one_and_misses_lower_it():
     assert detection_map([np.zeros((0, 4)), np.zeros((0, 4))], gts)["mAP"] == 0.0
 
 
+def test_map_by_range_scores_each_bin_on_its_own_objects():
+    from perception.metrics import detection_map_by_range
+
+    gts = _gts()            # a car at 10.2 m and a pedestrian at 20.2 m in frame 0, a car at 30 m in frame 1
+    # the near car found exactly, the pedestrian 1.5 m off (a hit at 2 and 4 m only), the far car missed
+    preds = [np.array([[0, 10.0, 2.0, 0.9], [2, 21.5, -3.0, 0.8]]), np.zeros((0, 4))]
+    res = detection_map_by_range(preds, gts, edges=(0, 15, 25, 60))
+    assert res["0-15m"] == {"mAP": pytest.approx(1.0), "AP": {"car": pytest.approx(1.0)}, "objects": 1}
+    assert res["15-25m"]["mAP"] == pytest.approx(0.5) and res["15-25m"]["objects"] == 1
+    assert res["25-60m"]["mAP"] == 0.0 and res["25-60m"]["objects"] == 1
+    empty = detection_map_by_range(preds, gts, edges=(0, 5))       # no object in the bin: nan, not 0
+    assert np.isnan(empty["0-5m"]["mAP"]) and empty["0-5m"]["objects"] == 0
+
+
 def test_map_false_positive_with_higher_score_costs_precision():
     gts = [np.array([[0, 10.0, 0.0]])]
     preds = [np.array([[0, 40.0, 0.0, 0.9], [0, 10.0, 0.0, 0.5]])]  # PR points (0, 0) then (1, 0.5)
