@@ -229,7 +229,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         from perception.runtime import BackendUnavailable, _require_tensorrt
 
         try:                   # say so before exporting anything
-            _require_tensorrt()
+            _require_tensorrt("export --format onnx or onnx-int8 for ONNX Runtime (CPU)")
         except BackendUnavailable as exc:
             print(f"edgepilot: error: --format tensorrt: {exc}", file=sys.stderr)
             return 2

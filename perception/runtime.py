@@ -223,20 +223,21 @@ class TensorRTBackend:
         return {name: buffers[name].cpu().numpy() for name in OUTPUT_NAMES}
 
 
-def _require_tensorrt():
-    """(tensorrt, torch) or BackendUnavailable with the exact reason; TensorRT needs an NVIDIA GPU."""
+def _require_tensorrt(instead: str = "use --backend onnxruntime (CPU)"):
+    """(tensorrt, torch) or BackendUnavailable with the exact reason and `instead`, what to do on this machine;
+    TensorRT needs an NVIDIA GPU."""
     try:
         import tensorrt as trt
     except ImportError as exc:
         raise BackendUnavailable(
             f"TensorRT is not installed ({exc}). It needs an NVIDIA GPU with the `tensorrt` Python package; "
-            f"on this machine use --backend onnxruntime (CPU)") from None
+            f"on this machine {instead}") from None
     try:
         import torch
     except ImportError as exc:
         raise BackendUnavailable(f"the TensorRT backend uses PyTorch for CUDA buffers ({exc})") from None
     if not torch.cuda.is_available():
-        raise BackendUnavailable("TensorRT is installed but no CUDA GPU is visible; use --backend onnxruntime")
+        raise BackendUnavailable(f"TensorRT is installed but no CUDA GPU is visible; {instead}")
     return trt, torch
 
 

@@ -69,6 +69,10 @@ def test_eval_says_what_is_wrong(rig_data, tmp_path, capsys):
     except ImportError:         # no TensorRT here: exit 2 with the reason, before anything is evaluated
         assert run("--backend", "tensorrt", "--data", str(rig_data)) == 2
         assert "--backend tensorrt: TensorRT is not installed" in capsys.readouterr().err
+        from edgepilot.cli import main           # export says so before writing anything, with the CPU way out
+        assert main(["perception", "export", "--format", "tensorrt", "--out", str(tmp_path / "trt")]) == 2
+        assert "on this machine export --format onnx or onnx-int8" in capsys.readouterr().err
+        assert not (tmp_path / "trt").exists()
     with pytest.raises(ValueError, match="--backend torch runs a checkpoint"):
         run("--model", str(WEIGHTS_DIR / "e2e_int8.onnx"), "--data", str(rig_data))
     with pytest.raises(FileNotFoundError, match="no model file at"):
