@@ -315,6 +315,7 @@ def evaluate_checkpoint(checkpoint: str | Path | None, data_dir: str | Path, spl
     from perception.baseline import evaluate_ego_mlp, load_ego_mlp, train_ego_mlp
     from perception.metrics import evaluate
 
+    backend = {"onnx": "onnxruntime"}.get(backend, backend)
     if backend not in ("torch", "onnxruntime", "tensorrt"):
         raise ValueError(f"unknown backend {backend!r} (torch, onnxruntime, tensorrt)")
     data_meta = load_meta(data_dir)
@@ -384,11 +385,11 @@ def _evaluate_file(path: Path, data_dir: str | Path, data_meta: dict[str, Any], 
     if backend == "onnxruntime":
         res = evaluate(OnnxRuntimeBackend(path).run, arrays, mcfg=mcfg)
     else:
-        _require_tensorrt()                     # the clear message before any build
-        from perception.export import build_tensorrt_engine
-
         import onnx
 
+        from perception.export import build_tensorrt_engine
+
+        _require_tensorrt()                     # the clear message before any build
         graph = onnx.load(str(path), load_external_data=False).graph
         int8 = any(n.op_type == "QuantizeLinear" for n in graph.node)       # explicit Q/DQ: an INT8 engine
         with tempfile.TemporaryDirectory() as td:
