@@ -67,9 +67,12 @@ class QuantRecipe:
     activation_symmetric: bool = False
     weight_symmetric: bool = True
     extra_options: tuple[tuple[str, Any], ...] = ()
-    #: store FP32 constants that are not quantized weights as FP16 (+ Cast, folded by ORT at load) and factor
+    #: store FP32 constants that are not quantized weights compactly (+ Cast, folded by ORT at load) and factor
     #: per-head scaled copies of one prior (see compact_constants): a smaller file, same runtime graph
     compact: bool = True
+    #: how: "int8" (per-row symmetric int8 + scale: weight-only quantization of the FP32-run weights and tables,
+    #: dequantized once when the session is created) or "fp16"
+    compact_float: str = "int8"
     #: before quantization: "shapes" = shape inference only (constant subgraphs stay small ops that ONNX Runtime
     #: folds at load, so the file does not store their large results); "optimize" = quant_pre_process's ORT
     #: optimisation too; "none"
@@ -397,7 +400,7 @@ def quantize_model(fp32_path: str | Path, out_path: str | Path, calibration: Map
         cache.unlink(missing_ok=True)
     m = onnx.load(str(out_path))
     copy_metadata(onnx.load(str(fp32_path), load_external_data=False), m)
-    compact = compact_constants(m) if r.compact else {}
+    compact = compact_constants(m, float_storage=r.compact_float) if r.compact else {}
     onnx.save(m, str(out_path))
     return {"recipe": r, "plan": plan, "method": method, "frames": n_frames, "compact": compact}
 
@@ -463,22 +466,27 @@ def copy_metadata(src, dst) -> None:
         e.key, e.value = k, v
 
 
-def compact_constants(model, min_elements: int = 2048) -> dict[str, int]:
+def compact_constants(model, min_elements: int = 2048, float_storage: str = "fp16") -> dict[str, int]:
     """Shrink float constants that are not quantized weights, without changing the runtime graph's values much:
 
     * an initializer [H, ...] whose H slices are scalar multiples of one tensor (the projection prior times the
       learned per-head scale, constant-folded by the exporter once per attention layer) becomes Mul(scale[H,1..],
       base), the base stored once for all layers that share it;
     * float tensors with >= min_elements values (initializers and Constant nodes) that feed no quantized op
-      (FP32-run weights, positional encodings, bilinear tables) are stored as FP16 + Cast, large int64 index
-      tables as int32 + Cast.
+      (FP32-run weights, positional encodings, bilinear tables) are stored as FP16 + Cast (`float_storage="fp16"`)
+      or as int8 with one scale per row of their last axis + Cast and Mul (`"int8"`: 1/254 of the row's largest
+      value at most), large int64 index tables as int32 + Cast;
+    * the value_info shape hints are dropped (ONNX Runtime infers shapes itself).
     Both are folded back by ONNX Runtime's constant folding when the session is created (no runtime cost).
     Returns byte counts before/after. Modifies `model` (ModelProto) in place.
     """
     import onnx
     from onnx import helper, numpy_helper
 
+    if float_storage not in ("fp16", "int8"):
+        raise ValueError(f"float_storage must be 'fp16' or 'int8', got {float_storage!r}")
     g = model.graph
+    del g.value_info[:]
     # large Constant nodes (the exporter's folded geometry tables) become initializers, so they get compacted too
     for node in list(g.node):
         if node.op_type == "Constant" and len(node.attribute) == 1 and node.attribute[0].name == "value" \
@@ -533,11 +541,23 @@ def compact_constants(model, min_elements: int = 2048) -> dict[str, int]:
     # FP16 storage of the large float constants left (none of them is a quantized weight: those are int8),
     # int32 storage of large int64 index tables
     out = []
+    dequant: list = []
     for init in list(g.initializer):
         quantized_use = any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n, _ in consumers[init.name])
         big = int(np.prod(init.dims)) >= min_elements and not quantized_use
         a = numpy_helper.to_array(init) if big and init.data_type in (onnx.TensorProto.FLOAT,
                                                                        onnx.TensorProto.INT64) else None
+        if a is not None and a.dtype == np.float32 and float_storage == "int8":
+            peak = np.abs(a).max(axis=-1, keepdims=True).astype(np.float32)
+            scale = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
+            q = np.clip(np.round(a / scale), -127, 127).astype(np.int8)
+            h, sc = numpy_helper.from_array(q, init.name + "_i8"), numpy_helper.from_array(scale, init.name + "_i8s")
+            new_nodes.append(helper.make_node("Cast", [h.name], [init.name + "_i8f"], to=onnx.TensorProto.FLOAT,
+                                              name=init.name + "_cast"))
+            dequant.append(helper.make_node("Mul", [init.name + "_i8f", sc.name], [init.name],
+                                            name=init.name + "_dequant"))
+            out += [h, sc]
+            continue
         if a is not None and a.dtype == np.float32:
             store, to = a.astype(np.float16), onnx.TensorProto.FLOAT
         elif a is not None and a.dtype == np.int64 and a.size and np.abs(a).max() < 2 ** 31:
@@ -550,13 +570,14 @@ def compact_constants(model, min_elements: int = 2048) -> dict[str, int]:
         out.append(h)
     del g.initializer[:]
     g.initializer.extend(out)
-    ordered = [n for n in new_nodes if n.op_type == "Cast"] + [n for n in new_nodes if n.op_type != "Cast"]
-    for n in reversed(ordered):          # Casts first: an unfolded prior's base may itself be FP16-stored
+    ordered = ([n for n in new_nodes if n.op_type == "Cast"] + dequant +
+               [n for n in new_nodes if n.op_type != "Cast"])
+    for n in reversed(ordered):          # Casts (and int8 scales) first: an unfolded prior's base may be compacted
         g.node.insert(0, n)
     after = sum(len(i.raw_data) or i.ByteSize() for i in g.initializer)
     return {"initializer_bytes_before": int(before), "initializer_bytes_after": int(after),
             "unfolded": sum(1 for n in new_nodes if n.op_type == "Mul"),
-            "cast": sum(1 for n in new_nodes if n.op_type == "Cast")}
+            "cast": sum(1 for n in new_nodes if n.op_type == "Cast"), "int8_stored": len(dequant)}
 
 
 # ------------------------------------------------------------------------------------------ measuring tools

@@ -191,6 +191,25 @@ def test_compact_constants_stores_scaled_priors_once_and_fp16(tmp_path):
     np.testing.assert_allclose(a[0], b[0], rtol=2e-3, atol=2e-2)
     np.testing.assert_allclose(a[1], b[1], rtol=2e-3, atol=2e-2)
 
+    # int8 storage (the default recipe's): one scale per row of the last axis, each value within half a step;
+    # the shape hints go too
+    m8 = onnx.load(str(tmp_path / "a.onnx"))
+    m8.graph.value_info.append(helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 3, 6, 50]))
+    stats8 = compact_constants(m8, min_elements=256, float_storage="int8")
+    assert stats8["int8_stored"] == 2 and not m8.graph.value_info      # the shared prior base and the table
+    assert stats8["initializer_bytes_after"] < 0.3 * stats8["initializer_bytes_before"]
+    onnx.checker.check_model(m8)
+    onnx.save(m8, str(tmp_path / "c.onnx"))
+    stored = {i.name: numpy_helper.to_array(i) for i in m8.graph.initializer}
+    assert stored["table_i8"].dtype == np.int8 and stored["table_i8s"].shape == (80, 1)
+    step = np.abs(table).max(axis=1, keepdims=True) / 127
+    assert np.all(np.abs(stored["table_i8"] * stored["table_i8s"] - table) <= step / 2 + 1e-6)
+    c = make_session(tmp_path / "c.onnx").run(None, feed)
+    np.testing.assert_allclose(a[1], c[1], rtol=0.02, atol=0.05 * np.abs(a[1]).max())
+    np.testing.assert_allclose(a[0], c[0], rtol=0.02, atol=0.01 * np.abs(a[0]).max())
+    with pytest.raises(ValueError, match="float_storage must be 'fp16' or 'int8'"):
+        compact_constants(onnx.load(str(tmp_path / "a.onnx")), float_storage="bf16")
+
 
 def test_calibration_methods_are_compared(exported, tmp_path):
     from perception.quantize import CALIBRATION_METHODS, compare_calibration_methods
