@@ -142,6 +142,14 @@ def load_cases(path: str | Path) -> list[Case]:
     return cases
 
 
+def flat_vehicle_state(state: dict[str, Any]) -> dict[str, Any]:
+    """vehicle_state with its {"adas": {"adaptive_cruise": true}} form written as dotted keys ("adas.adaptive_cruise")."""
+    st = dict(state)
+    if isinstance(st.get("adas"), dict):
+        st.update({f"adas.{k}": v for k, v in st.pop("adas").items()})
+    return st
+
+
 @dataclass
 class CaseFile:
     """What read_cases found: every line as a case (invalid ones carry their error) and the warnings."""
@@ -187,9 +195,7 @@ def read_cases(path: str | Path, state_keys: Iterable[str] | None = None) -> Cas
             continue
         seen[case.id] = n
         if known is not None:
-            state = dict(case.vehicle_state)
-            if isinstance(state.get("adas"), dict):            # {"adas": {"adaptive_cruise": true}} form
-                state.update({f"adas.{k}": v for k, v in state.pop("adas").items()})
+            state = flat_vehicle_state(case.vehicle_state)
             dropped = sorted(k for k in state if k not in known)
             if dropped:
                 out.warnings.append(f"{where} ({case.id}): vehicle_state key(s) {dropped} not modelled by the car, "

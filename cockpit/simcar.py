@@ -16,6 +16,7 @@ from canbus.car_interface import DriverSwitches
 from vehicle_sim.cabin import Cabin
 from vehicle_sim.ecus import ChassisSnapshot, VehicleEcus
 
+from .evaluation import flat_vehicle_state
 from .vehicle_link import VehicleLink
 
 #: vehicle_state keys the simulated car understands (the spec's examples plus the ADAS switches).
@@ -30,9 +31,7 @@ class SimCar:
     """Cabin + ECUs + link with a clock; `tick()` exchanges state frames, `send(frames)` delivers commands."""
 
     def __init__(self, vehicle_state: Mapping[str, Any] | None = None, seed: int = 3) -> None:
-        st = dict(vehicle_state or {})
-        if isinstance(st.get("adas"), Mapping):                   # {"adas": {"adaptive_cruise": true}} form
-            st.update({f"adas.{k}": v for k, v in st.pop("adas").items()})
+        st = flat_vehicle_state(dict(vehicle_state or {}))      # {"adas": {...}} as "adas.*" keys
         unknown = sorted(set(st) - set(STATE_KEYS))
         if unknown:
             raise ValueError(f"vehicle_state: unknown key(s) {unknown} (known: {list(STATE_KEYS)})")

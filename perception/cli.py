@@ -192,18 +192,16 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_baseline(args: argparse.Namespace) -> int:
-    from perception.baseline import evaluate_ego_mlp, save_ego_mlp, train_ego_mlp
+    from perception.baseline import evaluate_ego_mlp, save_ego_mlp
     from perception.driving import WEIGHTS_DIR
     from perception.model import config_from_dict, load_checkpoint
-    from perception.train import LABEL_KEYS, load_split
+    from perception.train import LABEL_KEYS, fit_ego_baseline, load_split
 
     checkpoint = args.checkpoint or str(WEIGHTS_DIR / "e2e.pt")
     cfg = config_from_dict(load_checkpoint(checkpoint)["cfg"])
     if not (Path(args.data) / "train").is_dir():
         raise ValueError(f"{args.data}: no train split to fit the ego-status baseline on")
-    mlp = train_ego_mlp(load_split(args.data, "train", keys=LABEL_KEYS), seed=cfg.train.seed,
-                        epochs=cfg.train.baseline_epochs, prior=cfg.model.plan_prior,
-                        ego_scale=tuple(cfg.model.ego_scale), dt=cfg.model.future_dt)
+    mlp = fit_ego_baseline(cfg, args.data)
     meta = json.loads((Path(args.data) / "meta.json").read_text())
     gen = meta.get("generator", {})
     recipe = ", ".join(f"{k} {gen[k]}" for k in ("scenarios", "frames", "splits", "seed", "recoveries",

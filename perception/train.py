@@ -312,7 +312,7 @@ def evaluate_checkpoint(checkpoint: str | Path | None, data_dir: str | Path, spl
     False leaves it out."""
     import tempfile
 
-    from perception.baseline import evaluate_ego_mlp, load_ego_mlp, train_ego_mlp
+    from perception.baseline import evaluate_ego_mlp, load_ego_mlp
     from perception.metrics import evaluate
 
     backend = {"onnx": "onnxruntime"}.get(backend, backend)
@@ -346,9 +346,7 @@ def evaluate_checkpoint(checkpoint: str | Path | None, data_dir: str | Path, spl
         cfg = Config()
         cfg.model = res.pop("_mcfg")
     if baseline is True and (Path(data_dir) / "train").exists():
-        mlp = train_ego_mlp(load_split(data_dir, "train", keys=LABEL_KEYS), seed=cfg.train.seed,
-                            epochs=cfg.train.baseline_epochs, prior=cfg.model.plan_prior,
-                            ego_scale=tuple(cfg.model.ego_scale), dt=cfg.model.future_dt)
+        mlp = fit_ego_baseline(cfg, data_dir)
         source = f"fitted on {data_dir}/train"
     elif baseline is True:
         res["baseline_skipped"] = f"{data_dir} has no train split to fit the ego-status MLP baseline on"
@@ -362,6 +360,16 @@ def evaluate_checkpoint(checkpoint: str | Path | None, data_dir: str | Path, spl
     res.update({f"baseline_{k}": v for k, v in b.items()})
     res["baseline_source"] = source
     return res
+
+
+def fit_ego_baseline(cfg: Config, data_dir: str | Path):
+    """The ego-status MLP baseline fitted on `data_dir`'s train split with the model's settings (seed, epochs,
+    motion prior, ego scale, horizon): what `eval` compares a model with and `perception baseline` ships."""
+    from perception.baseline import train_ego_mlp
+
+    return train_ego_mlp(load_split(data_dir, "train", keys=LABEL_KEYS), seed=cfg.train.seed,
+                         epochs=cfg.train.baseline_epochs, prior=cfg.model.plan_prior,
+                         ego_scale=tuple(cfg.model.ego_scale), dt=cfg.model.future_dt)
 
 
 def _evaluate_file(path: Path, data_dir: str | Path, data_meta: dict[str, Any], split: str, backend: str,
