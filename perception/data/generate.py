@@ -649,9 +649,10 @@ def ensure_eval_dataset(out_dir: str | Path | None = None, workers: int = 2, pro
     if not (out / "meta.json").is_file():
         import sys
 
+        splits = ",".join(f"{k}={v:g}" for k, v in EVAL_DATASET["splits"].items())
         print(f"generating the evaluation dataset in {out} (once; {EVAL_DATASET['frames']} simulator frames, about "
               f"3 min on 2 cores): edgepilot perception dataset --scenarios random --frames "
-              f"{EVAL_DATASET['frames']} --splits train=256,test=600 --seed {EVAL_DATASET['seed']} --out {out}",
+              f"{EVAL_DATASET['frames']} --splits {splits} --seed {EVAL_DATASET['seed']} --out {out}",
               file=sys.stderr, flush=True)
     try:
         generate(out, frames=EVAL_DATASET["frames"], splits=dict(EVAL_DATASET["splits"]), seed=EVAL_DATASET["seed"],
