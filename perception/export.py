@@ -42,10 +42,14 @@ def export_onnx(model, path: str | Path, sample: dict[str, np.ndarray] | None = 
 
     from perception.model import export_onnx as torch_export
     from perception.model.network import dummy_inputs
+    from perception.quantize import shorten_tensor_names
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch_export(model.eval(), str(path), opset=opset)
+    m = onnx.load(str(path))
+    shorten_tensor_names(m)            # the exporter's tensor names are ~80 kB; node names stay for profiles
+    onnx.save(m, str(path))
     write_metadata(path, model)
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
     if sample is None:

@@ -67,8 +67,9 @@ class QuantRecipe:
     activation_symmetric: bool = False
     weight_symmetric: bool = True
     extra_options: tuple[tuple[str, Any], ...] = ()
-    #: store FP32 constants that are not quantized weights compactly (+ Cast, folded by ORT at load) and factor
-    #: per-head scaled copies of one prior (see compact_constants): a smaller file, same runtime graph
+    #: store FP32 constants that are not quantized weights compactly (+ Cast, folded by ORT at load), factor
+    #: per-head scaled copies of one prior (see compact_constants) and shorten the internal tensor names (see
+    #: shorten_tensor_names): a smaller file, same runtime graph
     compact: bool = True
     #: how: "int8" (per-row symmetric int8 + scale: weight-only quantization of the FP32-run weights and tables,
     #: dequantized once when the session is created) or "fp16"
@@ -400,7 +401,7 @@ def quantize_model(fp32_path: str | Path, out_path: str | Path, calibration: Map
         cache.unlink(missing_ok=True)
     m = onnx.load(str(out_path))
     copy_metadata(onnx.load(str(fp32_path), load_external_data=False), m)
-    compact = compact_constants(m, float_storage=r.compact_float) if r.compact else {}
+    compact = {**compact_constants(m, float_storage=r.compact_float), **shorten_tensor_names(m)} if r.compact else {}
     onnx.save(m, str(out_path))
     return {"recipe": r, "plan": plan, "method": method, "frames": n_frames, "compact": compact}
 
@@ -466,7 +467,8 @@ def copy_metadata(src, dst) -> None:
         e.key, e.value = k, v
 
 
-def compact_constants(model, min_elements: int = 2048, float_storage: str = "fp16") -> dict[str, int]:
+def compact_constants(model, min_elements: int = 256, float_storage: str = "fp16", block: int = 32
+                      ) -> dict[str, int]:
     """Shrink float constants that are not quantized weights, without changing the runtime graph's values much:
 
     * an initializer [H, ...] whose H slices are scalar multiples of one tensor (the projection prior times the
@@ -475,7 +477,9 @@ def compact_constants(model, min_elements: int = 2048, float_storage: str = "fp1
     * float tensors with >= min_elements values (initializers and Constant nodes) that feed no quantized op
       (FP32-run weights, positional encodings, bilinear tables) are stored as FP16 + Cast (`float_storage="fp16"`)
       or as int8 with one scale per row of their last axis + Cast and Mul (`"int8"`: 1/254 of the row's largest
-      value at most), large int64 index tables as int32 + Cast;
+      value at most; rows shorter than `block` values share a scale per `block`-or-more consecutive values, so a
+      [N, 1] table does not store a 4-byte scale per 1-byte value), int64 index tables in the narrowest signed
+      integer type that holds them + Cast;
     * the value_info shape hints are dropped (ONNX Runtime infers shapes itself).
     Both are folded back by ONNX Runtime's constant folding when the session is created (no runtime cost).
     Returns byte counts before/after. Modifies `model` (ModelProto) in place.
@@ -506,7 +510,7 @@ def compact_constants(model, min_elements: int = 2048, float_storage: str = "fp1
     keep = []
     for init in list(g.initializer):
         if init.data_type != onnx.TensorProto.FLOAT or len(init.dims) < 2 or init.dims[0] < 2 \
-                or int(np.prod(init.dims)) < min_elements:
+                or int(np.prod(init.dims)) < min_elements or int(np.prod(init.dims[1:])) < 8:   # slices worth a base
             keep.append(init)
             continue
         if any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n, _ in consumers[init.name]):
@@ -547,25 +551,35 @@ def compact_constants(model, min_elements: int = 2048, float_storage: str = "fp1
         big = int(np.prod(init.dims)) >= min_elements and not quantized_use
         a = numpy_helper.to_array(init) if big and init.data_type in (onnx.TensorProto.FLOAT,
                                                                        onnx.TensorProto.INT64) else None
-        if a is not None and a.dtype == np.float32 and float_storage == "int8":
-            peak = np.abs(a).max(axis=-1, keepdims=True).astype(np.float32)
+        rows = _int8_rows(a, block) if a is not None and a.dtype == np.float32 and float_storage == "int8" else None
+        if rows is not None:
+            peak = np.abs(rows).max(axis=-1, keepdims=True).astype(np.float32)
             scale = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
-            q = np.clip(np.round(a / scale), -127, 127).astype(np.int8)
+            q = np.clip(np.round(rows / scale), -127, 127).astype(np.int8)
             h, sc = numpy_helper.from_array(q, init.name + "_i8"), numpy_helper.from_array(scale, init.name + "_i8s")
             new_nodes.append(helper.make_node("Cast", [h.name], [init.name + "_i8f"], to=onnx.TensorProto.FLOAT,
                                               name=init.name + "_cast"))
-            dequant.append(helper.make_node("Mul", [init.name + "_i8f", sc.name], [init.name],
-                                            name=init.name + "_dequant"))
+            if rows.shape == a.shape:
+                dequant.append(helper.make_node("Mul", [init.name + "_i8f", sc.name], [init.name],
+                                                name=init.name + "_dequant"))
+            else:                        # blocks of short rows: back to the table's shape
+                shape = numpy_helper.from_array(np.array(a.shape, np.int64), init.name + "_shape")
+                dequant.append(helper.make_node("Mul", [init.name + "_i8f", sc.name], [init.name + "_i8b"],
+                                                name=init.name + "_dequant"))
+                dequant.append(helper.make_node("Reshape", [init.name + "_i8b", shape.name], [init.name],
+                                                name=init.name + "_reshape"))
+                out.append(shape)
             out += [h, sc]
             continue
         if a is not None and a.dtype == np.float32:
             store, to = a.astype(np.float16), onnx.TensorProto.FLOAT
         elif a is not None and a.dtype == np.int64 and a.size and np.abs(a).max() < 2 ** 31:
-            store, to = a.astype(np.int32), onnx.TensorProto.INT64
+            store, to = a.astype(_narrowest_int(a)), onnx.TensorProto.INT64
         else:
             out.append(init)
             continue
-        h = numpy_helper.from_array(store, init.name + ("_fp16" if store.dtype == np.float16 else "_i32"))
+        h = numpy_helper.from_array(store, init.name + ("_fp16" if store.dtype == np.float16
+                                                        else f"_i{store.dtype.itemsize * 8}"))
         new_nodes.append(helper.make_node("Cast", [h.name], [init.name], to=to, name=init.name + "_cast"))
         out.append(h)
     del g.initializer[:]
@@ -577,7 +591,61 @@ def compact_constants(model, min_elements: int = 2048, float_storage: str = "fp1
     after = sum(len(i.raw_data) or i.ByteSize() for i in g.initializer)
     return {"initializer_bytes_before": int(before), "initializer_bytes_after": int(after),
             "unfolded": sum(1 for n in new_nodes if n.op_type == "Mul"),
-            "cast": sum(1 for n in new_nodes if n.op_type == "Cast"), "int8_stored": len(dequant)}
+            "cast": sum(1 for n in new_nodes if n.op_type == "Cast"), "int8_stored": sum(1 for n in dequant if n.op_type == "Mul")}
+
+
+def shorten_tensor_names(model) -> dict[str, int]:
+    """Rename the graph's internal tensors (initializers and intermediate values; not its inputs, outputs or node
+    names, which profiles and error messages show) to short ids: the exporter's and quantizer's names
+    ("/bev_layers.0/cross/Constant_12_output_0_scale_i8s") are ~100 kB of a 1 MB INT8 file and nothing reads
+    them. Returns the name bytes before/after. Modifies `model` in place."""
+    g = model.graph
+    keep = {v.name for v in g.input} | {v.name for v in g.output} | {""}
+    names: dict[str, str] = {}
+
+    def short(name: str) -> str:
+        if name in keep:
+            return name
+        if name not in names:
+            i, s = len(names), ""
+            while True:
+                i, r = divmod(i, 36)
+                s = "0123456789abcdefghijklmnopqrstuvwxyz"[r] + s
+                if i == 0:
+                    break
+            names[name] = "t" + s
+        return names[name]
+
+    before = sum(len(x) for n in g.node for x in (*n.input, *n.output)) + sum(len(t.name) for t in g.initializer)
+    for t in g.initializer:
+        t.name = short(t.name)
+    for n in g.node:
+        if any(a.type in (a.GRAPH, a.GRAPHS) for a in n.attribute):
+            raise ValueError(f"node {n.name!r} ({n.op_type}) has a subgraph: its names are not shortened")
+        n.input[:] = [short(x) for x in n.input]
+        n.output[:] = [short(x) for x in n.output]
+    for vi in g.value_info:
+        vi.name = short(vi.name)
+    after = sum(len(x) for n in g.node for x in (*n.input, *n.output)) + sum(len(t.name) for t in g.initializer)
+    return {"name_bytes_before": int(before), "name_bytes_after": int(after)}
+
+
+def _int8_rows(a: np.ndarray, block: int) -> np.ndarray | None:
+    """The rows that get one int8 scale each: the last axis when it has >= `block` values, else runs of whole
+    last-axis rows of >= `block` values; None when those do not tile the tensor (it is stored as FP16)."""
+    width = a.shape[-1] if a.ndim >= 2 else 1       # a vector: blocks of consecutive values
+    if width >= block:
+        return a
+    run = width * -(-block // max(width, 1))
+    return a.reshape(-1, run) if width and a.size % run == 0 else None
+
+
+def _narrowest_int(a: np.ndarray) -> type:
+    lo, hi = int(a.min()), int(a.max())
+    for t in (np.int8, np.int16, np.int32):
+        if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max:
+            return t
+    return np.int64
 
 
 # ------------------------------------------------------------------------------------------ measuring tools
@@ -784,6 +852,6 @@ def recipe_dict(r: QuantRecipe) -> dict[str, Any]:
 
 __all__ = ["QuantRecipe", "RECIPES", "DEFAULT_RECIPE", "get_recipe", "NodePlan", "plan_nodes", "fit_ego",
            "frames_for", "FrameCalibrationReader", "quantize_model", "copy_metadata", "compact_constants",
-           "make_session", "interleaved_latency", "profile_sessions", "format_profile_table", "run_outputs",
+           "shorten_tensor_names", "make_session", "interleaved_latency", "profile_sessions", "format_profile_table", "run_outputs",
            "output_error", "compare_outputs", "compare_calibration_methods", "CALIBRATION_METHODS",
            "OP_CATEGORY", "recipe_dict", "DEFAULT_CALIBRATION"]

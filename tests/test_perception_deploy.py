@@ -211,6 +211,51 @@ def test_compact_constants_stores_scaled_priors_once_and_fp16(tmp_path):
         compact_constants(onnx.load(str(tmp_path / "a.onnx")), float_storage="bf16")
 
 
+def test_compact_constants_narrow_tables_and_short_names(tmp_path):
+    """A [N, 1] table shares one int8 scale per 32 values (not a 4-byte scale per 1-byte value), an int64 index
+    table is stored in the narrowest integer type that holds it, and shortening the internal tensor names keeps
+    inputs, outputs and node names: the session gives the same results."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from perception.quantize import compact_constants, make_session, shorten_tensor_names
+
+    rng = np.random.default_rng(1)
+    column = rng.uniform(0.5, 2.0, (640, 1)).astype(np.float32)
+    idx = rng.integers(0, 1000, 640).astype(np.int64)
+    src = rng.normal(0, 1, (1000,)).astype(np.float32)
+    nodes = [helper.make_node("Mul", ["x", "column"], ["scaled"], name="scale_node"),
+             helper.make_node("Gather", ["src", "idx"], ["picked"], name="gather_node"),
+             helper.make_node("Unsqueeze", ["picked", "axes"], ["picked2"], name="unsq_node"),
+             helper.make_node("Add", ["scaled", "picked2"], ["y"], name="add_node")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [640, 4]),
+                                       helper.make_tensor_value_info("src", TensorProto.FLOAT, [1000])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [640, 4])],
+                          [numpy_helper.from_array(column, "column"), numpy_helper.from_array(idx, "idx"),
+                           numpy_helper.from_array(np.array([1], np.int64), "axes")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.save(m, str(tmp_path / "a.onnx"))
+    stats = compact_constants(m, float_storage="int8")
+    stored = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    assert stored["column_i8"].shape == (20, 32) and stored["column_i8s"].shape == (20, 1)
+    assert stored["idx_i16"].dtype == np.int16 and np.array_equal(stored["idx_i16"], idx)
+    assert stats["initializer_bytes_after"] < 0.45 * stats["initializer_bytes_before"]
+    names = shorten_tensor_names(m)
+    assert names["name_bytes_after"] < names["name_bytes_before"]
+    assert [n.name for n in m.graph.node][-4:] == ["scale_node", "gather_node", "unsq_node", "add_node"]
+    assert {i.name for i in m.graph.input} == {"x", "src"} and {o.name for o in m.graph.output} == {"y"}
+    assert not any("column" in i.name for i in m.graph.initializer)
+    onnx.checker.check_model(m)
+    onnx.save(m, str(tmp_path / "b.onnx"))
+    x = rng.normal(0, 1, (640, 4)).astype(np.float32)
+    a = make_session(tmp_path / "a.onnx").run(None, {"x": x, "src": src})[0]
+    b = make_session(tmp_path / "b.onnx").run(None, {"x": x, "src": src})[0]
+    step = np.abs(column.reshape(20, 32)).max(axis=1).repeat(32)[:, None] / 127      # half a step per value
+    assert np.all(np.abs(a - b) <= np.abs(x) * step / 2 + 1e-5)
+    assert not np.array_equal(a, b)          # it is the int8 copy that ran
+
+
 def test_calibration_methods_are_compared(exported, tmp_path):
     from perception.quantize import CALIBRATION_METHODS, compare_calibration_methods
 
