@@ -122,3 +122,16 @@ def test_read_cases_keeps_going_bad_lines_score_as_failures_and_extras_are_named
     assert "meta" not in by_id and by_id["st"]["error"] == "st: RuntimeError: the car fell over"
     assert by_id["line-3"]["got"] is None and "not JSON" in by_id["line-3"]["error"]
     assert "error" not in by_id["clim-001"]              # a plain miss is not an error
+
+
+def test_the_shipped_probe_files_are_valid_cases():
+    """The probes in cockpit/data (wording written without seeing the corpus) load with the strict reader: every
+    tool, argument, enum value and vehicle_state key is one the catalog and the simulated car know."""
+    from pathlib import Path
+
+    files = sorted((Path(__file__).parents[1] / "cockpit" / "data").glob("probe_*.jsonl"))
+    assert len(files) >= 4
+    for f in files:
+        cases = load_cases(f)
+        assert len(cases) >= 30, f
+        assert all(c.expect and c.dialogue for c in cases), f
