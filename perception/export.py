@@ -144,12 +144,18 @@ def build_tensorrt_engine(onnx_path: str | Path, engine_path: str | Path, *, fp1
 
     Raises BackendUnavailable with the reason on machines without TensorRT and an NVIDIA GPU.
     """
+    import onnx
+
+    from perception.quantize import expand_constant_storage
+
     trt, _ = _require_tensorrt()
+    model = onnx.load(str(onnx_path))
+    expand_constant_storage(model)      # the INT8 file's int8/int16-stored constants, as FP32/int64 again
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     network = builder.create_network(0)
     parser = trt.OnnxParser(network, logger)
-    if not parser.parse(Path(onnx_path).read_bytes()):
+    if not parser.parse(model.SerializeToString()):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
         raise RuntimeError(f"{onnx_path}: TensorRT could not parse the ONNX graph: {errors}")
     config = builder.create_builder_config()

@@ -591,7 +591,8 @@ def compact_constants(model, min_elements: int = 256, float_storage: str = "fp16
     after = sum(len(i.raw_data) or i.ByteSize() for i in g.initializer)
     return {"initializer_bytes_before": int(before), "initializer_bytes_after": int(after),
             "unfolded": sum(1 for n in new_nodes if n.op_type == "Mul"),
-            "cast": sum(1 for n in new_nodes if n.op_type == "Cast"), "int8_stored": sum(1 for n in dequant if n.op_type == "Mul")}
+            "cast": sum(1 for n in new_nodes if n.op_type == "Cast"),
+            "int8_stored": sum(1 for n in dequant if n.op_type == "Mul")}
 
 
 def shorten_tensor_names(model) -> dict[str, int]:
@@ -628,6 +629,51 @@ def shorten_tensor_names(model) -> dict[str, int]:
         vi.name = short(vi.name)
     after = sum(len(x) for n in g.node for x in (*n.input, *n.output)) + sum(len(t.name) for t in g.initializer)
     return {"name_bytes_before": int(before), "name_bytes_after": int(after)}
+
+
+#: the ops compact_constants adds on stored constants (int8/FP16/narrow-integer storage, per-head unfolding)
+_STORAGE_OPS = ("Cast", "Mul", "Reshape")
+
+
+def expand_constant_storage(model) -> int:
+    """Undo compact_constants' storage in place: every Cast / Mul / Reshape whose inputs are all constants is
+    computed here (in NumPy, as ONNX Runtime's constant folding does at load) and becomes an FP32 or int64
+    initializer again. For runtimes that parse the file as written: TensorRT has no INT16 type and does not fold
+    Cast(int8) -> Mul chains on weights; Q/DQ nodes are left as they are (they carry the INT8 scales).
+    Returns the number of nodes folded."""
+    import onnx
+    from onnx import numpy_helper
+
+    g = model.graph
+    const: dict[str, np.ndarray] = {i.name: numpy_helper.to_array(i) for i in g.initializer}
+    for n in g.node:
+        if n.op_type == "Constant" and len(n.attribute) == 1 and n.attribute[0].name == "value":
+            const[n.output[0]] = numpy_helper.to_array(n.attribute[0].t)
+    folded, keep, produced = 0, [], {}
+    for n in g.node:                                   # topological order: inputs are folded before their users
+        if n.op_type in _STORAGE_OPS and n.input and all(i in const for i in n.input):
+            a = [const[i] for i in n.input]
+            if n.op_type == "Cast":
+                to = next(x.i for x in n.attribute if x.name == "to")
+                out = a[0].astype(onnx.helper.tensor_dtype_to_np_dtype(to))
+            elif n.op_type == "Mul":
+                out = np.multiply(a[0], a[1]).astype(np.result_type(a[0], a[1]))
+            else:
+                shape = [int(d) if int(d) != 0 else a[0].shape[k] for k, d in enumerate(a[1])]
+                out = a[0].reshape(shape)
+            const[n.output[0]] = out
+            produced[n.output[0]] = out
+            folded += 1
+            continue
+        keep.append(n)
+    used = {i for n in keep for i in n.input} | {o.name for o in g.output}
+    inits = [i for i in g.initializer if i.name in used]
+    inits += [numpy_helper.from_array(np.ascontiguousarray(v), k) for k, v in produced.items() if k in used]
+    del g.node[:]
+    g.node.extend(keep)
+    del g.initializer[:]
+    g.initializer.extend(inits)
+    return folded
 
 
 def _int8_rows(a: np.ndarray, block: int) -> np.ndarray | None:
@@ -852,6 +898,7 @@ def recipe_dict(r: QuantRecipe) -> dict[str, Any]:
 
 __all__ = ["QuantRecipe", "RECIPES", "DEFAULT_RECIPE", "get_recipe", "NodePlan", "plan_nodes", "fit_ego",
            "frames_for", "FrameCalibrationReader", "quantize_model", "copy_metadata", "compact_constants",
-           "shorten_tensor_names", "make_session", "interleaved_latency", "profile_sessions", "format_profile_table", "run_outputs",
+           "shorten_tensor_names", "expand_constant_storage", "make_session", "interleaved_latency",
+           "profile_sessions", "format_profile_table", "run_outputs",
            "output_error", "compare_outputs", "compare_calibration_methods", "CALIBRATION_METHODS",
            "OP_CATEGORY", "recipe_dict", "DEFAULT_CALIBRATION"]

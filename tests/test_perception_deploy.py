@@ -390,3 +390,37 @@ def test_release_then_onnx_only_rebuild_keeps_the_checkpoint_and_its_metrics(tmp
     assert (out / "e2e_fp32.onnx").read_bytes() == onnx_bytes
     assert main(["perception", "release", "--data", str(data), "--out", str(out)]) == 2
     assert "--checkpoint is required" in capsys.readouterr().err
+
+
+def test_expand_constant_storage_gives_the_runtime_graph_back(tmp_path):
+    """The shipped INT8 file with its compact storage undone (what the TensorRT builder parses): no int16 or
+    int8-stored constants left outside Q/DQ, the Q/DQ nodes kept, and ONNX Runtime gives the same outputs, bit for
+    bit, since it folds the same Cast/Mul/Reshape chains at load."""
+    import onnx
+    from onnx import TensorProto
+
+    from perception.quantize import expand_constant_storage, make_session
+    from perception.release import FILES, WEIGHTS_DIR
+
+    path = Path(WEIGHTS_DIR) / FILES["int8"]
+    m = onnx.load(str(path))
+    qdq = sum(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in m.graph.node)
+    folded = expand_constant_storage(m)
+    assert folded > 50
+    assert not any(i.data_type == TensorProto.INT16 for i in m.graph.initializer)
+    inits = {i.name for i in m.graph.initializer}
+    assert not any(n.op_type in ("Cast", "Reshape") and all(x in inits for x in n.input) for n in m.graph.node)
+    assert sum(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in m.graph.node) == qdq
+    onnx.checker.check_model(m)
+    onnx.save(m, str(tmp_path / "expanded.onnx"))
+    a = make_session(path)
+    b = make_session(tmp_path / "expanded.onnx")
+    rng = np.random.default_rng(0)
+    feed = {}
+    for i in a.get_inputs():
+        shape = [1 if not isinstance(d, int) else d for d in i.shape]
+        feed[i.name] = {"tensor(uint8)": lambda: rng.integers(0, 256, shape).astype(np.uint8),
+                        "tensor(int64)": lambda: rng.integers(0, 3, shape).astype(np.int64),
+                        "tensor(float)": lambda: rng.uniform(0, 1, shape).astype(np.float32)}[i.type]()
+    for x, y in zip(a.run(None, feed), b.run(None, feed)):
+        np.testing.assert_array_equal(x, y)
