@@ -42,14 +42,10 @@ def export_onnx(model, path: str | Path, sample: dict[str, np.ndarray] | None = 
 
     from perception.model import export_onnx as torch_export
     from perception.model.network import dummy_inputs
-    from perception.quantize import shorten_tensor_names
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch_export(model.eval(), str(path), opset=opset)
-    m = onnx.load(str(path))
-    shorten_tensor_names(m)            # the exporter's tensor names are ~80 kB; node names stay for profiles
-    onnx.save(m, str(path))
     write_metadata(path, model)
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
     if sample is None:
@@ -65,11 +61,17 @@ META_RIG = "edgepilot.rig"               # JSON list of cameras {name, width, he
 META_CLASSES = "edgepilot.classes"       # JSON list of class names (index = class id)
 
 
-def write_metadata(path: str | Path, model) -> None:
-    """Store the model config, rig and class names in the ONNX file (read back by runtime.model_metadata)."""
+def write_metadata(path: str | Path, model, shorten_names: bool = True) -> None:
+    """Store the model config, rig and class names in the freshly exported ONNX file (read back by
+    runtime.model_metadata) and, unless told not to, shorten its internal tensor names (the exporter's are ~80 kB;
+    node names stay for profiles: quantize.shorten_tensor_names)."""
     import onnx
 
+    from perception.quantize import shorten_tensor_names
+
     m = onnx.load(str(path))
+    if shorten_names:
+        shorten_tensor_names(m)
     classes = getattr(model, "classes", None) or ["car", "truck", "pedestrian", "cyclist", "obstacle"]
     props = {META_CONFIG: json.dumps(asdict(model.cfg)), META_RIG: json.dumps(model.rig),
              META_CLASSES: json.dumps(list(classes))}
