@@ -313,6 +313,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         runner = SpeechRunner(assistant, snr_db=args.snr, voice=args.voice, asr=PocketSphinxASR(profile=profile))
         result = evaluate(cases, runner.run_case)
         result["speech"] = runner.summary()
+        heard = runner.heard_by_case()
+        for f in result["failures"]:
+            f["heard"] = heard.get(f["id"], [])
     else:
         result = evaluate(cases, lambda case: run_case(assistant, case))
     result["seconds"] = round(time.perf_counter() - t0, 2)

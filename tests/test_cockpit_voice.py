@@ -221,3 +221,25 @@ def test_speech_file_of_a_training_config_is_relative_to_the_cockpit_package(tmp
     rows = load(shipped)
     assert rows and all(r["dialogue"] == r["heard"] and r["_answers"] for r in rows[:50])
     assert config_path(tmp_path / "x.jsonl") == tmp_path / "x.jsonl"
+
+
+def test_speech_eval_runs_each_case_through_the_voice_pipeline_and_shows_what_was_heard(tmp_path, capsys):
+    """`cockpit eval FILE --speech --json`: each turn is spoken by espeak-ng and recognised; the score is the
+    spec's, and a failure carries the recogniser's text for each of its turns."""
+    from edgepilot.cli import main
+
+    rows = [{"id": "temp", "dialogue": ["set the temperature to twenty one degrees"],
+             "expect": {"tool": "set_temperature", "args": {"celsius": 21}}},
+            {"id": "trunk-moving", "dialogue": ["open the trunk"], "vehicle_state": {"speed_kph": 50},
+             "expect": {"outcome": "refuse"}},
+            {"id": "wrong-on-purpose", "dialogue": ["heat my seat on high"],
+             "expect": {"tool": "set_ac", "args": {"on": True}}}]
+    path = tmp_path / "cases.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["cockpit", "eval", str(path), "--speech", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["n"] == 3 and result["exact_match"] == pytest.approx(2 / 3)
+    assert result["speech"]["voice"] and 0 <= result["speech"]["word_error_rate"] < 0.5
+    [failure] = result["failures"]
+    assert failure["id"] == "wrong-on-purpose" and failure["heard"] == ["heat my seat on high"]
+    assert failure["got"]["tool"] == "set_seat_heating"

@@ -62,6 +62,14 @@ class SpeechRunner:
             car.advance(TURN_GAP_S)
         return result
 
+    def heard_by_case(self) -> dict[str, list[str]]:
+        """What the recogniser wrote for each turn, by case id (the eval attaches it to each failure: whether a
+        miss is the recogniser's or the model's is then read off the output)."""
+        out: dict[str, list[str]] = {}
+        for h in self.heard:
+            out.setdefault(h["id"], []).append(h["heard"])
+        return out
+
     def summary(self) -> dict[str, Any]:
         profile = getattr(self.asr, "profile", None)
         return {"voice": self.voice, "snr_db": self.snr_db, "asr_profile": profile.name if profile else None,
