@@ -248,6 +248,16 @@ def test_compact_constants_narrow_tables_and_short_names(tmp_path):
     assert not any("column" in i.name for i in m.graph.initializer)
     onnx.checker.check_model(m)
     onnx.save(m, str(tmp_path / "b.onnx"))
+    # control flow: a subgraph may read outer names, so nothing is renamed
+    branch = helper.make_graph([helper.make_node("Identity", ["outer_value"], ["o"])], "b", [],
+                               [helper.make_tensor_value_info("o", TensorProto.FLOAT, [1])])
+    cf = helper.make_graph([helper.make_node("If", ["cond"], ["y"], then_branch=branch, else_branch=branch)], "cf",
+                           [helper.make_tensor_value_info("cond", TensorProto.BOOL, [])],
+                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+                           [numpy_helper.from_array(np.ones(1, np.float32), "outer_value")])
+    mcf = helper.make_model(cf, opset_imports=[helper.make_opsetid("", 17)])
+    before = mcf.SerializeToString()
+    assert "subgraph" in shorten_tensor_names(mcf)["skipped"] and mcf.SerializeToString() == before
     x = rng.normal(0, 1, (640, 4)).astype(np.float32)
     a = make_session(tmp_path / "a.onnx").run(None, {"x": x, "src": src})[0]
     b = make_session(tmp_path / "b.onnx").run(None, {"x": x, "src": src})[0]
