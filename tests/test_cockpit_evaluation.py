@@ -125,7 +125,7 @@ def test_read_cases_keeps_going_bad_lines_score_as_failures_and_extras_are_named
 
 
 def test_the_shipped_probe_files_are_valid_cases():
-    """The probes in cockpit/data (wording written without seeing the corpus) load with the strict reader: every
+    """The probes in cockpit/data (requests written outside the corpus) load with the strict reader: every
     tool, argument, enum value and vehicle_state key is one the catalog and the simulated car know."""
     from pathlib import Path
 
