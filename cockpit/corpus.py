@@ -165,20 +165,6 @@ def _draw_free(rng: random.Random, split: str, make: Callable[[random.Random], t
     raise RuntimeError("no free-text value of the split after 200 draws")
 
 
-#: Remarks drivers put around a request that change nothing about it ("turn on the AC, it's been a long day"). Train
-#: split only, on a share of the single requests (`ASIDE_SHARE`), drawn from their own generator so the other
-#: rows stay as they were: the model learns to act on the request, not on a word of the remark around it. None
-#: of them names anything the car controls (no heat, music, windows, lights, speed, people to let in or call).
-ASIDES = ("it's been a long day", "I've had a busy morning", "we're nearly there", "no pressure",
-          "when you get a chance", "if that's alright", "before I forget", "while I think of it", "just so you know",
-          "my wife asked me to", "my husband wants it", "I've got a meeting later", "it's Monday again",
-          "what a day", "honestly", "right then", "as I said", "for a change", "I reckon", "I think",
-          "this road goes on forever", "long week", "I've just finished work", "we're on holiday",
-          "it's my birthday", "happy Friday", "sorry to bother you", "I keep forgetting how to do this",
-          "first thing", "the dog's asleep", "we've been on the road for hours", "mate", "love",
-          "while we're at it", "if you don't mind", "quick one", "to be fair",
-          "as usual", "seeing as we're here")
-ASIDE_SHARE = 0.15
 NOVEL_SHARE = 0.5   # share of train-split free-text values made up on the spot: memorising them is useless, copying pays
 
 
@@ -941,17 +927,7 @@ def generate(split: str, n: int, seed: int = 0, novel_share: float = NOVEL_SHARE
             second = rng.choice(te if test else tr).format(v=value[0] if value else "")
             rows.append({"id": cid, "dialogue": [dress(rng, first), second], "expect": expectation(a2),
                          "_intent": name, "_answers": [a1, a2]})
-        if split == "train" and kind in ("tool", "state"):
-            _add_aside(random.Random(f"aside-{seed}-{i}"), rows[-1])
     return rows
-
-
-def _add_aside(rng: random.Random, row: dict[str, Any]) -> None:
-    """On ASIDE_SHARE of the rows, put one of ASIDES before or after the request (the answer is unchanged)."""
-    if rng.random() >= ASIDE_SHARE:
-        return
-    text, aside = row["dialogue"][-1], rng.choice(ASIDES)
-    row["dialogue"][-1] = f"{aside}, {text}" if rng.random() < 0.5 else f"{text}, {aside}"
 
 
 def outcome_replies() -> list[str]:

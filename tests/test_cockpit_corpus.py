@@ -143,28 +143,3 @@ def test_expectation_checks_vague_arguments_by_sign_and_drops_free_ones():
     assert expectation({"tool": "media_play", "args": {"query": "jazz"}}, free=("query",)) == {
         "tool": "media_play", "args": {}}
     assert expectation({"outcome": "refuse", "reply": "no"}) == {"outcome": "refuse"}
-
-
-def test_asides_go_around_a_share_of_train_requests_only_and_change_no_answer():
-    """A remark around a request ("..., it's been a long day") is added to ~ASIDE_SHARE of the train split's
-    single requests, from its own generator: the rows are otherwise the ones generated without it, the answers
-    are unchanged, and the test split never has one."""
-    from cockpit import corpus
-
-    rows = corpus.generate("train", 3000, seed=11)
-    with_aside = [r for r in rows if any(r["dialogue"][-1].startswith(a + ", ") or r["dialogue"][-1].endswith(", " + a)
-                                         for a in corpus.ASIDES)]
-    share = len(with_aside) / sum(len(r["dialogue"]) == 1 and r["_intent"] not in
-                                  [e[0] for e in corpus.OUTCOME_TURNS + corpus.OUT_OF_RANGE] for r in rows)
-    assert 0.08 < share < 0.25
-    try:
-        saved, corpus.ASIDE_SHARE = corpus.ASIDE_SHARE, 0.0
-        plain = corpus.generate("train", 3000, seed=11)
-    finally:
-        corpus.ASIDE_SHARE = saved
-    for r, p in zip(rows, plain):
-        assert r["_answers"] == p["_answers"] and r["expect"] == p["expect"]
-        assert r["dialogue"][-1] == p["dialogue"][-1] or p["dialogue"][-1] in r["dialogue"][-1]
-    assert sum(r["dialogue"] != p["dialogue"] for r, p in zip(rows, plain)) == len(with_aside)
-    test = corpus.generate("test", 3000, seed=11)
-    assert not any(a in r["dialogue"][-1] for r in test for a in corpus.ASIDES if len(a) > 12)
