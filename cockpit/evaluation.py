@@ -1,7 +1,8 @@
 """The evaluation file format of ../shared/specs/vehicle_functions.md: load, check, score.
 
 One JSON object per line: `id`, `dialogue` (the user's turns, oldest first), optional `vehicle_state` overrides,
-and `expect` ({"tool", "args"} or {"outcome"}) or `expect_any` (a list of those). The expectation applies to the
+and `expect` ({"tool", "args"} or {"outcome"}) and/or `expect_any` (a list of those: alternatives, also accepted
+where both are given). The expectation applies to the
 last turn; earlier turns run through the same assistant first, so context carries over. `load_cases` stops at
 the first bad line with an error naming the file, line and field. `read_cases` (what `cockpit eval` uses) keeps
 going: a bad line becomes an invalid case that is scored as a failure with that error, never skipped (a silently
@@ -100,16 +101,18 @@ def parse_case(raw: Any, where: str, extra_fields: list[str] | None = None) -> C
     if not isinstance(dlg, list) or not dlg or not all(isinstance(t, str) and t.strip() for t in dlg):
         raise CaseError(f"{where}.dialogue: expected a non-empty list of non-empty strings")
     unknown = sorted(set(raw) - {"id", "dialogue", "expect", "expect_any", "vehicle_state"})
-    if ("expect" in raw) == ("expect_any" in raw):
-        raise CaseError(f"{where}: give exactly one of 'expect' or 'expect_any'" +
+    if "expect" not in raw and "expect_any" not in raw:
+        raise CaseError(f"{where}: give 'expect' or 'expect_any'" +
                         (f" (unknown field(s) {unknown})" if unknown else ""))
+    expect: tuple[Expectation, ...] = ()
     if "expect" in raw:
         expect = (_expectation(raw["expect"], f"{where}.expect"),)
-    else:
+    if "expect_any" in raw:          # the spec's "acceptable alternatives": with `expect`, in addition to it
         alts = raw["expect_any"]
         if not isinstance(alts, list) or not alts:
             raise CaseError(f"{where}.expect_any: expected a non-empty list")
-        expect = tuple(_expectation(e, f"{where}.expect_any[{i}]") for i, e in enumerate(alts))
+        expect += tuple(e for e in (_expectation(e, f"{where}.expect_any[{i}]") for i, e in enumerate(alts))
+                        if e not in expect)
     state = raw.get("vehicle_state", {})
     if not isinstance(state, dict):
         raise CaseError(f"{where}.vehicle_state: expected an object")

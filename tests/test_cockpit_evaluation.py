@@ -25,13 +25,19 @@ def test_loads_the_spec_example_and_alternatives(tmp_path):
     assert [c.id for c in cases] == ["clim-001", "w-2"]
     assert cases[0].vehicle_state == {"speed_kph": 50} and cases[1].dialogue == ("open the window", "the passenger one")
     assert cases[1].expect[1] == Expectation(outcome="clarify")
+    # both given: `expect` and the alternatives are all acceptable (one listed twice counts once)
+    both = {"id": "w-3", "dialogue": ["open my window"], "vehicle_state": {"speed_kph": 120},
+            "expect": {"outcome": "refuse"}, "expect_any": [{"outcome": "refuse"}, {"outcome": "clarify"}]}
+    [case] = load_cases(write(tmp_path, [both]))
+    assert case.expect == (Expectation(outcome="refuse"), Expectation(outcome="clarify"))
+    assert judge(case.expect, TurnResult(outcome="clarify", reply="Open it fully at 120 km/h?")) == (True, True)
 
 
 @pytest.mark.parametrize("row,match", [
     ("{not json", r"cases.jsonl:1: not JSON"),
     ({"dialogue": ["hi"], "expect": {"outcome": "reply"}}, r"cases.jsonl:2.id: expected a non-empty string"),
     ({"id": "a", "dialogue": [], "expect": {"outcome": "reply"}}, r"cases.jsonl:2 \(a\).dialogue"),
-    ({"id": "a", "dialogue": ["hi"]}, "exactly one of 'expect' or 'expect_any'"),
+    ({"id": "a", "dialogue": ["hi"]}, "give 'expect' or 'expect_any'"),
     ({"id": "a", "dialogue": ["hi"], "expect": {"outcome": "shrug"}}, r"expect.outcome: 'shrug' is not one of"),
     ({"id": "a", "dialogue": ["hi"], "expect": {"tool": "fly"}}, r"expect.tool: unknown tool 'fly'"),
     ({"id": "a", "dialogue": ["hi"], "expect": {"tool": "set_ac", "args": {"power": 1}}},
@@ -105,7 +111,7 @@ def test_read_cases_keeps_going_bad_lines_score_as_failures_and_extras_are_named
     errors = {c.id: c.error for c in found.invalid}
     assert set(errors) == {"line-3", "typo", "fly", "clim-001@line-6"}
     assert "cases.jsonl:3: not JSON" in errors["line-3"]
-    assert "exactly one of 'expect' or 'expect_any' (unknown field(s) ['expected'])" in errors["typo"]
+    assert "give 'expect' or 'expect_any' (unknown field(s) ['expected'])" in errors["typo"]
     assert "unknown tool 'fly'" in errors["fly"] and "duplicate id 'clim-001'" in errors["clim-001@line-6"]
     assert found.cases[-1].vehicle_state == {"speed_kph": 0, "adas.adaptive_cruise": True}
     assert any("(meta): field(s) ['category'] ignored" in w for w in found.warnings)
