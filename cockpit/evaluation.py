@@ -1,10 +1,10 @@
 """The evaluation file format of ../shared/specs/vehicle_functions.md: load, check, score.
 
 One JSON object per line: `id`, `dialogue` (the user's turns, oldest first), optional `vehicle_state` overrides,
-and `expect` ({"tool", "args"} or {"outcome"}) and/or `expect_any` (a list of those: alternatives, also accepted
-where both are given). The expectation applies to the
-last turn; earlier turns run through the same assistant first, so context carries over. `load_cases` stops at
-the first bad line with an error naming the file, line and field. `read_cases` (what `cockpit eval` uses) keeps
+and `expect` ({"tool", "args"} or {"outcome"}) and/or `expect_any` (a list of those: acceptable alternatives, in
+addition to `expect` where both are given). The expectation applies to the last turn; earlier turns run through
+the same assistant first, so context carries over. `load_cases` stops at the first bad line with an error naming
+the file, line and field. `read_cases` (what `cockpit eval` uses) keeps
 going: a bad line becomes an invalid case that is scored as a failure with that error, never skipped (a silently
 shorter test set would inflate the score), and what only adds to a case (a metadata field such as "note", a
 vehicle_state key the car does not model) is ignored with a warning naming it.
@@ -111,8 +111,10 @@ def parse_case(raw: Any, where: str, extra_fields: list[str] | None = None) -> C
         alts = raw["expect_any"]
         if not isinstance(alts, list) or not alts:
             raise CaseError(f"{where}.expect_any: expected a non-empty list")
-        expect += tuple(e for e in (_expectation(e, f"{where}.expect_any[{i}]") for i, e in enumerate(alts))
-                        if e not in expect)
+        for i, alt in enumerate(alts):
+            e = _expectation(alt, f"{where}.expect_any[{i}]")
+            if e not in expect:
+                expect += (e,)
     state = raw.get("vehicle_state", {})
     if not isinstance(state, dict):
         raise CaseError(f"{where}.vehicle_state: expected an object")
