@@ -61,17 +61,16 @@ META_RIG = "edgepilot.rig"               # JSON list of cameras {name, width, he
 META_CLASSES = "edgepilot.classes"       # JSON list of class names (index = class id)
 
 
-def write_metadata(path: str | Path, model, shorten_names: bool = True) -> None:
+def write_metadata(path: str | Path, model) -> None:
     """Store the model config, rig and class names in the freshly exported ONNX file (read back by
-    runtime.model_metadata) and, unless told not to, shorten its internal tensor names (the exporter's are ~80 kB;
-    node names stay for profiles: quantize.shorten_tensor_names)."""
+    runtime.model_metadata) and shorten its internal tensor names (the exporter's are ~80 kB; node names stay for
+    profiles: quantize.shorten_tensor_names)."""
     import onnx
 
     from perception.quantize import shorten_tensor_names
 
     m = onnx.load(str(path))
-    if shorten_names:
-        shorten_tensor_names(m)
+    shorten_tensor_names(m)
     classes = getattr(model, "classes", None) or ["car", "truck", "pedestrian", "cyclist", "obstacle"]
     props = {META_CONFIG: json.dumps(asdict(model.cfg)), META_RIG: json.dumps(model.rig),
              META_CLASSES: json.dumps(list(classes))}

@@ -618,7 +618,10 @@ def shorten_tensor_names(model) -> dict[str, int]:
             names[name] = "t" + s
         return names[name]
 
-    before = sum(len(x) for n in g.node for x in (*n.input, *n.output)) + sum(len(t.name) for t in g.initializer)
+    def name_bytes() -> int:
+        return sum(len(x) for n in g.node for x in (*n.input, *n.output)) + sum(len(t.name) for t in g.initializer)
+
+    before = name_bytes()
     nested = next((n for n in g.node if any(a.type in (a.GRAPH, a.GRAPHS) for a in n.attribute)), None)
     if nested is not None:      # a subgraph may read outer names: the model is left as it is
         return {"name_bytes_before": int(before), "name_bytes_after": int(before),
@@ -630,8 +633,7 @@ def shorten_tensor_names(model) -> dict[str, int]:
         n.output[:] = [short(x) for x in n.output]
     for vi in g.value_info:
         vi.name = short(vi.name)
-    after = sum(len(x) for n in g.node for x in (*n.input, *n.output)) + sum(len(t.name) for t in g.initializer)
-    return {"name_bytes_before": int(before), "name_bytes_after": int(after)}
+    return {"name_bytes_before": int(before), "name_bytes_after": int(name_bytes())}
 
 
 #: the ops compact_constants adds on stored constants (int8/FP16/narrow-integer storage, per-head unfolding)
@@ -652,7 +654,7 @@ def expand_constant_storage(model) -> int:
     for n in g.node:
         if n.op_type == "Constant" and len(n.attribute) == 1 and n.attribute[0].name == "value":
             const[n.output[0]] = numpy_helper.to_array(n.attribute[0].t)
-    folded, keep, produced = 0, [], {}
+    keep, produced = [], {}
     for n in g.node:                                   # topological order: inputs are folded before their users
         if n.op_type in _STORAGE_OPS and n.input and all(i in const for i in n.input):
             a = [const[i] for i in n.input]
@@ -664,9 +666,7 @@ def expand_constant_storage(model) -> int:
             else:
                 shape = [int(d) if int(d) != 0 else a[0].shape[k] for k, d in enumerate(a[1])]
                 out = a[0].reshape(shape)
-            const[n.output[0]] = out
-            produced[n.output[0]] = out
-            folded += 1
+            const[n.output[0]] = produced[n.output[0]] = out
             continue
         keep.append(n)
     used = {i for n in keep for i in n.input} | {o.name for o in g.output}
@@ -676,7 +676,7 @@ def expand_constant_storage(model) -> int:
     g.node.extend(keep)
     del g.initializer[:]
     g.initializer.extend(inits)
-    return folded
+    return len(produced)
 
 
 def _int8_rows(a: np.ndarray, block: int) -> np.ndarray | None:
