@@ -208,6 +208,9 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-rerank", action="store_true",
                    help="keep the model's greedy answer where it and the intent prior disagree (no product of "
                         "experts)")
+    p.add_argument("--prior-may-drop-refusal", action="store_true",
+                   help="let the intent prior take the refusal away too, as it does tools (by default a turn may "
+                        "always be refused)")
 
 
 def _assistant(args: argparse.Namespace):
@@ -216,7 +219,7 @@ def _assistant(args: argparse.Namespace):
 
     intent = None if args.no_intent else (args.intent or DEFAULT_INTENT)
     return GenAIAssistant(args.model or DEFAULT_MODEL, guidance=not args.no_guidance, prompt_style=args.prompt_style,
-                          intent=intent, rerank=not args.no_rerank)
+                          intent=intent, rerank=not args.no_rerank, keep_refusal=not args.prior_may_drop_refusal)
 
 
 def _state(args: argparse.Namespace) -> dict:

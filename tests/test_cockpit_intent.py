@@ -148,7 +148,7 @@ def test_the_assistant_answers_within_what_the_prior_allows():
                  "tell me a joke", "let some fresh air in"]:
         result = assistant.propose([text])
         p = assistant.last_prior
-        assert (result.tool or f"outcome:{result.outcome}") in p.labels, (text, result, p.labels)
+        assert (result.tool or f"outcome:{result.outcome}") in assistant._allowed(p), (text, result, p.labels)
         for arg in categorical_args(result.tool) if result.tool else []:
             allowed = p.args.get(result.tool, {}).get(arg.name)
             if allowed and OTHER not in allowed:
@@ -251,3 +251,21 @@ def test_rerank_weighs_every_value_the_prior_allows_not_only_its_favourite():
     assistant.intent.predict = lambda dialogue: agree
     assert assistant.propose([text]).args["open_percent"] == 0
     assert assistant.last_rerank is None
+
+
+def test_the_prior_never_takes_the_refusal_away():
+    """The prior narrows the tools; the refusal stays on offer (by default), so wording the prior misreads as a
+    tool can still be refused, and the product of experts decides between them."""
+    from cockpit.model.assistant import REFUSE_LABEL, GenAIAssistant
+    from cockpit.model.intent import Prior
+
+    prior = Prior(["set_volume"], {"set_volume": 0.5, "outcome:refuse": 0.5},
+                  {"set_volume": {}}, {"set_volume": {}})
+    keep, drop = GenAIAssistant(), GenAIAssistant(keep_refusal=False)
+    assert keep._allowed(prior) == ["set_volume", REFUSE_LABEL] and drop._allowed(prior) == ["set_volume"]
+    assert keep._allowed(None) is None
+    for assistant in (keep, drop):
+        assistant.intent.predict = lambda dialogue: prior
+    text = "order me a pizza"                     # out of domain: the model refuses it
+    assert keep.propose([text]).outcome == "refuse"
+    assert drop.propose([text]).tool == "set_volume"

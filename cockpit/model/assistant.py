@@ -26,12 +26,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..evaluation import TurnResult
-from .format import (ABSENT, EOS, OTHER, AnswerError, answer_text, chat_messages, copy_spans, guidance_schema,
+from .format import (ABSENT, EOS, OTHER, OUTCOME_LABEL, AnswerError, answer_text, chat_messages, copy_spans, guidance_schema,
                      history_answer, numbers_said, parse_answer, prompt, says_number)
 from .intent import DEFAULT_INTENT, IntentModel, Prior, arg_class, categorical_args, label_of
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "weights" / "assistant"
 PROMPT_STYLES = ("auto", "edgepilot", "chat")
+REFUSE_LABEL = OUTCOME_LABEL + "refuse"
 
 
 def has_chat_template(model_dir: str | Path) -> bool:
@@ -61,7 +62,7 @@ class GenAIAssistant:
                  prompt_style: str = "auto", copy_guidance: bool = True,
                  intent: str | Path | None = DEFAULT_INTENT, intent_mass: float = 0.95,
                  intent_max_labels: int = 3, intent_args: bool = True, rerank: bool = True,
-                 number_guidance: bool = True) -> None:
+                 number_guidance: bool = True, keep_refusal: bool = True) -> None:
         import onnxruntime_genai as og
 
         model_dir = Path(model_dir)
@@ -90,6 +91,8 @@ class GenAIAssistant:
         if guidance and intent is not None:
             self.intent = IntentModel(intent, mass=intent_mass, max_labels=intent_max_labels)
         self.intent_args = intent_args      # also narrow categorical arguments (the prior's argument heads)
+        # the prior may take tools away, never the refusal: wording it has not seen must not force an action
+        self.keep_refusal = keep_refusal
         # where the model's answer and the prior's favourite differ, keep the one both find likelier (`_rerank`);
         # only for the shipped format, whose answers it can write and score token for token
         self.rerank = rerank and self.intent is not None and prompt_style == "edgepilot"
@@ -183,7 +186,7 @@ class GenAIAssistant:
                                               prior.args if prior and self.intent_args else None, number, numbers))
 
         if self.copy_guidance or self.number_guidance or prior is not None:
-            schema = schema_for(prior.labels if prior else None)
+            schema = schema_for(self._allowed(prior))
         text = self.prompt_text(dialogue[-1], history)
         self.last_rerank = None
         try:
@@ -201,6 +204,14 @@ class GenAIAssistant:
         if self.rerank and prior is not None:
             result = self._rerank(text, result, prior, schema_for, number)
         return result
+
+    def _allowed(self, prior: Prior | None) -> list[str] | None:
+        """The labels the turn's schema offers: the prior's, plus the refusal unless `keep_refusal` is off."""
+        if prior is None:
+            return None
+        if self.keep_refusal and REFUSE_LABEL not in prior.labels:
+            return [*prior.labels, REFUSE_LABEL]
+        return list(prior.labels)
 
     def _rerank(self, text: str, result: TurnResult, prior: Prior, schema_for, number_said: bool) -> TurnResult:
         """Product of experts where the two disagree. The guidance only removes what the prior finds unlikely;

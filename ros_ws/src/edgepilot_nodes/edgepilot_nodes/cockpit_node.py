@@ -61,6 +61,7 @@ class CockpitNode(Node):
         prompt_style = str(self.declare_parameter("prompt_style", "auto").value)
         intent = str(self.declare_parameter("intent_path", "default").value)
         rerank = bool(self.declare_parameter("rerank", True).value)
+        keep_refusal = bool(self.declare_parameter("keep_refusal", True).value)
         guard_log = str(self.declare_parameter("guard_log", "").value) or None
         self.script = parse_script(str(self.declare_parameter("script", "").value))
         self.script_speech = bool(self.declare_parameter("script_speech", False).value)
@@ -70,7 +71,7 @@ class CockpitNode(Node):
         self.link = VehicleLink()
         intent_dir = None if intent in ("", "none") else DEFAULT_INTENT if intent == "default" else intent
         assistant = GenAIAssistant(model, guidance=guidance, prompt_style=prompt_style, intent=intent_dir,
-                                   rerank=rerank)
+                                   rerank=rerank, keep_refusal=keep_refusal)
         self.session = CockpitSession(assistant, self.link,
                                       SafetyGuard(log_path=guard_log), send=self._send, state_source=self._state,
                                       directory=None if directory in ("", "none") else Directory.simulated()
