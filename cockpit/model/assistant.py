@@ -26,8 +26,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..evaluation import TurnResult
-from .format import (ABSENT, EOS, OTHER, OUTCOME_LABEL, AnswerError, answer_text, chat_messages, copy_spans, guidance_schema,
-                     history_answer, numbers_said, parse_answer, prompt, says_number)
+from .format import (ABSENT, EOS, OTHER, OUTCOME_LABEL, AnswerError, answer_text, chat_messages, copy_spans,
+                     guidance_schema, history_answer, numbers_said, parse_answer, prompt, says_number)
 from .intent import DEFAULT_INTENT, IntentModel, Prior, arg_class, categorical_args, label_of
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "weights" / "assistant"
@@ -221,8 +221,8 @@ class GenAIAssistant:
         model chose another; and in each, where the prior's favourite for a categorical argument is not the
         model's value, that argument set to each value the prior allows (its top mass, as for the labels: "let
         some air in" leaves open, crack and close all plausible, and the prior's 0.56 on crack alone should not
-        decide between the others; numbers the driver said are left to the model). Each is scored log P_model(answer) + log P_prior(label) +
-        sum log P_prior(argument class | tool), and the best is kept. Agreement costs nothing: the model's answer
+        decide between the others; numbers the driver said are left to the model). Each is scored
+        log P_model(answer) + log P_prior(label) + sum log P_prior(argument class | tool), and the best is kept. Agreement costs nothing: the model's answer
         is then also the prior's favourite."""
         answers = [history_answer(result)]
         top = max(prior.probs, key=prior.probs.get)
