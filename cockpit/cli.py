@@ -211,6 +211,9 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prior-may-drop-refusal", action="store_true",
                    help="let the intent prior take the refusal away too, as it does tools (by default a turn may "
                         "always be refused)")
+    p.add_argument("--no-screen", action="store_true",
+                   help="turn off the guard's screen of requests that try to change its rules or dictate a call "
+                        "(cockpit/screen.py); the state rules still apply")
 
 
 def _assistant(args: argparse.Namespace):
@@ -220,6 +223,12 @@ def _assistant(args: argparse.Namespace):
     intent = None if args.no_intent else (args.intent or DEFAULT_INTENT)
     return GenAIAssistant(args.model or DEFAULT_MODEL, guidance=not args.no_guidance, prompt_style=args.prompt_style,
                           intent=intent, rerank=not args.no_rerank, keep_refusal=not args.prior_may_drop_refusal)
+
+
+def _guard_config(args: argparse.Namespace):
+    from cockpit.guard import GuardConfig
+
+    return GuardConfig(screen_requests=not args.no_screen)
 
 
 def _state(args: argparse.Namespace) -> dict:
@@ -254,7 +263,7 @@ def _cmd_say(args: argparse.Namespace) -> int:
     from cockpit.runner import play
 
     assistant = _assistant(args)
-    car, turns = play(assistant, args.text, _state(args))
+    car, turns = play(assistant, args.text, _state(args), guard_config=_guard_config(args))
     for t in turns:
         j = t.to_json()
         if not args.json:
@@ -269,7 +278,7 @@ def _cmd_say(args: argparse.Namespace) -> int:
 def _cmd_chat(args: argparse.Namespace) -> int:
     from cockpit.runner import TURN_GAP_S, new_session
 
-    car, session = new_session(_assistant(args), _state(args))
+    car, session = new_session(_assistant(args), _state(args), guard_config=_guard_config(args))
     print("Talk to the car (empty line or Ctrl-D to stop).")
     while True:
         try:
@@ -313,14 +322,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         from cockpit.voice.asr import PocketSphinxASR
 
         profile = DEFAULT_PROFILE if args.asr_profile is None else args.asr_profile
-        runner = SpeechRunner(assistant, snr_db=args.snr, voice=args.voice, asr=PocketSphinxASR(profile=profile))
+        runner = SpeechRunner(assistant, snr_db=args.snr, voice=args.voice, asr=PocketSphinxASR(profile=profile),
+                              guard_config=_guard_config(args))
         result = evaluate(cases, runner.run_case)
         result["speech"] = runner.summary()
         heard = runner.heard_by_case()
         for f in result["failures"]:
             f["heard"] = heard.get(f["id"], [])
     else:
-        result = evaluate(cases, lambda case: run_case(assistant, case))
+        result = evaluate(cases, lambda case: run_case(assistant, case, _guard_config(args)))
     result["seconds"] = round(time.perf_counter() - t0, 2)
     if found.warnings:
         result["warnings"] = found.warnings
@@ -345,7 +355,7 @@ def _cmd_listen(args: argparse.Namespace) -> int:
     from cockpit.voice.pipeline import VoicePipeline
     from cockpit.voice.vad import frames_of
 
-    car, session = new_session(_assistant(args), _state(args))
+    car, session = new_session(_assistant(args), _state(args), guard_config=_guard_config(args))
     pipe = VoicePipeline(PocketSphinxASR(profile=args.asr_profile), session, wake=args.wake,
                          endpoint=None if args.fixed_endpoint else EndpointConfig())
     frames = microphone_frames() if args.mic else frames_of(read_wav(args.wav))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .catalog import TOOLS, ToolCall, ToolCallError, validate_call
+from .screen import screen
 
 DECISION_OUTCOMES = ("accept", "refuse", "clarify", "confirm")
 #: Tool names a model might invent for the driving controls; refused with their own reason, never executed.
@@ -34,6 +35,7 @@ class GuardConfig:
     window_confirm_speed_kph: float = 100.0
     window_confirm_max_percent: int = 20
     confirm_timeout_s: float = 15.0      # a "yes" later than this no longer confirms
+    screen_requests: bool = True         # refuse requests that try to change the rules or dictate a call (screen.py)
 
     def __post_init__(self) -> None:
         if self.max_actuating_calls < 1 or not self.rate_window_s > 0 or not self.confirm_timeout_s > 0:
@@ -144,6 +146,16 @@ class SafetyGuard:
             return self._record(Decision("refuse", "schema", exc.spoken, proposed=proposed, detail=str(exc),
                                          stamp_s=now_s))
         return self._record(self._decide(call, state, now_s, proposed))
+
+    def screen(self, text: str, now_s: float) -> Decision | None:
+        """Refuse a request that tries to change the rules, claim a mode, role or authority, or dictate a call
+        (`cockpit.screen`), before any model sees it; None when the text passes (or screening is off)."""
+        hit = screen(text) if self.config.screen_requests else None
+        if hit is None:
+            return None
+        return self._record(Decision("refuse", "instruction_override", "I can't do that: my safety rules stay on "
+                                     "whatever I'm told. Ask me plainly and I'll help if the car allows it.",
+                                     proposed={"text": text}, detail=f"{hit.kind}: {hit.matched!r}", stamp_s=now_s))
 
     def answer(self, text: str | bool, state: VehicleState, now_s: float) -> Decision | None:
         """The driver's reply to a pending confirm/clarify: yes runs the pending call(s) through the rules again

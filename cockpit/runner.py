@@ -11,7 +11,7 @@ from typing import Any
 
 from .directory import Directory
 from .evaluation import Case, TurnResult, evaluate, load_cases
-from .guard import SafetyGuard
+from .guard import GuardConfig, SafetyGuard
 from .session import Assistant, CockpitSession, Turn
 from .simcar import SimCar
 
@@ -19,16 +19,18 @@ TURN_GAP_S = 2.0        # simulated time between two user turns (the car keeps s
 
 
 def new_session(assistant: Assistant, vehicle_state: dict[str, Any] | None = None,
-                guard_log: str | Path | None = None) -> tuple[SimCar, CockpitSession]:
+                guard_log: str | Path | None = None,
+                guard_config: GuardConfig | None = None) -> tuple[SimCar, CockpitSession]:
     car = SimCar(vehicle_state)
-    return car, CockpitSession(assistant, car.link, SafetyGuard(log_path=guard_log), send=car.send,
+    guard = SafetyGuard(guard_config or GuardConfig(), log_path=guard_log)
+    return car, CockpitSession(assistant, car.link, guard, send=car.send,
                                directory=Directory.simulated())
 
 
 def play(assistant: Assistant, dialogue: list[str] | tuple[str, ...], vehicle_state: dict[str, Any] | None = None,
-         guard_log: str | Path | None = None) -> tuple[SimCar, list[Turn]]:
+         guard_log: str | Path | None = None, guard_config: GuardConfig | None = None) -> tuple[SimCar, list[Turn]]:
     """Every turn of `dialogue` in order; the car runs TURN_GAP_S between turns so state frames stay fresh."""
-    car, session = new_session(assistant, vehicle_state, guard_log)
+    car, session = new_session(assistant, vehicle_state, guard_log, guard_config)
     turns = []
     for text in dialogue:
         turns.append(session.handle(text, car.t))
@@ -36,8 +38,8 @@ def play(assistant: Assistant, dialogue: list[str] | tuple[str, ...], vehicle_st
     return car, turns
 
 
-def run_case(assistant: Assistant, case: Case) -> TurnResult:
-    return play(assistant, case.dialogue, case.vehicle_state)[1][-1].result
+def run_case(assistant: Assistant, case: Case, guard_config: GuardConfig | None = None) -> TurnResult:
+    return play(assistant, case.dialogue, case.vehicle_state, guard_config=guard_config)[1][-1].result
 
 
 def evaluate_file(assistant: Assistant, path: str | Path) -> dict[str, Any]:

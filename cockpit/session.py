@@ -4,8 +4,10 @@ Why this order: the assistant (the conversational model, or any other that speak
 the guard decides against the live state read from CAN; only accepted calls become frames, built by the
 `VehicleLink` from the last received state. Free-text arguments are first resolved against the head unit's
 directory (`directory.py`: "dr edwards" -> "Dr. Edwards"). A pending confirmation or clarification is answered by
-the next turn before the assistant is asked again ("yes" confirms, "no" cancels). Every turn is kept (`transcript`) and
-every guard decision is in the guard's log. No ROS import: the cockpit node and the CLI wrap this.
+the next turn before the assistant is asked again ("yes" confirms, "no" cancels); a request that tries to change
+the rules or dictate a call is refused by the guard's screen before the assistant is asked (`screen.py`). Every
+turn is kept (`transcript`) and every guard decision is in the guard's log. No ROS import: the cockpit node and the
+CLI wrap this.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import can
 from .directory import Directory
 from .evaluation import TurnResult
 from .guard import Decision, SafetyGuard, VehicleState
+from .screen import screen
 from .replies import describe
 from .vehicle_link import NotWired, StateUnavailable, VehicleLink
 
@@ -84,6 +87,8 @@ class CockpitSession:
         confirmation is answered by the guard, not the model)."""
         if not isinstance(text, str) or not text.strip() or self.guard.pending:
             return False
+        if self.guard.config.screen_requests and screen(text) is not None:    # refused without the model
+            return False
         state = self.state_source(now)
         key = self._key(text, state)
         if all(k != key for k, _ in self._prepared):     # keys hold the state: compared, not hashed
@@ -102,6 +107,8 @@ class CockpitSession:
         state = self.state_source(now)
         decision = self.guard.answer(text, state, now) if self.guard.pending else None
         proposal, args = None, None
+        if decision is None:
+            decision = self.guard.screen(text, now)      # an attempt to change the rules: refused, model not asked
         if decision is not None:
             self._prepared = []
         if decision is None:

@@ -33,15 +33,17 @@ def word_errors(ref: str, hyp: str) -> tuple[int, int]:
 
 
 class SpeechRunner:
-    def __init__(self, assistant, snr_db: float | None = None, voice: str | None = None, asr=None) -> None:
+    def __init__(self, assistant, snr_db: float | None = None, voice: str | None = None, asr=None,
+                 guard_config=None) -> None:
         self.assistant, self.snr_db, self.voice = assistant, snr_db, voice or DEFAULT_VOICE
+        self.guard_config = guard_config
         self.asr = asr or PocketSphinxASR()
         self.errors = self.words = 0
         self.asr_ms: list[float] = []
         self.heard: list[dict[str, Any]] = []
 
     def run_case(self, case: Case) -> TurnResult:
-        car, session = new_session(self.assistant, case.vehicle_state)
+        car, session = new_session(self.assistant, case.vehicle_state, guard_config=self.guard_config)
         pipe = VoicePipeline(self.asr, session)
         result = TurnResult(outcome="clarify", reply="I didn't hear anything.")
         for j, text in enumerate(case.dialogue):

@@ -14,7 +14,7 @@ import json
 import math
 
 from cockpit.directory import Directory
-from cockpit.guard import SafetyGuard, VehicleState
+from cockpit.guard import GuardConfig, SafetyGuard, VehicleState
 from cockpit.session import CockpitSession
 from cockpit.vehicle_link import VehicleLink
 from canbus.bus import open_bus
@@ -63,6 +63,7 @@ class CockpitNode(Node):
         rerank = bool(self.declare_parameter("rerank", True).value)
         keep_refusal = bool(self.declare_parameter("keep_refusal", True).value)
         guard_log = str(self.declare_parameter("guard_log", "").value) or None
+        screen_requests = bool(self.declare_parameter("screen_requests", True).value)
         self.script = parse_script(str(self.declare_parameter("script", "").value))
         self.script_speech = bool(self.declare_parameter("script_speech", False).value)
         asr_profile = str(self.declare_parameter("asr_profile", "espeak-ng").value)
@@ -73,7 +74,8 @@ class CockpitNode(Node):
         assistant = GenAIAssistant(model, guidance=guidance, prompt_style=prompt_style, intent=intent_dir,
                                    rerank=rerank, keep_refusal=keep_refusal)
         self.session = CockpitSession(assistant, self.link,
-                                      SafetyGuard(log_path=guard_log), send=self._send, state_source=self._state,
+                                      SafetyGuard(GuardConfig(screen_requests=screen_requests),
+                                                  log_path=guard_log), send=self._send, state_source=self._state,
                                       directory=None if directory in ("", "none") else Directory.simulated()
                                       if directory == "simulated" else Directory.load(directory))
         self.voice = None
