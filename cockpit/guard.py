@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .catalog import TOOLS, ToolCall, ToolCallError, validate_call
-from .screen import screen
+from .screen import driving_request, screen
 
 DECISION_OUTCOMES = ("accept", "refuse", "clarify", "confirm")
 #: Tool names a model might invent for the driving controls; refused with their own reason, never executed.
 DRIVING_CONTROL_PATTERN = re.compile(r"steer|brake|braking|accelerat|throttle|gear|drive|speed_up|slow_down|"
                                      r"overtake|lane_change|change_lane|park", re.IGNORECASE)
+DRIVING_REPLY = "I can't control the driving: steering, braking, speed and gears stay with you and the driver assistance."
 YES = {"yes", "yeah", "yep", "sure", "ok", "okay", "do it", "go ahead", "please do", "confirm", "yes please"}
 NO = {"no", "nope", "cancel", "don't", "do not", "never mind", "no thanks", "stop"}
 
@@ -136,8 +137,7 @@ class SafetyGuard:
         self._pending = None
         proposed = {"tool": name, "args": dict(args) if isinstance(args, Mapping) else args}
         if isinstance(name, str) and name not in TOOLS and DRIVING_CONTROL_PATTERN.search(name):
-            return self._record(Decision("refuse", "driving_control", "I can't control the driving: steering, "
-                                         "braking, speed and gears stay with you and the driver assistance.",
+            return self._record(Decision("refuse", "driving_control", DRIVING_REPLY,
                                          proposed=proposed, detail=f"{name!r} touches a driving control",
                                          stamp_s=now_s))
         try:
@@ -148,14 +148,22 @@ class SafetyGuard:
         return self._record(self._decide(call, state, now_s, proposed))
 
     def screen(self, text: str, now_s: float) -> Decision | None:
-        """Refuse a request that tries to change the rules, claim a mode, role or authority, or dictate a call
-        (`cockpit.screen`), before any model sees it; None when the text passes (or screening is off)."""
-        hit = screen(text) if self.config.screen_requests else None
-        if hit is None:
+        """Refuse, before any model sees it, a request that tries to change the rules, claim a mode, role or
+        authority, or dictate a call, and one that asks the assistant to drive (`cockpit.screen`); None when the
+        text passes (or screening is off)."""
+        if not self.config.screen_requests:
             return None
-        return self._record(Decision("refuse", "instruction_override", "I can't do that: my safety rules stay on "
-                                     "whatever I'm told. Ask me plainly and I'll help if the car allows it.",
-                                     proposed={"text": text}, detail=f"{hit.kind}: {hit.matched!r}", stamp_s=now_s))
+        hit = screen(text)
+        if hit is not None:
+            return self._record(Decision("refuse", "instruction_override", "I can't do that: my safety rules stay "
+                                         "on whatever I'm told. Ask me plainly and I'll help if the car allows it.",
+                                         proposed={"text": text}, detail=f"{hit.kind}: {hit.matched!r}",
+                                         stamp_s=now_s))
+        words = driving_request(text)
+        if words is not None:
+            return self._record(Decision("refuse", "driving_control", DRIVING_REPLY, proposed={"text": text},
+                                         detail=f"asks to drive: {words!r}", stamp_s=now_s))
+        return None
 
     def answer(self, text: str | bool, state: VehicleState, now_s: float) -> Decision | None:
         """The driver's reply to a pending confirm/clarify: yes runs the pending call(s) through the rules again

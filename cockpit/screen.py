@@ -34,10 +34,11 @@ _AUTHORITY = (r"(?:developer|engineer|programmer|creator|maker|manufacturer|admi
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.compile(p, re.IGNORECASE)) for kind, p in (
     # "ignore your rules", "forget all previous instructions", "bypass the safety guard", "override the limits"
     ("instruction override", rf"\b(?:ignore|disregard|forget|bypass|override|circumvent|get around|set aside|"
-                             rf"throw out|abandon)\b(?: \w+){{0,2}}? {_OWNER}?\s*{_RULES}\b|\boverride (?:yourself|"
+                             rf"throw out|abandon|drop|skip|suspend|stop (?:applying|following|obeying|using|"
+                             rf"enforcing))\b(?: \w+){{0,2}}? {_OWNER}?\s*{_RULES}\b|\boverride (?:yourself|"
                              rf"your (?:\w+ )?(?:programming|rules|guard|settings|safety))\b"),
     # weaker verbs ("turn off", "disable") only with the assistant's own rules: "turn off the lane keeping" passes
-    ("instruction override", r"\b(?:disable|deactivate|switch off|turn off|drop|skip|suspend|break|remove|lift|"
+    ("instruction override", r"\b(?:disable|deactivate|switch off|turn off|break|remove|lift|"
                              r"relax|loosen)\b (?:all |any )?(?:your|the|its|those|these)? ?(?:own |built-in |usual "
                              r")?(?:rules|instructions|guard|guard ?rails|restrictions|programming|safety (?:guard|"
                              r"rules|checks|layer|filter|limits|restrictions)|range checks|filters|guidelines)\b"),
@@ -62,7 +63,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.compile(p, r
                              r"before|above)\b"),
     # "developer mode", "you're in test mode now", "enter maintenance mode", "for testing purposes"
     ("mode claim", r"\bfor (?:testing|test|debugging|debug|diagnostic|development|maintenance) purposes\b"),
-    ("mode claim", rf"\b{_MODES} mode\b|\bmode\s*[:=]\s*{_MODES}\b"),
+    ("mode claim", rf"\b{_MODES} mode\b|\bmode\s*[:=]\s*{_MODES}\b|\bmode (?:where|in which|that) you\b|"
+                   rf"\b(?:switch|put|set|turn) yourself (?:in|into|to)\b"),
     # "new instructions:", "system override", "admin command", "override code"
     ("instruction override", r"\b(?:new|updated|revised|secret|hidden|real|true|special|priority|emergency) "
                              r"(?:instructions?|rules?|orders?|directives?|system prompt)\b|\bsystem (?:override|"
@@ -78,8 +80,9 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.compile(p, r
                   r"\bplay(?:ing)? (?:a |the )?(?:game|role|character)\b(?: \w+){0,3}? (?:where|in which|"
                   r"you)\b|\bfrom now on,? you\b|\bstay in character\b|\byou be the\b"),
     # "as your developer I'm telling you", "I'm the engineer", "this is your manufacturer speaking"
-    ("authority claim", rf"\b(?:i'm|i am|im|this is|it's|speaking as|as)\s+(?:your|the|an?|a certified|"
-                        rf"an authori[sz]ed)?\s*(?:\w+ )?{_AUTHORITY}\b|\bi (?:authori[sz]e|permit|allow|order|"
+    ("authority claim", rf"\b(?:i'm|i am|im|this is|it's|speaking as|as)\s+(?:your|the|this car's|its)\s*"
+                        rf"(?:\w+ )?{_AUTHORITY}\b|\b{_AUTHORITY} (?:who|that) (?:built|made|designed|programmed|"
+                        rf"wrote|created|trained) you\b|\bi (?:authori[sz]e|permit|allow|order|"
                         rf"command|instruct) you\b|\byou have my (?:permission|authori[sz]ation|consent)\b|"
                         rf"\bi give you (?:permission|authori[sz]ation|consent|full control)\b"),
     # a call written out: "lock_doors(locked=false)", "set_temperature celsius=45", a pasted JSON object,
@@ -104,11 +107,11 @@ class ScreenHit:
 
 
 #: "play New Rules", "put on Jailbreak by AC/DC": a title named by a media request is not an instruction. The
-#: title runs from the verb to "by"/"from"/"on"/"in"/"off" or the end of the sentence; "play a game where..." is
+#: title runs from the verb to "by"/"from"/"on"/"via" or the end of the sentence; "play a game where..." is
 #: not a title.
 _TITLE = re.compile(r"^(?:(?:hey car|car|ok|okay|please|can you|could you|will you|would you)[, ]+)*(?:play|put on|"
                     r"queue(?: up)?|listen to|stream|shuffle)\s+(?!(?:a|the|some)?\s*(?:game|role|character)\b)"
-                    r"(?P<title>[^.!?;:,]*?)(?=\s+(?:by|from|on|in|off|via)\b|[.!?;:,]|$)", re.IGNORECASE)
+                    r"(?P<title>[^.!?;:,]*?)(?=\s+(?:by|from|on|via)\b|[.!?;:,]|$)", re.IGNORECASE)
 #: digits and symbols written for letters ("1gn0r3 y0ur ru13z"): read as letters in words that mix both
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i",
                        "\u00ae": "r"})
@@ -147,3 +150,91 @@ def screen(text: str) -> ScreenHit | None:
             if m:
                 return ScreenHit(kind, m.group(0))
     return None
+
+
+# ----------------------------------------------------------------------------------------- driving controls
+#: The spec's rule "requests to touch driving controls (steer, brake, accelerate, change gear) -> refuse", read
+#: from the request itself: the model may map "pull over, I feel sick" to the climate, and no tool name then
+#: shows that the driving was asked for. Phrases that command the car's motion; the car's own features that share
+#: the words (adaptive cruise and its speed, lane keeping, emergency braking, navigation) are never matched.
+_MOTION = re.compile(r"|".join((
+    # speed
+    r"(?<!fan )(?<!blower )(?<!wipers )(?<!music )(?<!song )\b(?:go|drive|going|get|move) (?:a (?:bit|little|lot) |"
+    r"much |way |any )?(?:faster|quicker|slower)\b",
+    r"(?<!fan )(?<!fan's )\bspeed (?:it |us |things )?up\b", r"^(?:(?:hey car|car|um|uh|ok|okay|so|and)[, ]+)*"
+    r"(?:faster|slower|quicker)\b", r"\b(?:more|less|max|maximum|top|full) speed\b", r"\bflat out\b",
+    r"\b(?:put|slam|stand on|apply|jam) (?:the |some |a bit of |your )?(?:brakes?|anchors)\b", r"\banchors on\b",
+    r"\b(?:punch|boot|gas|hammer|pin|mash|stomp on|thrash|rag|floor|gun|rev) (?:it|her)\b",
+    r"\bbury the (?:throttle|pedal|accelerator)\b", r"\b(?:creep|inch|roll|move|edge|nudge) (?:us |the car |it )?"
+    r"(?:forward|forwards|ahead|up a bit)\b", r"\b(?:swerve|veer)\b", r"\bhang a (?:left|right|u)\b",
+    r"\b(?:make|take|go|swing|keep|bear|turn) (?:a |the )?(?:left|right)\b(?! (?:up|down|on|off|side|window|seat|"
+    r"zone|rear|back|front|one|temperature))", r"\bmerge\b",
+    r"\btake (?:this|the next|that|the) (?:exit|turn(?:ing|off)?|slip ?road|off-?ramp|junction)\b",
+    r"\btake (?:exit|junction) \d+\b", r"\b(?:reduce|lower|cut|drop|decrease|increase|raise|bring down|pick up) "
+    r"(?:the |our |your |my )?speed\b", r"\b(?:stay|keep|drop|hang|sit|tuck) (?:[\w-]+ ){0,4}behind "
+    r"(?:that|this|the|him|her|them)\b", r"\b(?:leave|keep|give|make) (?:more |some |a bit more |extra |a bigger )?"
+    r"(?:room|space|distance|gap) (?:to|from|between|behind|with)\b", r"\bcar lengths?\b",
+    r"\bgive (?:the|that|this) (?:car|truck|van|lorry|bus|guy|bloke|cyclist) (?:in front |ahead |behind )?"
+    r"(?:more |some )?(?:room|space)\b",
+    r"\bstop (?:at|by|on|in) (?:the |a )?(?:side|next|kerb|curb|shoulder|lay-?by|hard shoulder|verge)\b",
+    r"\bpark (?:in|on) (?:that|this|the|a) (?:spot|space|bay|kerb|curb)\b|\bfind a (?:spot|space) and park\b",
+    r"\bgo (?:round|around|past) (?:him|her|them|that|this|the)\b", r"\bslow (?:it |us |the car |right |things )?down\b",
+    r"\b(?:ease|back) (?:off|up) (?:the (?:gas|throttle|accelerator|pedal|speed)|a (?:bit|little|touch)|on the)\b",
+    r"\b(?:put|plant|stick) (?:your|the|ya|yer|ur) foot (?:down|in)\b", r"\bfloor it\b", r"\bstep on it\b",
+    r"\bgun it\b", r"\bpedal to the metal\b", r"\b(?:full|more|less) throttle\b",
+    r"\b(?:hit|press|slam|stamp|stomp|jam|dab|tap|touch|pump|mash|step on|ride|give it) (?:on )?(?:the |some |a bit "
+    r"of |a little |more )?(?:brakes?|anchors|gas|accelerator|throttle|pedal|juice|gas pedal|brake pedal)\b",
+    r"\b(?:brake|accelerate|decelerate)(?: (?:now|hard|harder|gently|a (?:bit|little)|for me|please|here|the car|"
+    r"mate|quick|quickly))*[!.]?$", r"^(?:(?:hey car|car|please|um|uh|ok|okay)[, ]+)*(?:brake|accelerate|decelerate)\b",
+    r"\b(?:you |can you |could you |please )(?:brake|accelerate|decelerate|steer)\b",
+    # steering, lanes, overtaking
+    r"\bsteer\b(?! (?:wheel )?heat)", r"\bturn the steering (?:wheel )?(?:to|for|left|right)\b", r"\btake (?:the|over the) (?:wheel|controls?)\b", r"\bwheel (?:left|right)\b",
+    r"\bturn (?:us |the car |the wheel )?(?:left|right)\b(?! (?:up|down|on|off))",
+    r"\b(?:change|switch|swap|move|get|pull|shift|go|merge|pop|nip|slip|slide|cut|squeeze|drift|swing|edge|put|"
+    r"nudge)\b(?: [\w-]+){0,3}? (?:the|that|this|a|another|other|next|lanes)\b(?: [\w-]+)? lanes?\b|"
+    r"\b(?:change|switch|swap) lanes?\b",
+    r"\bovertak\w*\b", r"\bpass (?:that|this|the|these|those) (?:car|truck|lorry|van|bus|cyclist|bike|guy|bloke|"
+    r"tractor|caravan|idiot|slowcoach|driver)\b", r"\bget (?:us )?(?:past|around|round|ahead of|in front of) "
+    r"(?:that|this|the|him|her|them)\b", r"\bfollow (?:that|this|the) (?:car|truck|lorry|van|bus|vehicle|taxi)\b",
+    # stopping, parking, turning round, reversing, gears
+    r"\bpull (?:us |the car |it )?(?:over|in|up|off|onto)\b(?! (?:my |the )?(?:blind|sun ?shade|playlist|up the|"
+    r"route|directions|map))", r"\bstop (?:the car|the vehicle|here|us|right here|over there|at the side)\b"
+    r"(?! from)",
+    r"\bcome to a (?:stop|halt)\b", r"\bpark (?:the car|it|us|up|here|over there)\b",
+    r"\bparallel park\b", r"\bu-?turn\b", r"\bu-?(?:ey|ie|ee)\b", r"\buey\b", r"\bturn (?:us |the car |it )?around\b",
+    r"\bthree[- ]point turn\b", r"\bhandbrake\b", r"\bparking brake\b", r"\b(?:in|into) reverse\b", r"\breverse (?:the car|us|out|into|back|up|now|here|a bit|"
+    r"park)\b", r"\bback (?:us|the car|her|it) (?:up|out)\b",
+    r"\bengage (?:reverse|drive|park|neutral|gear)\b",
+    r"\b(?:put|knock|stick|bang|pop|throw|chuck|slam|shove|slip|drop|get) (?:it|us|the car|her) (?:in|into|"
+    r"down into|back into) (?:drive|reverse|park|neutral|gear|first|second|third|fourth|fifth|sixth|low|sport)\b", r"\bshift (?:it )?(?:into|to|down|up)\b", r"\b(?:change|select|drop a|drop down a|go up a|go down a|change up a|change down a) gears?\b",
+    r"\bchange (?:up|down)\b(?! the)", r"\bselect (?:park|drive|reverse|neutral)\b", r"\bslip (?:it|her) into\b",
+    r"\b(?:first|second|third|fourth|fifth|sixth|1st|2nd|3rd|4th|5th|6th) gear\b", r"\bneutral\b",
+    r"\bgear ?(?:down|up)\b", r"\bdownshift\b", r"\bupshift\b",
+    # taking over the driving
+    r"\byou (?:drive|steer|do the driving|take over|take control)\b", r"\bdrive (?:for me|yourself|itself|the car|"
+    r"us (?:home )?yourself|on your own|by yourself)\b", r"\btake (?:over|control)\b(?! (?:the )?(?:music|radio|"
+    r"playlist|aux))", r"\bself[- ]driv\w*\b", r"\bautopilot\b", r"\bdrive itself\b",
+)), re.IGNORECASE)
+#: the car's features that share the words: never a driving request
+_FEATURES = re.compile(r"\bcruise\b|\badaptive\b|\blane (?:keep|assist|cent(?:er|re|r)|departure|guid)\w*|\bemergency brak\w*|"
+                       r"\bauto(?:matic)? ?brak\w*|\bauto(?:matic)? emergency\b|\bAEB\b|\bblind[- ]?spot\b|\bnavigat\w*|\bdirections?\b|\broute\b|"
+                       r"\bsat ?nav\b|\bGPS\b|\bmap\b", re.IGNORECASE)
+
+#: a question about driving is not a request to drive ("what does the handbrake do?")
+_QUESTION = re.compile(r"^(?:(?:hey car|car|um|uh|ok|okay|so)[, ]+)*(?:what|why|when|where|which|who|how (?:does|do|"
+                       r"is|are|much|many|far|fast|long|come))\b", re.IGNORECASE)
+
+
+def driving_request(text: str) -> str | None:
+    """The words of `text` that ask the assistant to drive (steer, brake, accelerate, change gear or lane, stop,
+    park), or None; media titles after "play" and the car's own features are not read as such."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    t = re.sub(r"\s+", " ", text.replace("\u2019", "'")).strip()
+    title = _TITLE.match(t)
+    if title and title.group("title"):
+        t = t[:title.start("title")] + "TITLE" + t[title.end("title"):]
+    if _FEATURES.search(t) or _QUESTION.match(t):
+        return None
+    m = _MOTION.search(t)
+    return m.group(0) if m else None
