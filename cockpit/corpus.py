@@ -210,7 +210,39 @@ def _novel_destination(rng):
     return v, v
 
 
+#: Words a media title may share with commands ("Don't Stop Me Now", "Turn Down for What", "Drive", "Imagine"):
+#: made-up titles built from them teach that everything after "play" is the title, whatever it says. Words that
+#: only steer the player ("next", "again", "pause") are left out: "play the next song" stays a player command.
+_TITLE_WORDS = ("stop", "don't", "turn", "down", "up", "around", "drive", "driving", "fast", "faster", "slow",
+                "slower", "speed", "highway", "road", "car", "lane", "brake", "break", "forget", "ignore", "imagine",
+                "pretend", "pretender", "remember", "rules", "system", "mode", "game", "police", "permission",
+                "warm", "warmer", "cold", "colder", "hot", "heat", "fire", "ice", "cool", "window", "windows",
+                "light", "lights", "open", "close", "lock", "door", "doors", "call", "home", "away", "louder",
+                "quiet", "silence", "loud", "fan", "wind", "air", "rain", "sun", "seat", "radio", "stay", "go",
+                "run", "ride", "wheel", "gear", "park", "exit", "follow", "behind", "now", "tonight", "me", "you",
+                "we", "my", "your", "our", "the", "of", "to", "for", "in", "on", "with", "all", "every", "night",
+                "day", "love", "heart", "say", "something", "tell", "help", "hold", "let", "free", "hello", "thank", "sorry", "yes", "no", "never", "mind", "cruise", "control", "engine",
+                "battery", "charge", "fuel", "gas", "temperature", "degrees", "high", "low", "off", "lost", "way",
+                "money", "machine", "against", "dance", "what", "where", "who", "why", "ok", "alright", "crash",
+                "emergency", "danger", "safety", "secret", "code", "command", "unlock", "trunk", "boot", "defrost")
+
+
+def _title_value(rng):
+    """A made-up title of 1 to 4 words, about half of them words that also appear in commands."""
+    words = [rng.choice(_TITLE_WORDS) if rng.random() < 0.6 else novel_word(rng, capital=False)
+             for _ in range(rng.choice((1, 1, 2, 2, 3, 3, 4)))]
+    if rng.random() < 0.2:
+        words.insert(0, "the")
+    v = " ".join(words)
+    if rng.random() < 0.5:
+        v = " ".join(w[:1].upper() + w[1:] for w in v.split())
+    return v, v
+
+
 def _novel_music(rng):
+    r = rng.random()
+    if r < 0.3:
+        return _title_value(rng)
     r = rng.random()
     if r < 0.6:
         v = _novel_words(rng, 1, 3)
