@@ -143,3 +143,20 @@ def test_expectation_checks_vague_arguments_by_sign_and_drops_free_ones():
     assert expectation({"tool": "media_play", "args": {"query": "jazz"}}, free=("query",)) == {
         "tool": "media_play", "args": {}}
     assert expectation({"outcome": "refuse", "reply": "no"}) == {"outcome": "refuse"}
+
+
+def test_train_titles_are_made_of_command_words_too_and_player_commands_stay_commands():
+    """Made-up titles ("Stop Cold Window") follow "play" in the train split, so the model learns that the words
+    after "play" are a title whatever they say; "play the next song" stays a player command."""
+    from cockpit.corpus import _TITLE_WORDS
+
+    cases = generate("train", 4000, seed=0)
+    plays = [c["expect"]["args"]["query"] for c in cases if c["expect"].get("tool") == "media_play"
+             and "query" in c["expect"]["args"]]
+    command_words = set(_TITLE_WORDS) - {"the", "of", "to", "for", "in", "on", "with", "me", "you", "my", "your"}
+    assert sum(any(w in command_words for w in q.lower().split()) for q in plays) >= 20
+    assert not {"next", "previous", "again", "pause", "resume"} & set(_TITLE_WORDS)
+    # the player's own words after "play" ("play the last song", "press play") stay player commands
+    player = [c for c in generate("train", 12000, seed=0) if re.search(
+        r"\bplay the (?:next|previous|last|earlier) (?:song|track|one)\b|\bpress play\b", c["dialogue"][-1].lower())]
+    assert len(player) >= 5 and all(c["expect"].get("tool") == "media_control" for c in player)
