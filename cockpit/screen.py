@@ -44,7 +44,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.compile(p, r
                              r"rules|checks|layer|filter|limits|restrictions)|range checks|filters|guidelines)\b"),
     # "the guard is disabled", "safety checks off", "range checks are off", "restrictions have been lifted"
     ("rules declared off", rf"\b(?:guard|guard ?rails?|safety (?:guard|layer|rules?|checks?|limits?|system|"
-                           rf"filter)|range checks?|restrictions?|rules?|checks?|limits?)\b(?: \w+){{0,3}}? "
+                           rf"filter)|range checks?|restrictions|rules|checks|limits)\b(?: \w+){{0,3}}? "
                            rf"(?:(?:is|are|has been|have been|were|was|now|been|got|get)\s+)*(?:off|disabled|"
                            rf"lifted|removed|suspended|bypassed|deactivated|switched off|turned off|gone|waived|"
                            rf"approved|cleared|overridden|not active|inactive)\b"),
@@ -197,7 +197,8 @@ _MOTION = re.compile(r"|".join((
     r"tractor|caravan|idiot|slowcoach|driver)\b", r"\bget (?:us )?(?:past|around|round|ahead of|in front of) "
     r"(?:that|this|the|him|her|them)\b", r"\bfollow (?:that|this|the) (?:car|truck|lorry|van|bus|vehicle|taxi)\b",
     # stopping, parking, turning round, reversing, gears
-    r"\bpull (?:us |the car |it )?(?:over|in|up|off|onto)\b(?! (?:my |the )?(?:blind|sun ?shade|playlist|up the|"
+    r"\bpull (?:us |the car |it )?up (?:here|there|now|at|on|by|next|behind|alongside|outside|in front|beside|near)\b|"
+    r"\bpull (?:us |the car |it )?up[.!]?$|\bpull (?:us |the car |it )?(?:over|in|off|onto)\b(?! (?:my |the )?(?:blind|sun ?shade|playlist|up the|"
     r"route|directions|map))", r"\bstop (?:the car|the vehicle|here|us|right here|over there|at the side)\b"
     r"(?! from)",
     r"\bcome to a (?:stop|halt)\b", r"\bpark (?:the car|it|us|up|here|over there)\b",
