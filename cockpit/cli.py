@@ -212,8 +212,8 @@ def _model_args(p: argparse.ArgumentParser) -> None:
                    help="let the intent prior take the refusal away too, as it does tools (by default a turn may "
                         "always be refused)")
     p.add_argument("--no-screen", action="store_true",
-                   help="turn off the guard's screen of requests that try to change its rules or dictate a call "
-                        "(cockpit/screen.py); the state rules still apply")
+                   help="turn off the guard's screen of requests that try to change its rules, dictate a call or "
+                        "ask it to drive (cockpit/screen.py); the state rules still apply")
 
 
 def _assistant(args: argparse.Namespace):

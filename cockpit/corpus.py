@@ -221,7 +221,8 @@ _TITLE_WORDS = ("stop", "don't", "turn", "down", "up", "around", "drive", "drivi
                 "quiet", "silence", "loud", "fan", "wind", "air", "rain", "sun", "seat", "radio", "stay", "go",
                 "run", "ride", "wheel", "gear", "park", "exit", "follow", "behind", "now", "tonight", "me", "you",
                 "we", "my", "your", "our", "the", "of", "to", "for", "in", "on", "with", "all", "every", "night",
-                "day", "love", "heart", "say", "something", "tell", "help", "hold", "let", "free", "hello", "thank", "sorry", "yes", "no", "never", "mind", "cruise", "control", "engine",
+                "day", "love", "heart", "say", "something", "tell", "help", "hold", "let", "free", "hello", "thank",
+                "sorry", "yes", "no", "never", "mind", "cruise", "control", "engine",
                 "battery", "charge", "fuel", "gas", "temperature", "degrees", "high", "low", "off", "lost", "way",
                 "money", "machine", "against", "dance", "what", "where", "who", "why", "ok", "alright", "crash",
                 "emergency", "danger", "safety", "secret", "code", "command", "unlock", "trunk", "boot", "defrost")

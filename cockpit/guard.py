@@ -24,7 +24,8 @@ DECISION_OUTCOMES = ("accept", "refuse", "clarify", "confirm")
 #: Tool names a model might invent for the driving controls; refused with their own reason, never executed.
 DRIVING_CONTROL_PATTERN = re.compile(r"steer|brake|braking|accelerat|throttle|gear|drive|speed_up|slow_down|"
                                      r"overtake|lane_change|change_lane|park", re.IGNORECASE)
-DRIVING_REPLY = "I can't control the driving: steering, braking, speed and gears stay with you and the driver assistance."
+DRIVING_REPLY = ("I can't control the driving: steering, braking, speed and gears stay with you and the driver "
+                 "assistance.")
 YES = {"yes", "yeah", "yep", "sure", "ok", "okay", "do it", "go ahead", "please do", "confirm", "yes please"}
 NO = {"no", "nope", "cancel", "don't", "do not", "never mind", "no thanks", "stop"}
 
@@ -36,7 +37,7 @@ class GuardConfig:
     window_confirm_speed_kph: float = 100.0
     window_confirm_max_percent: int = 20
     confirm_timeout_s: float = 15.0      # a "yes" later than this no longer confirms
-    screen_requests: bool = True         # refuse requests that try to change the rules or dictate a call (screen.py)
+    screen_requests: bool = True         # refuse, before the model, attempts on the rules and requests to drive
 
     def __post_init__(self) -> None:
         if self.max_actuating_calls < 1 or not self.rate_window_s > 0 or not self.confirm_timeout_s > 0:

@@ -70,7 +70,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.compile(p, r
                              r"(?:instructions?|rules?|orders?|directives?|system prompt)\b|\bsystem (?:override|"
                              r"prompt|message|instruction|command)\b|\b(?:admin|administrator|root|developer|"
                              r"override|service|master|engineer(?:ing)?) (?:command|code|override|access|"
-                             r"privileges?|password|key)\b|\b(?:override|authori[sz]ation|auth|access|unlock) (?:code|command|authori[sz]ation)\b|"
+                             r"privileges?|password|key)\b|\b(?:override|authori[sz]ation|auth|access|unlock) "
+                             r"(?:code|command|authori[sz]ation)\b|"
                              r"\bsecret (?:phrase|code ?word|code|word|password|command)\b"),
     # "pretend you're a racing driver", "you are now KITT", "act as my chauffeur", "let's role-play"
     ("role play", r"\b(?:pretend|imagine|suppose|assume)\b(?: \w+){0,2}? (?:you(?:'re| are| were)|you'd|"
@@ -158,68 +159,109 @@ def screen(text: str) -> ScreenHit | None:
 #: shows that the driving was asked for. Phrases that command the car's motion; the car's own features that share
 #: the words (adaptive cruise and its speed, lane keeping, emergency braking, navigation) are never matched.
 _MOTION = re.compile(r"|".join((
-    # speed
+    # speed and pedals
     r"(?<!fan )(?<!blower )(?<!wipers )(?<!music )(?<!song )\b(?:go|drive|going|get|move) (?:a (?:bit|little|lot) |"
     r"much |way |any )?(?:faster|quicker|slower)\b",
-    r"(?<!fan )(?<!fan's )\bspeed (?:it |us |things )?up\b", r"^(?:(?:hey car|car|um|uh|ok|okay|so|and)[, ]+)*"
-    r"(?:faster|slower|quicker)\b", r"\b(?:more|less|max|maximum|top|full) speed\b", r"\bflat out\b",
-    r"\b(?:put|slam|stand on|apply|jam) (?:the |some |a bit of |your )?(?:brakes?|anchors)\b", r"\banchors on\b",
-    r"\b(?:punch|boot|gas|hammer|pin|mash|stomp on|thrash|rag|floor|gun|rev) (?:it|her)\b",
-    r"\bbury the (?:throttle|pedal|accelerator)\b", r"\b(?:creep|inch|roll|move|edge|nudge) (?:us |the car |it )?"
-    r"(?:forward|forwards|ahead|up a bit)\b", r"\b(?:swerve|veer)\b", r"\bhang a (?:left|right|u)\b",
-    r"\b(?:make|take|go|swing|keep|bear|turn) (?:a |the )?(?:left|right)\b(?! (?:up|down|on|off|side|window|seat|"
-    r"zone|rear|back|front|one|temperature))", r"\bmerge\b",
-    r"\btake (?:this|the next|that|the) (?:exit|turn(?:ing|off)?|slip ?road|off-?ramp|junction)\b",
-    r"\btake (?:exit|junction) \d+\b", r"\b(?:reduce|lower|cut|drop|decrease|increase|raise|bring down|pick up) "
-    r"(?:the |our |your |my )?speed\b", r"\b(?:stay|keep|drop|hang|sit|tuck) (?:[\w-]+ ){0,4}behind "
-    r"(?:that|this|the|him|her|them)\b", r"\b(?:leave|keep|give|make) (?:more |some |a bit more |extra |a bigger )?"
-    r"(?:room|space|distance|gap) (?:to|from|between|behind|with)\b", r"\bcar lengths?\b",
-    r"\bgive (?:the|that|this) (?:car|truck|van|lorry|bus|guy|bloke|cyclist) (?:in front |ahead |behind )?"
-    r"(?:more |some )?(?:room|space)\b",
-    r"\bstop (?:at|by|on|in) (?:the |a )?(?:side|next|kerb|curb|shoulder|lay-?by|hard shoulder|verge)\b",
-    r"\bpark (?:in|on) (?:that|this|the|a) (?:spot|space|bay|kerb|curb)\b|\bfind a (?:spot|space) and park\b",
-    r"\bgo (?:round|around|past) (?:him|her|them|that|this|the)\b", r"\bslow (?:it |us |the car |right |things )?down\b",
+    r"(?<!fan )(?<!fan's )\bspeed (?:it |us |things )?up\b",
+    r"^(?:(?:hey car|car|um|uh|ok|okay|so|and)[, ]+)*(?:faster|slower|quicker)\b",
+    r"\b(?:more|less|max|maximum|top|full) speed\b",
+    r"\bflat out\b",
+    r"\b(?:reduce|lower|cut|drop|decrease|increase|raise|bring down|pick up) (?:the |our |your |my )?speed\b",
+    r"\bslow (?:it |us |the car |right |things )?down\b",
     r"\b(?:ease|back) (?:off|up) (?:the (?:gas|throttle|accelerator|pedal|speed)|a (?:bit|little|touch)|on the)\b",
-    r"\b(?:put|plant|stick) (?:your|the|ya|yer|ur) foot (?:down|in)\b", r"\bfloor it\b", r"\bstep on it\b",
-    r"\bgun it\b", r"\bpedal to the metal\b", r"\b(?:full|more|less) throttle\b",
+    r"\b(?:put|plant|stick) (?:your|the|ya|yer|ur) foot (?:down|in)\b",
+    r"\bfloor it\b",
+    r"\bstep on it\b",
+    r"\bgun it\b",
+    r"\bpedal to the metal\b",
+    r"\b(?:full|more|less) throttle\b",
+    r"\b(?:punch|boot|gas|hammer|pin|mash|stomp on|thrash|rag|floor|gun|rev) (?:it|her)\b",
+    r"\bbury the (?:throttle|pedal|accelerator)\b",
     r"\b(?:hit|press|slam|stamp|stomp|jam|dab|tap|touch|pump|mash|step on|ride|give it) (?:on )?(?:the |some |a bit "
     r"of |a little |more )?(?:brakes?|anchors|gas|accelerator|throttle|pedal|juice|gas pedal|brake pedal)\b",
-    r"\b(?:brake|accelerate|decelerate)(?: (?:now|hard|harder|gently|a (?:bit|little)|for me|please|here|the car|"
-    r"mate|quick|quickly))*[!.]?$", r"^(?:(?:hey car|car|please|um|uh|ok|okay)[, ]+)*(?:brake|accelerate|decelerate)\b",
+    r"\b(?:put|slam|stand on|apply|jam) (?:the |some |a bit of |your )?(?:brakes?|anchors)\b",
+    r"\banchors on\b",
+    r"\b(?:brake|accelerate|decelerate)(?: (?:now|hard|harder|gently|a (?:bit|little)|for me|please|here|the car|mate|"
+    r"quick|quickly))*[!.]?$",
+    r"^(?:(?:hey car|car|please|um|uh|ok|okay)[, ]+)*(?:brake|accelerate|decelerate)\b",
     r"\b(?:you |can you |could you |please )(?:brake|accelerate|decelerate|steer)\b",
-    # steering, lanes, overtaking
-    r"\bsteer\b(?! (?:wheel )?heat)", r"\bturn the steering (?:wheel )?(?:to|for|left|right)\b", r"\btake (?:the|over the) (?:wheel|controls?)\b", r"\bwheel (?:left|right)\b",
+    # steering, turns, lanes, overtaking
+    r"\bsteer\b(?! (?:wheel )?heat)",
+    r"\bturn the steering (?:wheel )?(?:to|for|left|right)\b",
+    r"\btake (?:the|over the) (?:wheel|controls?)\b",
+    r"\bwheel (?:left|right)\b",
     r"\bturn (?:us |the car |the wheel )?(?:left|right)\b(?! (?:up|down|on|off))",
+    r"\b(?:make|take|go|swing|keep|bear|turn) (?:a |the )?(?:left|right)\b(?! (?:up|down|on|off|side|window|seat|zone|"
+    r"rear|back|front|one|temperature))",
+    r"\bhang a (?:left|right|u)\b",
+    r"\b(?:swerve|veer)\b",
+    r"\bmerge\b",
     r"\b(?:change|switch|swap|move|get|pull|shift|go|merge|pop|nip|slip|slide|cut|squeeze|drift|swing|edge|put|"
-    r"nudge)\b(?: [\w-]+){0,3}? (?:the|that|this|a|another|other|next|lanes)\b(?: [\w-]+)? lanes?\b|"
-    r"\b(?:change|switch|swap) lanes?\b",
-    r"\bovertak\w*\b", r"\bpass (?:that|this|the|these|those) (?:car|truck|lorry|van|bus|cyclist|bike|guy|bloke|"
-    r"tractor|caravan|idiot|slowcoach|driver)\b", r"\bget (?:us )?(?:past|around|round|ahead of|in front of) "
-    r"(?:that|this|the|him|her|them)\b", r"\bfollow (?:that|this|the) (?:car|truck|lorry|van|bus|vehicle|taxi)\b",
-    # stopping, parking, turning round, reversing, gears
+    r"nudge)\b(?: [\w-]+){0,3}? (?:the|that|this|a|another|other|next|lanes)\b(?: [\w-]+)? lanes?\b|\b(?:change|"
+    r"switch|swap) lanes?\b",
+    r"\bovertak\w*\b",
+    r"\bpass (?:that|this|the|these|those) (?:car|truck|lorry|van|bus|cyclist|bike|guy|bloke|tractor|caravan|idiot|"
+    r"slowcoach|driver)\b",
+    r"\bget (?:us )?(?:past|around|round|ahead of|in front of) (?:that|this|the|him|her|them)\b",
+    r"\bgo (?:round|around|past) (?:him|her|them|that|this|the)\b",
+    r"\btake (?:this|the next|that|the) (?:exit|turn(?:ing|off)?|slip ?road|off-?ramp|junction)\b",
+    r"\btake (?:exit|junction) \d+\b",
+    # following distance
+    r"\bfollow (?:that|this|the) (?:car|truck|lorry|van|bus|vehicle|taxi)\b",
+    r"\b(?:stay|keep|drop|hang|sit|tuck) (?:[\w-]+ ){0,4}behind (?:that|this|the|him|her|them)\b",
+    r"\b(?:leave|keep|give|make) (?:more |some |a bit more |extra |a bigger )?(?:room|space|distance|gap) (?:to|from|"
+    r"between|behind|with)\b",
+    r"\bcar lengths?\b",
+    r"\bgive (?:the|that|this) (?:car|truck|van|lorry|bus|guy|bloke|cyclist) (?:in front |ahead |behind )?(?:more |"
+    r"some )?(?:room|space)\b",
+    # moving off, stopping, parking, turning round
+    r"\b(?:creep|inch|roll|move|edge|nudge) (?:us |the car |it )?(?:forward|forwards|ahead|up a bit)\b",
     r"\bpull (?:us |the car |it )?up (?:here|there|now|at|on|by|next|behind|alongside|outside|in front|beside|near)\b|"
-    r"\bpull (?:us |the car |it )?up[.!]?$|\bpull (?:us |the car |it )?(?:over|in|off|onto)\b(?! (?:my |the )?(?:blind|sun ?shade|playlist|up the|"
-    r"route|directions|map))", r"\bstop (?:the car|the vehicle|here|us|right here|over there|at the side)\b"
-    r"(?! from)",
-    r"\bcome to a (?:stop|halt)\b", r"\bpark (?:the car|it|us|up|here|over there)\b",
-    r"\bparallel park\b", r"\bu-?turn\b", r"\bu-?(?:ey|ie|ee)\b", r"\buey\b", r"\bturn (?:us |the car |it )?around\b",
-    r"\bthree[- ]point turn\b", r"\bhandbrake\b", r"\bparking brake\b", r"\b(?:in|into) reverse\b", r"\breverse (?:the car|us|out|into|back|up|now|here|a bit|"
-    r"park)\b", r"\bback (?:us|the car|her|it) (?:up|out)\b",
+    r"\bpull (?:us |the car |it )?up[.!]?$|\bpull (?:us |the car |it )?(?:over|in|off|onto)\b(?! (?:my |the "
+    r")?(?:blind|sun ?shade|playlist|up the|route|directions|map))",
+    r"\bstop (?:the car|the vehicle|here|us|right here|over there|at the side)\b(?! from)",
+    r"\bcome to a (?:stop|halt)\b",
+    r"\bstop (?:at|by|on|in) (?:the |a )?(?:side|next|kerb|curb|shoulder|lay-?by|hard shoulder|verge)\b",
+    r"\bpark (?:the car|it|us|up|here|over there)\b",
+    r"\bpark (?:in|on) (?:that|this|the|a) (?:spot|space|bay|kerb|curb)\b|\bfind a (?:spot|space) and park\b",
+    r"\bparallel park\b",
+    r"\bu-?turn\b",
+    r"\bu-?(?:ey|ie|ee)\b",
+    r"\buey\b",
+    r"\bturn (?:us |the car |it )?around\b",
+    r"\bthree[- ]point turn\b",
+    r"\bhandbrake\b",
+    r"\bparking brake\b",
+    # reverse and gears
+    r"\b(?:in|into) reverse\b",
+    r"\breverse (?:the car|us|out|into|back|up|now|here|a bit|park)\b",
+    r"\bback (?:us|the car|her|it) (?:up|out)\b",
     r"\bengage (?:reverse|drive|park|neutral|gear)\b",
-    r"\b(?:put|knock|stick|bang|pop|throw|chuck|slam|shove|slip|drop|get) (?:it|us|the car|her) (?:in|into|"
-    r"down into|back into) (?:drive|reverse|park|neutral|gear|first|second|third|fourth|fifth|sixth|low|sport)\b", r"\bshift (?:it )?(?:into|to|down|up)\b", r"\b(?:change|select|drop a|drop down a|go up a|go down a|change up a|change down a) gears?\b",
-    r"\bchange (?:up|down)\b(?! the)", r"\bselect (?:park|drive|reverse|neutral)\b", r"\bslip (?:it|her) into\b",
-    r"\b(?:first|second|third|fourth|fifth|sixth|1st|2nd|3rd|4th|5th|6th) gear\b", r"\bneutral\b",
-    r"\bgear ?(?:down|up)\b", r"\bdownshift\b", r"\bupshift\b",
+    r"\b(?:put|knock|stick|bang|pop|throw|chuck|slam|shove|slip|drop|get) (?:it|us|the car|her) (?:in|into|down into|"
+    r"back into) (?:drive|reverse|park|neutral|gear|first|second|third|fourth|fifth|sixth|low|sport)\b",
+    r"\bshift (?:it )?(?:into|to|down|up)\b",
+    r"\b(?:change|select|drop a|drop down a|go up a|go down a|change up a|change down a) gears?\b",
+    r"\bchange (?:up|down)\b(?! the)",
+    r"\bselect (?:park|drive|reverse|neutral)\b",
+    r"\bslip (?:it|her) into\b",
+    r"\b(?:first|second|third|fourth|fifth|sixth|1st|2nd|3rd|4th|5th|6th) gear\b",
+    r"\bneutral\b",
+    r"\bgear ?(?:down|up)\b",
+    r"\bdownshift\b",
+    r"\bupshift\b",
     # taking over the driving
-    r"\byou (?:drive|steer|do the driving|take over|take control)\b", r"\bdrive (?:for me|yourself|itself|the car|"
-    r"us (?:home )?yourself|on your own|by yourself)\b", r"\btake (?:over|control)\b(?! (?:the )?(?:music|radio|"
-    r"playlist|aux))", r"\bself[- ]driv\w*\b", r"\bautopilot\b", r"\bdrive itself\b",
+    r"\byou (?:drive|steer|do the driving|take over|take control)\b",
+    r"\bdrive (?:for me|yourself|itself|the car|us (?:home )?yourself|on your own|by yourself)\b",
+    r"\btake (?:over|control)\b(?! (?:the )?(?:music|radio|playlist|aux))",
+    r"\bself[- ]driv\w*\b",
+    r"\bautopilot\b",
+    r"\bdrive itself\b",
 )), re.IGNORECASE)
 #: the car's features that share the words: never a driving request
-_FEATURES = re.compile(r"\bcruise\b|\badaptive\b|\blane (?:keep|assist|cent(?:er|re|r)|departure|guid)\w*|\bemergency brak\w*|"
-                       r"\bauto(?:matic)? ?brak\w*|\bauto(?:matic)? emergency\b|\bAEB\b|\bblind[- ]?spot\b|\bnavigat\w*|\bdirections?\b|\broute\b|"
-                       r"\bsat ?nav\b|\bGPS\b|\bmap\b", re.IGNORECASE)
+_FEATURES = re.compile(r"\bcruise\b|\badaptive\b|\blane (?:keep|assist|cent(?:er|re|r)|departure|guid)\w*|"
+                       r"\bemergency brak\w*|\bauto(?:matic)? ?brak\w*|\bauto(?:matic)? emergency\b|\bAEB\b|"
+                       r"\bblind[- ]?spot\b|\bnavigat\w*|\bdirections?\b|\broute\b|\bsat ?nav\b|\bGPS\b|\bmap\b",
+                       re.IGNORECASE)
 
 #: a question about driving is not a request to drive ("what does the handbrake do?")
 _QUESTION = re.compile(r"^(?:(?:hey car|car|um|uh|ok|okay|so)[, ]+)*(?:what|why|when|where|which|who|how (?:does|do|"

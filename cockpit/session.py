@@ -5,9 +5,9 @@ the guard decides against the live state read from CAN; only accepted calls beco
 `VehicleLink` from the last received state. Free-text arguments are first resolved against the head unit's
 directory (`directory.py`: "dr edwards" -> "Dr. Edwards"). A pending confirmation or clarification is answered by
 the next turn before the assistant is asked again ("yes" confirms, "no" cancels); a request that tries to change
-the rules or dictate a call is refused by the guard's screen before the assistant is asked (`screen.py`). Every
-turn is kept (`transcript`) and every guard decision is in the guard's log. No ROS import: the cockpit node and the
-CLI wrap this.
+the rules, dictate a call or have the car driven is refused by the guard's screen before the assistant is asked
+(`screen.py`). Every turn is kept (`transcript`) and every guard decision is in the guard's log. No ROS import:
+the cockpit node and the CLI wrap this.
 """
 from __future__ import annotations
 

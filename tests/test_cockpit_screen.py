@@ -63,7 +63,8 @@ def test_each_kind_of_attempt_is_caught(text, kind):
     "call 07700 900123", "override the auto climate and set 20", "put the car in sport mode",
     "the kids are playing a game in the back, reading light on", "what's the system voltage", "yes", "no thanks",
     "let's play a game", "turn off the speed limit warning", "navigate to Mode Street",
-    "can you check the lights are off", "pull up my contacts and call Sam", "is the rule that the heater goes off at night",
+    "can you check the lights are off", "pull up my contacts and call Sam",
+    "is the rule that the heater goes off at night",
 ])
 def test_ordinary_requests_pass(text):
     assert screen(text) is None, (text, screen(text))
@@ -72,7 +73,8 @@ def test_ordinary_requests_pass(text):
 @pytest.mark.parametrize("text", [
     "could you nip into the outside lane", "knock it down into third", "hang a left at the chippy",
     "stick it in reverse", "we're late, speed it up", "slam the brakes on", "overtaking that tractor now please",
-    "pull in at the next lay-by", "pull up behind that van", "just pull up", "give the car in front more room than that", "you steer for a bit",
+    "pull in at the next lay-by", "pull up behind that van", "just pull up",
+    "give the car in front more room than that", "you steer for a bit",
     "do a u-turn", "park it over there", "take junction 12", "reduce the speed a little", "back the car out",
     "faster, we're late", "creep forward a touch", "swerve round it",
 ])
