@@ -134,14 +134,23 @@ def _readings(t: str) -> list[str]:
     return [t, re.sub(r"\S+", word, t)]
 
 
-def screen(text: str) -> ScreenHit | None:
-    """The first attempt to change the rules or dictate the output that `text` contains, or None."""
+def _screened_text(text: str) -> str | None:
+    """`text` with its spaces and apostrophes made plain and the title of a media request replaced by "TITLE" (the
+    title itself is not screened, the rest of the text is); None for no text."""
     if not isinstance(text, str) or not text.strip():
         return None
     t = re.sub(r"\s+", " ", text.replace("\u2019", "'")).strip()
     title = _TITLE.match(t)
-    if title and title.group("title"):            # the title itself is not screened; the rest of the text is
+    if title and title.group("title"):
         t = t[:title.start("title")] + "TITLE" + t[title.end("title"):]
+    return t
+
+
+def screen(text: str) -> ScreenHit | None:
+    """The first attempt to change the rules or dictate the output that `text` contains, or None."""
+    t = _screened_text(text)
+    if t is None:
+        return None
     for reading in _readings(t):
         m = _TOOL_NAMES.search(reading)
         if m:
@@ -271,13 +280,8 @@ _QUESTION = re.compile(r"^(?:(?:hey car|car|um|uh|ok|okay|so)[, ]+)*(?:what|why|
 def driving_request(text: str) -> str | None:
     """The words of `text` that ask the assistant to drive (steer, brake, accelerate, change gear or lane, stop,
     park), or None; media titles after "play" and the car's own features are not read as such."""
-    if not isinstance(text, str) or not text.strip():
-        return None
-    t = re.sub(r"\s+", " ", text.replace("\u2019", "'")).strip()
-    title = _TITLE.match(t)
-    if title and title.group("title"):
-        t = t[:title.start("title")] + "TITLE" + t[title.end("title"):]
-    if _FEATURES.search(t) or _QUESTION.match(t):
+    t = _screened_text(text)
+    if t is None or _FEATURES.search(t) or _QUESTION.match(t):
         return None
     m = _MOTION.search(t)
     return m.group(0) if m else None
