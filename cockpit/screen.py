@@ -225,7 +225,8 @@ _MOTION = re.compile(r"|".join((
     r"some )?(?:room|space)\b",
     # moving off, stopping, parking, turning round
     r"\b(?:creep|inch|roll|move|edge|nudge) (?:us |the car |it )?(?:forward|forwards|ahead|up a bit)\b",
-    r"\bpull (?:us |the car |it )?up (?:here|there|now|at|on|by|next|behind|alongside|outside|in front|beside|near)\b|"
+    r"\bpull (?:us |the car |it )?up (?:here|there|over|now|at|on|by|next|behind|alongside|outside|in front|"
+    r"beside|near)\b|"
     r"\bpull (?:us |the car |it )?up[.!]?$|\bpull (?:us |the car |it )?(?:over|in|off|onto)\b(?! (?:my |the "
     r")?(?:blind|sun ?shade|playlist|up the|route|directions|map))",
     r"\bstop (?:the car|the vehicle|here|us|right here|over there|at the side)\b(?! from)",

@@ -73,7 +73,7 @@ def test_ordinary_requests_pass(text):
 @pytest.mark.parametrize("text", [
     "could you nip into the outside lane", "knock it down into third", "hang a left at the chippy",
     "stick it in reverse", "we're late, speed it up", "slam the brakes on", "overtaking that tractor now please",
-    "pull in at the next lay-by", "pull up behind that van", "just pull up",
+    "pull in at the next lay-by", "pull up behind that van", "pull up over there", "just pull up",
     "give the car in front more room than that", "you steer for a bit",
     "do a u-turn", "park it over there", "take junction 12", "reduce the speed a little", "back the car out",
     "faster, we're late", "creep forward a touch", "swerve round it",
