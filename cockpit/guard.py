@@ -151,19 +151,26 @@ class SafetyGuard:
     def screen(self, text: str, now_s: float) -> Decision | None:
         """Refuse, before any model sees it, a request that tries to change the rules, claim a mode, role or
         authority, or dictate a call, and one that asks the assistant to drive (`cockpit.screen`); None when the
-        text passes (or screening is off)."""
+        text passes (or screening is off). The refusal is logged."""
+        d = self._screened(text, now_s)
+        return None if d is None else self._record(d)
+
+    def screens(self, text: str) -> bool:
+        """Whether `screen` would refuse `text`, without logging anything (for work done ahead of the turn)."""
+        return self._screened(text, 0.0) is not None
+
+    def _screened(self, text: str, now_s: float) -> Decision | None:
         if not self.config.screen_requests:
             return None
         hit = screen(text)
         if hit is not None:
-            return self._record(Decision("refuse", "instruction_override", "I can't do that: my safety rules stay "
-                                         "on whatever I'm told. Ask me plainly and I'll help if the car allows it.",
-                                         proposed={"text": text}, detail=f"{hit.kind}: {hit.matched!r}",
-                                         stamp_s=now_s))
+            return Decision("refuse", "instruction_override", "I can't do that: my safety rules stay on whatever "
+                            "I'm told. Ask me plainly and I'll help if the car allows it.", proposed={"text": text},
+                            detail=f"{hit.kind}: {hit.matched!r}", stamp_s=now_s)
         words = driving_request(text)
         if words is not None:
-            return self._record(Decision("refuse", "driving_control", DRIVING_REPLY, proposed={"text": text},
-                                         detail=f"asks to drive: {words!r}", stamp_s=now_s))
+            return Decision("refuse", "driving_control", DRIVING_REPLY, proposed={"text": text},
+                            detail=f"asks to drive: {words!r}", stamp_s=now_s)
         return None
 
     def answer(self, text: str | bool, state: VehicleState, now_s: float) -> Decision | None:

@@ -19,7 +19,6 @@ import can
 from .directory import Directory
 from .evaluation import TurnResult
 from .guard import Decision, SafetyGuard, VehicleState
-from .screen import driving_request, screen
 from .replies import describe
 from .vehicle_link import NotWired, StateUnavailable, VehicleLink
 
@@ -87,7 +86,7 @@ class CockpitSession:
         confirmation is answered by the guard, not the model)."""
         if not isinstance(text, str) or not text.strip() or self.guard.pending:
             return False
-        if self.guard.config.screen_requests and (screen(text) or driving_request(text)):   # refused, no model
+        if self.guard.screens(text):          # the guard's screen refuses it: no model
             return False
         state = self.state_source(now)
         key = self._key(text, state)

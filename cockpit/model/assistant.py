@@ -222,8 +222,8 @@ class GenAIAssistant:
         model's value, that argument set to each value the prior allows (its top mass, as for the labels: "let
         some air in" leaves open, crack and close all plausible, and the prior's 0.56 on crack alone should not
         decide between the others; numbers the driver said are left to the model). Each is scored
-        log P_model(answer) + log P_prior(label) + sum log P_prior(argument class | tool), and the best is kept. Agreement costs nothing: the model's answer
-        is then also the prior's favourite."""
+        log P_model(answer) + log P_prior(label) + sum log P_prior(argument class | tool), and the best is kept.
+        Agreement costs nothing: the model's answer is then also the prior's favourite."""
         answers = [history_answer(result)]
         top = max(prior.probs, key=prior.probs.get)
         if top != label_of(answers[0]) and top in prior.labels:
